@@ -1,0 +1,3 @@
+from iplos_tui.cli import main
+
+raise SystemExit(main())

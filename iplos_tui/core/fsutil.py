@@ -1,0 +1,91 @@
+"""Files written the safe way: private directories, temp -> fsync -> rename -> fsync(dir)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+TEMP_PREFIX = ".iplos-tmp-"
+
+
+class UnsafePathError(Exception):
+    """A file or directory whose ownership, type or permissions we refuse to trust."""
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) if missing; the leaf ends up 0700 and must be ours."""
+    path = Path(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise UnsafePathError(f"{path} is not a directory")
+    if st.st_uid != os.geteuid():
+        raise UnsafePathError(f"{path} is owned by uid {st.st_uid}, not by you (uid {os.geteuid()})")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+    return path
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
+    """Write ``path`` through a temp file in the same directory; rename only on success.
+
+    On any exception the temp file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    temp = path.parent / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{os.urandom(4).hex()}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+        fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
+    with atomic_writer(path, mode) as handle:
+        handle.write(data)
+
+
+def remove_stale_temps(directory: Path) -> list[Path]:
+    """Delete our own temp files (our prefix, our directory) left by a killed run."""
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in Path(directory).iterdir():
+            if entry.name.startswith(TEMP_PREFIX) and entry.is_file() and not entry.is_symlink():
+                entry.unlink()
+                removed.append(entry)
+    return removed
+
+
+def check_private_file(path: Path) -> os.stat_result:
+    """Refuse a file that is a symlink, not regular, not ours, or readable by others."""
+    path = Path(path)
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafePathError(f"{path} is a symbolic link")
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafePathError(f"{path} is not a regular file")
+    if st.st_uid != os.geteuid():
+        raise UnsafePathError(f"{path} is owned by uid {st.st_uid}, not by you (uid {os.geteuid()})")
+    if st.st_mode & 0o077:
+        raise UnsafePathError(f"{path} has mode {stat.S_IMODE(st.st_mode):04o}; others may read it")
+    return st
