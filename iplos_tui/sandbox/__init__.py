@@ -1,0 +1,1 @@
+"""Loopback reference servers, test certificates and synthetic data for tests and demos."""
