@@ -40,9 +40,19 @@ def catalog() -> dict[str, dict[str, str]]:
         if not entry.name.endswith(".toml"):
             continue
         area = entry.name.removesuffix(".toml")
-        for key, texts in tomllib.loads(entry.read_text(encoding="utf-8")).items():
-            messages[f"{area}.{key}"] = texts
+        _flatten(area, tomllib.loads(entry.read_text(encoding="utf-8")), messages)
     return messages
+
+
+def _flatten(prefix: str, table: dict, into: dict[str, dict[str, str]]) -> None:
+    """Nested tables (``[field.kommunenr]``) become dotted keys (``config.field.kommunenr``)."""
+    for key, value in table.items():
+        if not isinstance(value, dict):
+            continue
+        if isinstance(value.get("nb"), str):
+            into[f"{prefix}.{key}"] = value
+        else:
+            _flatten(f"{prefix}.{key}", value, into)
 
 
 def t(key: str, /, **values: object) -> str:

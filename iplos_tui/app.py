@@ -1,0 +1,168 @@
+"""The App: four modes on F1–F4, the profile header, the command palette, and the hardening
+that belongs at the root (crash report without locals, no screenshot command, no selection)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from iplos_tui.core.config import Profile
+from iplos_tui.core.i18n import t
+from iplos_tui.core.secrets import Secret
+from iplos_tui.core.status import profile_label
+from iplos_tui.core.text import safe_text
+
+MODE_KEYS = (("config", "f1"), ("preflight", "f2"), ("submission", "f3"), ("feedback", "f4"))
+
+
+def _mode_screens() -> dict[str, Callable[[], Screen]]:
+    from iplos_tui.screens.config import ConfigScreen
+    from iplos_tui.screens.feedback import FeedbackScreen
+    from iplos_tui.screens.preflight import PreflightScreen
+    from iplos_tui.screens.submission import SubmissionScreen
+
+    return {
+        "config": ConfigScreen,
+        "preflight": PreflightScreen,
+        "submission": SubmissionScreen,
+        "feedback": FeedbackScreen,
+    }
+
+
+class IplosApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "iplos-tui"
+    ALLOW_SELECT = False  # selection + ctrl+c would copy through OSC 52 to the workstation
+    BINDINGS = [
+        *(
+            Binding(key, f"switch_mode('{mode}')", t(f"app.mode_{mode}"), id=f"mode.{mode}")
+            for mode, key in MODE_KEYS
+        ),
+        Binding("f10", "quit", t("app.quit"), id="app.quit"),
+    ]
+
+    def __init__(
+        self,
+        profile: Profile | None = None,
+        config_path: Path | None = None,
+        *,
+        sandbox: Any = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        initial_mode: str = "config",
+        services: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.profile = profile or Profile()
+        self.config_path = config_path
+        self.sandbox = sandbox
+        self.pin: Secret | None = None
+        self.services = services or {}
+        self._clock = clock or (lambda: dt.datetime.now().astimezone())
+        self._initial_mode = initial_mode
+        self.animation_level = "none"
+        self.theme = self.profile.theme or "textual-dark"
+
+    # --- shared state the panes read -------------------------------------------------------
+
+    def now(self) -> dt.datetime:
+        return self._clock()
+
+    def today(self) -> dt.date:
+        return self.now().date()
+
+    def profile_label(self) -> str:
+        return profile_label(self.profile)
+
+    def set_profile(self, profile: Profile) -> None:
+        """A saved profile: every pane's header follows it."""
+        self.profile = profile
+        from iplos_tui.widgets.header import ProfileHeader
+
+        for screen in self.screen_stack:
+            for header in screen.query(ProfileHeader):
+                header.refresh_header()
+
+    def remember_pin(self, pin: Secret | None) -> None:
+        if self.pin is not None and pin is not self.pin:
+            self.pin.clear()
+        self.pin = pin
+
+    # --- modes -----------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        for mode, factory in _mode_screens().items():
+            self.add_mode(mode, factory)
+        if self.console.color_system in ("standard", "windows") and self.theme == "textual-dark":
+            self.theme = "ansi-dark"
+        self.switch_mode(self._initial_mode)
+
+    def action_switch_mode(self, mode: str) -> None:
+        if mode != self.current_mode:
+            self._leave_then(lambda: self.switch_mode(mode))
+
+    def action_quit(self) -> None:
+        self._leave_then(self._quit_now)
+
+    def _quit_now(self) -> None:
+        if self.pin is not None:
+            self.pin.clear()
+        self.exit(0)
+
+    def _leave_then(self, proceed: Callable[[], object]) -> None:
+        """Run ``proceed`` once the current pane agrees to be left (unsaved changes asked about)."""
+        guard = getattr(self.screen, "request_leave", None)
+        if guard is None:
+            proceed()
+        else:
+            guard(proceed)
+
+    # --- command palette: every action, and no screenshot ----------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for mode, key in MODE_KEYS:
+            yield SystemCommand(
+                f"{t(f'app.mode_{mode}')} ({key.upper()})",
+                t(f"app.mode_{mode}_help"),
+                lambda mode=mode: self.action_switch_mode(mode),
+            )
+        screen_commands = getattr(screen, "palette_commands", None)
+        if screen_commands is not None:
+            yield from screen_commands()
+        yield SystemCommand(t("app.theme"), t("app.theme_help"), self.action_change_theme)
+        yield SystemCommand(t("app.keys"), t("app.keys_help"), self.action_show_help_panel)
+        yield SystemCommand(t("app.quit"), t("app.quit_help"), self.action_quit)
+
+    def deliver_screenshot(self, *args: Any, **kwargs: Any) -> None:
+        """Refused: a screenshot is a plaintext copy of what may be personal data."""
+        self.bell()
+
+    def copy_to_clipboard(self, text: str) -> None:
+        """Refused: OSC 52 would carry the text out of the secure zone to the workstation."""
+        self.bell()
+
+    # --- crash report without local variables ----------------------------------------------
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's own prints a Rich traceback with locals (a PIN could be one of them)."""
+        from rich.text import Text
+
+        self._return_code = 1
+        if self._exception is None:
+            self._exception = error
+            self._exception_event.set()
+        frames = traceback.extract_tb(error.__traceback__)[-8:]
+        lines = [f"  {Path(frame.filename).name}:{frame.lineno} in {frame.name}" for frame in frames]
+        lines.append(t("app.crashed", error=safe_text(type(error).__name__, one_line=True)))
+        self._exit_renderables.append(Text("\n".join(lines)))
+        self._close_messages_no_wait()
+
+    def _fatal_error(self) -> None:
+        self._handle_exception(RuntimeError("fatal error"))

@@ -1,0 +1,142 @@
+"""The `iplos` command: the TUI by default, headless subcommands for scripts and IT.
+
+stdout carries data, stderr diagnostics; exit codes come from ``ExitCode``. This module and the
+command modules never import Textual at import time: only the `tui` branch does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from iplos_tui import __version__
+from iplos_tui.core.exitcodes import ExitCode
+from iplos_tui.core.i18n import set_language, t
+
+# One module per subcommand in iplos_tui/commands/; each has register(subparsers).
+COMMAND_MODULES = (
+    "tui",
+    "config",
+    "preflight",
+    "validate",
+    "encrypt",
+    "keys",
+    "submit",
+    "status",
+    "feedback",
+    "sandbox",
+)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that exits with ExitCode.USAGE and a message on stderr."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(int(ExitCode.USAGE), f"{self.prog}: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(
+        prog="iplos",
+        description=t("cli.description"),
+    )
+    parser.add_argument("--version", action="version", version=f"iplos-tui {__version__}")
+    parser.add_argument("--config", metavar="PATH", help=t("cli.help_config"))
+    parser.add_argument("--lang", choices=("nb", "en"), help=t("cli.help_lang"))
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"iplos_tui.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"iplos_tui.commands.{name}":
+                continue  # a command whose issue has not landed yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def _early_language(argv: Sequence[str]) -> None:
+    """Pick the language before the parser is built, so that --help is in it too."""
+    for index, arg in enumerate(argv):
+        if arg == "--lang" and index + 1 < len(argv) and argv[index + 1] in ("nb", "en"):
+            set_language(argv[index + 1])
+            return
+        if arg.startswith("--lang=") and arg.split("=", 1)[1] in ("nb", "en"):
+            set_language(arg.split("=", 1)[1])
+            return
+    env = os.environ.get("IPLOS_LANG")
+    if env in ("nb", "en"):
+        set_language(env)
+
+
+def load_profile_for(args: argparse.Namespace):
+    """Resolve and load the profile; the language follows it unless --lang was given."""
+    from iplos_tui.core.config import load_profile, resolve_config_path
+
+    path, source = resolve_config_path(args.config)
+    args.config_path, args.config_source = path, source
+    profile = load_profile(path)
+    if not args.lang and not os.environ.get("IPLOS_LANG") and profile.language in ("nb", "en"):
+        set_language(profile.language)
+    return profile
+
+
+def error(message: str) -> None:
+    from iplos_tui.core.text import safe_text
+
+    print(f"iplos: {safe_text(message)}", file=sys.stderr)
+
+
+def harden_process() -> None:
+    """No core dumps and no ptrace by other processes of the same user (the PIN lives in memory)."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):
+        pass
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            PR_SET_DUMPABLE = 4
+            libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        except OSError:
+            pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _early_language(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.lang:
+        set_language(args.lang)
+    if not args.command:
+        args = parser.parse_args([*argv, "tui"])
+    harden_process()
+
+    from iplos_tui.core.config import ConfigError
+
+    try:
+        args.profile = load_profile_for(args) if getattr(args, "needs_profile", True) else None
+    except ConfigError as exc:
+        error(t("cli.config_error", detail=exc.describe()))
+        return int(ExitCode.USAGE)
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        error(t("cli.interrupted"))
+        return int(ExitCode.INTERRUPTED)
+    except ConfigError as exc:
+        error(t("cli.config_error", detail=exc.describe()))
+        return int(ExitCode.USAGE)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

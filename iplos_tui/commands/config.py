@@ -1,0 +1,107 @@
+"""`iplos config path|show|check|init`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from iplos_tui.core.exitcodes import ExitCode
+from iplos_tui.core.i18n import t
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("config", help=t("cli.help_cmd_config"), description=t("cli.help_cmd_config"))
+    actions = parser.add_subparsers(dest="config_action", metavar="ACTION", required=True, parser_class=type(parser))
+    path = actions.add_parser("path", help=t("cli.help_config_path"))
+    path.set_defaults(handler=run_path, needs_profile=False)
+    show = actions.add_parser("show", help=t("cli.help_config_show"))
+    show.add_argument("--json", action="store_true", help=t("cli.help_json"))
+    show.set_defaults(handler=run_show, needs_profile=False)
+    check = actions.add_parser("check", help=t("cli.help_config_check"))
+    check.add_argument("--json", action="store_true", help=t("cli.help_json"))
+    check.set_defaults(handler=run_check, needs_profile=False)
+    init = actions.add_parser("init", help=t("cli.help_config_init"))
+    init.set_defaults(handler=run_init, needs_profile=False)
+
+
+def _resolve(args: argparse.Namespace):
+    from iplos_tui.core.config import resolve_config_path
+
+    return resolve_config_path(args.config)
+
+
+def run_path(args: argparse.Namespace) -> ExitCode:
+    path, source = _resolve(args)
+    print(path)
+    exists = t("cli.exists") if path.exists() else t("cli.not_exists")
+    print(t("cli.config_source", source=source, exists=exists), file=sys.stderr)
+    return ExitCode.OK
+
+
+def _load(args: argparse.Namespace):
+    from iplos_tui.cli import load_profile_for
+
+    return load_profile_for(args)
+
+
+def run_show(args: argparse.Namespace) -> ExitCode:
+    import tomli_w
+
+    from iplos_tui.core.config import ConfigError
+
+    try:
+        profile = _load(args)
+    except ConfigError as exc:
+        print(f"iplos: {t('cli.config_error', detail=exc.describe())}", file=sys.stderr)
+        return ExitCode.USAGE
+    if args.json:
+        print(json.dumps(profile.to_json_dict(), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(tomli_w.dumps(profile.to_toml_dict()))
+    return ExitCode.OK
+
+
+def run_check(args: argparse.Namespace) -> ExitCode:
+    from iplos_tui.core.config import ConfigError, validate_profile
+
+    try:
+        profile = _load(args)
+    except ConfigError as exc:
+        if args.json:
+            print(json.dumps({"ok": False, "config": str(exc.path or ""), "error": {"message": exc.message, "key": exc.key, "line": exc.line}, "problems": []}, ensure_ascii=False))
+        print(f"iplos: {t('cli.config_error', detail=exc.describe())}", file=sys.stderr)
+        return ExitCode.USAGE
+    problems = validate_profile(profile)
+    errors = [p for p in problems if p.severity == "error"]
+    if args.json:
+        print(json.dumps({
+            "ok": not errors,
+            "config": str(args.config_path),
+            "problems": [{"field": p.attr, "severity": p.severity, "message": p.message} for p in problems],
+        }, ensure_ascii=False, indent=2))
+    for problem in problems:
+        mark = t("cli.mark_error") if problem.severity == "error" else t("cli.mark_warning")
+        print(f"{mark} {t('config.field.' + problem.attr)}: {problem.message}", file=sys.stderr)
+    if errors:
+        print(t("config.check_failed", errors=len(errors), warnings=len(problems) - len(errors)), file=sys.stderr)
+        return ExitCode.FAILED
+    print(t("config.check_ok"), file=sys.stderr)
+    return ExitCode.OK
+
+
+def run_init(args: argparse.Namespace) -> ExitCode:
+    from iplos_tui.core.config import ConfigError, Profile, save_profile
+
+    path, _ = _resolve(args)
+    if path.exists() or path.is_symlink():
+        print(f"iplos: {t('config.exists', path=path)}", file=sys.stderr)
+        return ExitCode.USAGE
+    try:
+        save_profile(Profile(), path)
+    except ConfigError as exc:
+        print(f"iplos: {t('cli.config_error', detail=exc.describe())}", file=sys.stderr)
+        return ExitCode.USAGE
+    print(path)
+    print(t("config.created", path=path), file=sys.stderr)
+    return ExitCode.OK

@@ -1,0 +1,387 @@
+"""The municipality profile: a typed dataclass, read with tomllib, written with tomli_w.
+
+The TOML file has sections; the dataclass is flat (``profile.kommunenr``,
+``profile.sendemodul_url``). ``FIELDS`` is the one schema: it drives loading, type checks, error
+messages, the Config screen and ``config.example.toml``.
+
+The PIN is never a config key (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import re
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from iplos_tui.core.fsutil import UnsafePathError, atomic_write_bytes, check_private_file
+from iplos_tui.core.i18n import t
+
+APP_NAME = "iplos-tui"
+CONFIG_ENV = "IPLOS_CONFIG"
+SENDEMODUL_URL = "https://iplos.nhn.no/Sendemodul/"
+SENDEMODUL_ADDRESS = "91.186.94.110"
+FEEDBACK_URL = "https://filsluse.ssb.no"
+DEFAULT_PART_SIZE = 4 * 1024 * 1024
+MAX_CONFIG_BYTES = 256 * 1024
+
+
+def default_secure_dir() -> Path:
+    import platformdirs
+
+    return platformdirs.user_data_path(APP_NAME) / "secure"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    attr: str  # the dataclass attribute
+    section: str  # the TOML table
+    key: str  # the key in that table
+    kind: type  # str, int, float, bool, Path, list
+    doc: str  # English one-liner for config.example.toml
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.section}.{self.key}"
+
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("kommunenr", "profile", "kommunenr", str, "Municipality number, 4 digits, valid for the reporting year (e.g. \"0403\")."),
+    FieldSpec("bydel", "profile", "bydel", str, "District code, 2 digits; \"00\" unless agreed otherwise with SSB."),
+    FieldSpec("orgnr", "profile", "orgnr", str, "The municipality's organisation number, 9 digits (used at Sendemodul login)."),
+    FieldSpec("year", "profile", "year", int, "Reporting year (the data period 1.1-31.12 of this year)."),
+    FieldSpec("contact_email", "profile", "contact_email", str, "E-mail of the municipality's IPLOS contact (receipts and feedback)."),
+    FieldSpec("contact_mobile", "profile", "contact_mobile", str, "Mobile number of the IPLOS contact, 8 digits, optional +47."),
+    FieldSpec("postmottak", "profile", "postmottak", str, "The municipality's postmottak address (SSB's feedback mail goes here)."),
+    FieldSpec("secure_dir", "paths", "secure_dir", Path, "Secure-zone directory for plaintext, envelopes, journal and feedback (0700)."),
+    FieldSpec("ssb_certificate", "paths", "ssb_certificate", Path, "SSB's public certificate for this year (PEM or DER)."),
+    FieldSpec("tpf_certificate", "paths", "tpf_certificate", Path, "TPF's (pseudonymisation office) public certificate for this year."),
+    FieldSpec("ssb_fingerprint", "paths", "ssb_fingerprint", str, "Optional SHA-256 fingerprint the SSB certificate must match."),
+    FieldSpec("tpf_fingerprint", "paths", "tpf_fingerprint", str, "Optional SHA-256 fingerprint the TPF certificate must match."),
+    FieldSpec("sendemodul_url", "sendemodul", "url", str, "The Sendemodul's address (only reachable over Helsenett)."),
+    FieldSpec("sendemodul_address", "sendemodul", "expected_address", str, "The address the Sendemodul host should resolve to."),
+    FieldSpec("sendemodul_connect_address", "sendemodul", "connect_address", str, "Connect to this address instead of resolving the name (the name is still checked in TLS)."),
+    FieldSpec("sendemodul_ca_bundle", "sendemodul", "ca_bundle", Path, "CA bundle for the Sendemodul's TLS certificate; empty = the system store."),
+    FieldSpec("sendemodul_spki_pins", "sendemodul", "spki_pins", list, "Optional SHA-256 SPKI pins (hex or base64) of the Sendemodul's certificate."),
+    FieldSpec("proxy", "sendemodul", "proxy", str, "HTTPS proxy to use; empty = none. The environment's proxy settings are never used."),
+    FieldSpec("part_size", "sendemodul", "part_size", int, "Largest plaintext size of one encrypted content part, in bytes."),
+    FieldSpec("feedback_url", "feedback", "gateway_url", str, "SSB's feedback gateway (MOVEit Transfer)."),
+    FieldSpec("feedback_username", "feedback", "username", str, "Gateway username, normally the postmottak address."),
+    FieldSpec("feedback_ca_bundle", "feedback", "ca_bundle", Path, "CA bundle for the gateway's TLS certificate; empty = the system store."),
+    FieldSpec("language", "ui", "language", str, "User interface language: \"nb\" (bokmål) or \"en\"."),
+    FieldSpec("theme", "ui", "theme", str, "Colour theme; 16-colour terminals get ansi-dark."),
+    FieldSpec("spam_allowlist_confirmed", "preflight", "spam_allowlist_confirmed", bool, "IT confirmed: mail from MoveitFilsluse@ssb.no passes the spam filter."),
+    FieldSpec("postmottak_routing_confirmed", "preflight", "postmottak_routing_confirmed", bool, "Postmottak confirmed: SSB's mail is forwarded to the IPLOS contact."),
+    FieldSpec("preflight_timeout", "preflight", "timeout", float, "Timeout in seconds for each network check."),
+)
+FIELD_BY_ATTR = {spec.attr: spec for spec in FIELDS}
+FIELD_BY_DOTTED = {spec.dotted: spec for spec in FIELDS}
+SECTIONS = tuple(dict.fromkeys(spec.section for spec in FIELDS))
+
+
+@dataclass
+class Profile:
+    kommunenr: str = ""
+    bydel: str = "00"
+    orgnr: str = ""
+    year: int = 2017
+    contact_email: str = ""
+    contact_mobile: str = ""
+    postmottak: str = ""
+    secure_dir: Path = field(default_factory=default_secure_dir)
+    ssb_certificate: Path | None = None
+    tpf_certificate: Path | None = None
+    ssb_fingerprint: str = ""
+    tpf_fingerprint: str = ""
+    sendemodul_url: str = SENDEMODUL_URL
+    sendemodul_address: str = SENDEMODUL_ADDRESS
+    sendemodul_connect_address: str = ""
+    sendemodul_ca_bundle: Path | None = None
+    sendemodul_spki_pins: list[str] = field(default_factory=list)
+    proxy: str = ""
+    part_size: int = DEFAULT_PART_SIZE
+    feedback_url: str = FEEDBACK_URL
+    feedback_username: str = ""
+    feedback_ca_bundle: Path | None = None
+    language: str = "nb"
+    theme: str = "textual-dark"
+    spam_allowlist_confirmed: bool = False
+    postmottak_routing_confirmed: bool = False
+    preflight_timeout: float = 5.0
+
+    @property
+    def gateway_username(self) -> str:
+        return self.feedback_username or self.postmottak
+
+    def replace(self, **changes: Any) -> Profile:
+        return dataclasses.replace(self, **changes)
+
+    def to_toml_dict(self) -> dict[str, dict[str, Any]]:
+        """The TOML document: every key, identifiers as strings, unset paths as ""."""
+        document: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+        for spec in FIELDS:
+            value = getattr(self, spec.attr)
+            if spec.kind is Path:
+                value = "" if value is None else str(value)
+            elif spec.kind is list:
+                value = list(value)
+            document[spec.section][spec.key] = value
+        return document
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {section: values for section, values in self.to_toml_dict().items()}
+
+
+class ConfigError(Exception):
+    """A config file we cannot use: says which file, which key and which line."""
+
+    def __init__(self, message: str, path: Path | None = None, key: str | None = None, line: int | None = None):
+        self.message = message
+        self.path = path
+        self.key = key
+        self.line = line
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        where = str(self.path) if self.path else ""
+        if self.line:
+            where += f":{self.line}"
+        if self.key:
+            where += f" [{self.key}]" if where else f"[{self.key}]"
+        return f"{where}: {self.message}" if where else self.message
+
+
+def resolve_config_path(cli_path: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
+    """The config file to use and where that choice came from: "--config", "$IPLOS_CONFIG", "default"."""
+    if cli_path:
+        return Path(cli_path).expanduser(), "--config"
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env).expanduser(), f"${CONFIG_ENV}"
+    import platformdirs
+
+    return platformdirs.user_config_path(APP_NAME) / "config.toml", "default"
+
+
+def _line_of(text: str, section: str, key: str | None) -> int | None:
+    """The 1-based line of ``key`` inside ``[section]`` (or of the section header itself)."""
+    current = None
+    header = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = header.match(line)
+        if match:
+            current = match.group(1).strip().strip('"')
+            if key is None and current == section:
+                return number
+            continue
+        if current == section and key is not None:
+            if re.match(rf"^\s*(\"{re.escape(key)}\"|'{re.escape(key)}'|{re.escape(key)})\s*=", line):
+                return number
+    return None
+
+
+def _convert(spec: FieldSpec, value: Any, text: str, path: Path) -> Any:
+    def wrong(expected: str) -> ConfigError:
+        return ConfigError(
+            t("config.wrong_type", expected=expected, got=type(value).__name__),
+            path,
+            spec.dotted,
+            _line_of(text, spec.section, spec.key),
+        )
+
+    if spec.kind is str:
+        if not isinstance(value, str):
+            raise wrong(t("config.type_string"))
+        return value
+    if spec.kind is bool:
+        if not isinstance(value, bool):
+            raise wrong(t("config.type_bool"))
+        return value
+    if spec.kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong(t("config.type_int"))
+        return value
+    if spec.kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong(t("config.type_number"))
+        return float(value)
+    if spec.kind is Path:
+        if not isinstance(value, str):
+            raise wrong(t("config.type_path"))
+        return Path(value).expanduser() if value else None
+    if spec.kind is list:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise wrong(t("config.type_list"))
+        return list(value)
+    raise AssertionError(spec)
+
+
+def parse_profile(text: str, path: Path) -> Profile:
+    """Build a Profile from TOML text; every problem becomes a ConfigError with file, key, line."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(t("config.bad_toml", detail=str(exc)), path, None, int(match.group(1)) if match else None) from None
+    values: dict[str, Any] = {}
+    for section, table in document.items():
+        if section not in SECTIONS:
+            raise ConfigError(t("config.unknown_section", section=section), path, section, _line_of(text, section, None))
+        if not isinstance(table, dict):
+            raise ConfigError(t("config.not_a_table", section=section), path, section, _line_of(text, section, None))
+        for key, value in table.items():
+            spec = FIELD_BY_DOTTED.get(f"{section}.{key}")
+            if spec is None:
+                raise ConfigError(t("config.unknown_key", key=f"{section}.{key}"), path, f"{section}.{key}", _line_of(text, section, key))
+            values[spec.attr] = _convert(spec, value, text, path)
+    if "secure_dir" in values and values["secure_dir"] is None:
+        del values["secure_dir"]
+    return Profile(**values)
+
+
+def _open_config_safely(path: Path) -> str:
+    """Read the config file only when it is a regular file of ours that nobody else can read."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        raise
+    try:
+        check_private_file(path)
+    except UnsafePathError:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            hint = t("config.fix_symlink", path=path)
+        elif not stat.S_ISREG(st.st_mode):
+            hint = t("config.fix_not_regular", path=path)
+        elif st.st_uid != os.geteuid():
+            hint = t("config.fix_owner", path=path, uid=st.st_uid, me=os.geteuid())
+        else:
+            hint = t("config.fix_mode", path=path, mode=f"{stat.S_IMODE(st.st_mode):04o}")
+        raise ConfigError(hint, path) from None
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(t("config.too_large", limit=MAX_CONFIG_BYTES), path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(t("config.not_utf8"), path, None, line) from None
+
+
+def load_profile(path: Path, *, missing_ok: bool = True) -> Profile:
+    """Load the profile from ``path``; a missing file gives the defaults when ``missing_ok``."""
+    path = Path(path)
+    try:
+        text = _open_config_safely(path)
+    except FileNotFoundError:
+        if missing_ok:
+            return Profile()
+        raise ConfigError(t("config.missing", path=path), path) from None
+    return parse_profile(text, path)
+
+
+def ensure_config_dir(directory: Path) -> None:
+    """Create the config directory 0700, or refuse one that others can enter."""
+    if not directory.exists():
+        directory.mkdir(mode=0o700, parents=True)
+        return
+    st = os.lstat(directory)
+    if not stat.S_ISDIR(st.st_mode):
+        raise ConfigError(t("config.dir_not_dir", path=directory), directory)
+    if st.st_uid != os.geteuid():
+        raise ConfigError(t("config.fix_owner", path=directory, uid=st.st_uid, me=os.geteuid()), directory)
+    if st.st_mode & 0o077:
+        raise ConfigError(t("config.fix_dir_mode", path=directory, mode=f"{stat.S_IMODE(st.st_mode):04o}"), directory)
+
+
+def save_profile(profile: Profile, path: Path) -> None:
+    """Write the profile atomically, file 0600 in a 0700 directory (explicit save only)."""
+    import tomli_w
+
+    path = Path(path)
+    ensure_config_dir(path.parent)
+    if path.is_symlink():
+        raise ConfigError(t("config.fix_symlink", path=path), path)
+    data = tomli_w.dumps(profile.to_toml_dict()).encode("utf-8")
+    header = t("config.file_header").encode("utf-8")
+    atomic_write_bytes(path, header + data, mode=0o600)
+
+
+# --- validation of a whole profile (the Config screen, `config check`, preflight) -------------
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    attr: str
+    severity: str  # "error" | "warning"
+    message: str
+
+
+def validate_profile(profile: Profile) -> list[FieldProblem]:
+    """Check every field with the number checks; errors and warnings, never a bare False."""
+    from iplos_tui.core import identifiers
+
+    problems: list[FieldProblem] = []
+
+    def add(attr: str, verdict: Any) -> None:
+        if verdict.severity in ("error", "warning") and verdict.message:
+            problems.append(FieldProblem(attr, verdict.severity, verdict.message))
+
+    add("kommunenr", identifiers.check_kommunenr(profile.kommunenr, profile.year))
+    add("bydel", identifiers.check_bydel(profile.bydel, profile.kommunenr))
+    add("orgnr", identifiers.check_orgnr(profile.orgnr))
+    add("contact_email", identifiers.check_email(profile.contact_email))
+    if profile.contact_mobile:
+        add("contact_mobile", identifiers.check_mobile(profile.contact_mobile))
+    else:
+        problems.append(FieldProblem("contact_mobile", "warning", t("config.mobile_recommended")))
+    add("postmottak", identifiers.check_email(profile.postmottak, field="postmottak"))
+    if not profile.sendemodul_url.startswith("https://"):
+        problems.append(FieldProblem("sendemodul_url", "error", t("config.https_required", field="Sendemodul")))
+    if not profile.feedback_url.startswith("https://"):
+        problems.append(FieldProblem("feedback_url", "error", t("config.https_required", field=t("config.field.feedback_url"))))
+    if profile.part_size < 64 * 1024 or profile.part_size > 256 * 1024 * 1024:
+        problems.append(FieldProblem("part_size", "error", t("config.part_size_range")))
+    if profile.language not in ("nb", "en"):
+        problems.append(FieldProblem("language", "error", t("config.language_choice")))
+    if not 0.5 <= profile.preflight_timeout <= 120:
+        problems.append(FieldProblem("preflight_timeout", "error", t("config.timeout_range")))
+    for attr in ("ssb_certificate", "tpf_certificate"):
+        if getattr(profile, attr) is None:
+            problems.append(FieldProblem(attr, "warning", t("config.certificate_missing")))
+    return problems
+
+
+def submission_window(year: int) -> tuple[dt.date, dt.date, dt.date]:
+    """(window opens, window closes, corrections deadline) for a reporting year (the guide)."""
+    return dt.date(year + 1, 1, 2), dt.date(year + 1, 1, 15), dt.date(year + 1, 3, 21)
+
+
+def example_toml() -> str:
+    """config.example.toml: every key, documented, with its default (a test keeps the file in sync)."""
+    import tomli_w
+
+    defaults = Profile(secure_dir=Path("~/.local/share/iplos-tui/secure"))
+    document = defaults.to_toml_dict()
+    lines = [
+        "# iplos-tui configuration: the municipality profile.",
+        "# Written by the console on an explicit save (file mode 0600, directory 0700).",
+        "# The PIN is never stored here: the console asks for it, or reads it with --pin-stdin.",
+        "",
+    ]
+    for section in SECTIONS:
+        lines.append(f"[{section}]")
+        for spec in FIELDS:
+            if spec.section != section:
+                continue
+            lines.append(f"# {spec.doc}")
+            lines.append(tomli_w.dumps({spec.key: document[section][spec.key]}).strip())
+        lines.append("")
+    return "\n".join(lines)

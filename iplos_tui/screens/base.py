@@ -1,0 +1,36 @@
+"""What every pane shares: the profile header on top and the key footer below."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from iplos_tui.core.i18n import t
+from iplos_tui.widgets.header import ProfileHeader
+
+
+class PaneScreen(Screen):
+    """A pane: subclasses implement ``compose_body``."""
+
+    def compose(self) -> ComposeResult:
+        yield ProfileHeader()
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+
+class NotBuiltScreen(PaneScreen):
+    """A pane whose issue has not landed: it says so plainly."""
+
+    PANE = ""
+
+    def compose_body(self) -> ComposeResult:
+        pane = t(f"app.mode_{self.PANE}")
+        with Vertical(classes="not-built"):
+            yield Static(Content.styled(t("app.not_built_title", pane=pane), "bold"), classes="not-built-title")
+            yield Static(Content(t("app.not_built_body")), classes="not-built-body")

@@ -1,0 +1,268 @@
+"""The Config pane: every profile field with live validation, the masked PIN, save with a key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from iplos_tui.core import config as cfg
+from iplos_tui.core.i18n import t
+from iplos_tui.core.secrets import Secret, check_pin
+from iplos_tui.core.text import safe_text
+from iplos_tui.screens.base import PaneScreen
+
+SECTION_TITLES = {
+    "profile": "config_screen.section_profile",
+    "paths": "config_screen.section_paths",
+    "sendemodul": "config_screen.section_sendemodul",
+    "feedback": "config_screen.section_feedback",
+    "ui": "config_screen.section_ui",
+    "preflight": "config_screen.section_preflight",
+}
+
+
+def _widget_value_to_text(spec: cfg.FieldSpec, value: Any) -> str:
+    if value is None:
+        return ""
+    if spec.kind is list:
+        return ", ".join(value)
+    return str(value)
+
+
+class UnsavedChangesScreen(ModalScreen[str]):
+    """Save, discard or stay: Esc is never the only way out (it means stay)."""
+
+    BINDINGS = [Binding("escape", "dismiss('stay')", t("app.unsaved_stay"), show=False)]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="unsaved-dialog"):
+            yield Static(Content.styled(t("app.unsaved_title"), "bold"))
+            yield Static(Content(t("app.unsaved_body")))
+            with Horizontal(id="unsaved-buttons"):
+                yield Button(t("app.unsaved_save"), id="save", variant="primary")
+                yield Button(t("app.unsaved_discard"), id="discard", variant="error")
+                yield Button(t("app.unsaved_stay"), id="stay")
+
+    @on(Button.Pressed)
+    def _choose(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id or "stay")
+
+
+class ConfigScreen(PaneScreen):
+    AUTO_FOCUS = "#field-kommunenr"
+    BINDINGS = [
+        Binding("f5", "save", t("config_screen.save"), id="config.save"),
+        Binding("ctrl+s", "save", t("config_screen.save"), show=False, id="config.save_alt"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._saved_values: dict[str, str] = {}
+
+    # --- layout ------------------------------------------------------------------------------
+
+    def compose_body(self) -> ComposeResult:
+        profile: cfg.Profile = self.app.profile  # type: ignore[attr-defined]
+        with VerticalScroll(id="config-form"):
+            yield Static(Content(t("config_screen.intro")), id="config-intro")
+            for section in cfg.SECTIONS:
+                yield Static(Content.styled(t(SECTION_TITLES[section]), "bold"), classes="section-title")
+                for spec in cfg.FIELDS:
+                    if spec.section != section:
+                        continue
+                    with Horizontal(classes="field-row"):
+                        yield Label(t(f"config.field.{spec.attr}"), classes="field-label")
+                        yield self._field_widget(spec, getattr(profile, spec.attr))
+                    yield Static("", id=f"msg-{spec.attr}", classes="field-message")
+                if section == "profile":
+                    with Horizontal(classes="field-row"):
+                        yield Label(t("config_screen.pin"), classes="field-label")
+                        yield Input(password=True, compact=True, id="field-pin", placeholder=t("config_screen.pin_placeholder"))
+                    yield Static(Content(t("config_screen.pin_note")), id="msg-pin", classes="field-message -note")
+            yield Static("", id="config-status")
+
+    def _field_widget(self, spec: cfg.FieldSpec, value: Any):
+        widget_id = f"field-{spec.attr}"
+        if spec.kind is bool:
+            return Checkbox(t("config_screen.confirmed"), value=bool(value), id=widget_id, compact=True)
+        if spec.attr == "language":
+            return Select([("Norsk bokmål", "nb"), ("English", "en")], value=value, allow_blank=False, id=widget_id, compact=True)
+        if spec.attr == "year":
+            from iplos_tui.core import refdata
+
+            years = list(refdata.supported_years())
+            if value not in years:
+                years.append(value)
+            return Select([(str(year), year) for year in sorted(years)], value=value, allow_blank=False, id=widget_id, compact=True)
+        return Input(
+            _widget_value_to_text(spec, value),
+            id=widget_id,
+            compact=True,
+            placeholder=t(f"config_screen.placeholder.{spec.attr}") if f"config_screen.placeholder.{spec.attr}" in _placeholders() else "",
+        )
+
+    def on_mount(self) -> None:
+        self._saved_values = self._form_texts()
+        self._validate()
+
+    # --- reading the form --------------------------------------------------------------------
+
+    def _form_texts(self) -> dict[str, str]:
+        texts = {}
+        for spec in cfg.FIELDS:
+            widget = self.query_one(f"#field-{spec.attr}")
+            value = widget.value
+            texts[spec.attr] = str(value)
+        return texts
+
+    def form_profile(self) -> tuple[cfg.Profile | None, dict[str, str]]:
+        """The profile the form describes, or None and the fields that cannot be read."""
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for spec in cfg.FIELDS:
+            raw = self.query_one(f"#field-{spec.attr}").value
+            if spec.kind is bool:
+                values[spec.attr] = bool(raw)
+            elif spec.kind is int:
+                try:
+                    values[spec.attr] = int(str(raw).strip())
+                except ValueError:
+                    errors[spec.attr] = t("config_screen.need_int")
+            elif spec.kind is float:
+                try:
+                    values[spec.attr] = float(str(raw).strip().replace(",", "."))
+                except ValueError:
+                    errors[spec.attr] = t("config_screen.need_number")
+            elif spec.kind is Path:
+                text = str(raw).strip()
+                if text:
+                    values[spec.attr] = Path(text).expanduser()
+                elif spec.attr != "secure_dir":
+                    values[spec.attr] = None
+            elif spec.kind is list:
+                values[spec.attr] = [item.strip() for item in str(raw).split(",") if item.strip()]
+            else:
+                values[spec.attr] = str(raw).strip() if spec.attr in ("kommunenr", "bydel", "orgnr") else str(raw)
+        if errors:
+            return None, errors
+        return cfg.Profile(**values), {}
+
+    @property
+    def has_unsaved_changes(self) -> bool:
+        return self._form_texts() != self._saved_values
+
+    # --- live validation ---------------------------------------------------------------------
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def _changed(self, event: Any) -> None:
+        if getattr(event, "input", None) is not None and event.input.id == "field-pin":
+            self._check_pin(event.value)
+            return
+        self._validate()
+
+    def _check_pin(self, value: str) -> None:
+        message = self.query_one("#msg-pin", Static)
+        if not value:
+            self.app.remember_pin(None)  # type: ignore[attr-defined]
+            message.update(Content(t("config_screen.pin_note")))
+            message.set_class(False, "-error")
+            return
+        problem = check_pin(value)
+        if problem:
+            message.update(Content(problem))
+            message.set_class(True, "-error")
+            self.app.remember_pin(None)  # type: ignore[attr-defined]
+        else:
+            message.update(Content(t("config_screen.pin_held")))
+            message.set_class(False, "-error")
+            self.app.remember_pin(Secret(value))  # type: ignore[attr-defined]
+
+    def _validate(self) -> tuple[int, int]:
+        profile, parse_errors = self.form_profile()
+        problems: dict[str, tuple[str, str]] = {attr: ("error", text) for attr, text in parse_errors.items()}
+        if profile is not None:
+            for problem in cfg.validate_profile(profile):
+                problems.setdefault(problem.attr, (problem.severity, problem.message))
+        for spec in cfg.FIELDS:
+            message = self.query_one(f"#msg-{spec.attr}", Static)
+            severity, text = problems.get(spec.attr, ("", ""))
+            message.update(Content(safe_text(text)))
+            message.set_class(severity == "error", "-error")
+            message.set_class(severity == "warning", "-warning")
+            message.display = bool(text)
+        errors = sum(1 for severity, _ in problems.values() if severity == "error")
+        warnings = len(problems) - errors
+        status = self.query_one("#config-status", Static)
+        dirty = t("config_screen.unsaved") if self.has_unsaved_changes else ""
+        status.update(Content(t("config_screen.status", errors=errors, warnings=warnings) + dirty))
+        return errors, warnings
+
+    # --- saving and leaving ------------------------------------------------------------------
+
+    def action_save(self) -> bool:
+        profile, parse_errors = self.form_profile()
+        if profile is None:
+            self._validate()
+            self.notify(t("config_screen.cannot_save"), severity="error", markup=False)
+            return False
+        path = self.app.config_path  # type: ignore[attr-defined]
+        if path is None:
+            path, _ = cfg.resolve_config_path(None)
+        try:
+            cfg.save_profile(profile, path)
+        except (cfg.ConfigError, OSError) as exc:
+            self.notify(safe_text(str(exc)), severity="error", title=t("config_screen.save_failed"), markup=False)
+            return False
+        self.app.config_path = path  # type: ignore[attr-defined]
+        self.app.set_profile(profile)  # type: ignore[attr-defined]
+        self._saved_values = self._form_texts()
+        errors, warnings = self._validate()
+        message = t("config.saved", path=path)
+        if errors:
+            message += " " + t("config_screen.saved_with_errors", errors=errors)
+        self.notify(safe_text(message), markup=False)
+        return True
+
+    def request_leave(self, proceed: Callable[[], object]) -> None:
+        if not self.has_unsaved_changes:
+            proceed()
+            return
+
+        def chosen(choice: str | None) -> None:
+            if choice == "save":
+                if self.action_save():
+                    proceed()
+            elif choice == "discard":
+                self._restore_saved()
+                proceed()
+
+        self.app.push_screen(UnsavedChangesScreen(), chosen)
+
+    def _restore_saved(self) -> None:
+        profile = self.app.profile  # type: ignore[attr-defined]
+        for spec in cfg.FIELDS:
+            widget = self.query_one(f"#field-{spec.attr}")
+            value = getattr(profile, spec.attr)
+            widget.value = value if spec.kind is bool or isinstance(widget, Select) else _widget_value_to_text(spec, value)
+        self._saved_values = self._form_texts()
+        self._validate()
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand(t("config_screen.save"), t("config_screen.save_help"), self.action_save)
+
+
+def _placeholders() -> set[str]:
+    from iplos_tui.core.i18n import catalog
+
+    return {key for key in catalog() if key.startswith("config_screen.placeholder.")}

@@ -1,0 +1,113 @@
+"""Shared fixtures: every test is isolated from the real home directory and from the network.
+
+- Config discovery, platformdirs and $HOME point into tmp_path (autouse).
+- Only loopback addresses may be reached: pytest-socket (see pyproject addopts) refuses other
+  hosts, and the guard below fails a test that even tries to resolve or connect elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import socket
+from pathlib import Path
+
+import pytest
+
+from iplos_tui.core import i18n
+
+PIN_CANARY = "PIN-CANARY-7391"
+# A synthetic (month + 80) identity number used as a canary in leak tests.
+FNR_CANARY = "01918099966"
+FROZEN_NOW = dt.datetime(2018, 1, 8, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def _is_loopback(host: object) -> bool:
+    if host is None:
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    host = str(host)
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class NonLoopbackAccess(AssertionError):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch):
+    """Fail any test that resolves or connects to anything but loopback."""
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        if not _is_loopback(host):
+            raise NonLoopbackAccess(f"test tried to resolve non-loopback host {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def check_address(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            raise NonLoopbackAccess(f"test tried to connect to non-loopback address {address!r}")
+
+    def guarded_connect(self, address):
+        check_address(self, address)
+        return real_connect(self, address)
+
+    def guarded_connect_ex(self, address):
+        check_address(self, address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch):
+    """Config discovery and platformdirs point into a fresh temp dir; no proxies from the env."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.delenv("IPLOS_CONFIG", raising=False)
+    monkeypatch.delenv("IPLOS_LANG", raising=False)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    i18n.set_language("nb")
+    yield home
+    i18n.set_language("nb")
+
+
+@pytest.fixture
+def secure_dir(tmp_path) -> Path:
+    path = tmp_path / "secure"
+    path.mkdir(mode=0o700)
+    return path
+
+
+@pytest.fixture
+def valid_profile(secure_dir):
+    from iplos_tui.core.config import Profile
+
+    return Profile(
+        kommunenr="0403",
+        bydel="00",
+        orgnr="974550571",  # a correct MOD11 number (test value)
+        year=2017,
+        contact_email="iplos@hamar.kommune.no",
+        contact_mobile="91234567",
+        postmottak="postmottak@hamar.kommune.no",
+        secure_dir=secure_dir,
+    )
