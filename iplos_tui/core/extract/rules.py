@@ -1,0 +1,186 @@
+"""The validation rules: stable ids, severities, and the findings they produce.
+
+A rule id is a short stable string (``service.hours_range``); its Norwegian (and English) message
+lives in ``iplos_tui/locale/extract.toml`` as ``rule_<id with _ for .>`` and says what to fix in
+the care system, its short title as ``title_<...>``. Errors make a record unusable; a warning
+never blocks sending.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+from iplos_tui.core.i18n import get_language, t
+from iplos_tui.core.text import safe_text
+
+ERROR = "error"
+WARNING = "warning"
+
+#: Every rule of a readable extract: id -> severity.
+RULES: dict[str, str] = {
+    # header
+    "header.kommunenr": ERROR,
+    "header.kommunenr_profile": ERROR,
+    "header.bydel": ERROR,
+    "header.bydel_unusual": WARNING,
+    "header.bydel_profile": ERROR,
+    "header.year": ERROR,
+    "header.orgnr": ERROR,
+    "header.contact": WARNING,
+    "header.produced_at": WARNING,
+    # person
+    "person.local_id": ERROR,
+    "person.id_missing": ERROR,
+    "person.id_format": ERROR,
+    "person.id_checksum": ERROR,
+    "person.id_invalid": ERROR,
+    "person.id_kind": WARNING,
+    "person.duplicate": ERROR,
+    "person.no_service": ERROR,
+    "person.household": WARNING,
+    # function scores
+    "score.variable": ERROR,
+    "score.value": ERROR,
+    "score.date": ERROR,
+    # services
+    "service.code": ERROR,
+    "service.decision_date": ERROR,
+    "service.start_date": ERROR,
+    "service.end_date": ERROR,
+    "service.period": ERROR,
+    "service.start_after_end": ERROR,
+    "service.decision_after_start": WARNING,
+    "service.orgnr_missing": ERROR,
+    "service.orgnr_forbidden": ERROR,
+    "service.orgnr_checksum": ERROR,
+    "service.hours_range": ERROR,
+    "service.days_range": ERROR,
+    "service.extent_missing": WARNING,
+    "service.unit_mismatch": WARNING,
+    "service.stay_fields": WARNING,
+    # refusals
+    "refusal.code": ERROR,
+    "refusal.date": ERROR,
+    "refusal.period": ERROR,
+    # the file as a whole
+    "file.no_persons": WARNING,
+}
+
+#: Reasons a file cannot be read as an extract at all (``ExtractError.rule``); never findings
+#: of a readable file, always the verdict "cannot be used".
+FATAL_RULES = (
+    "file.path",
+    "file.empty",
+    "file.too_large",
+    "file.format",
+    "file.structure",
+    "file.not_xml",
+    "file.truncated",
+    "file.encoding",
+    "file.doctype",
+    "file.too_deep",
+    "file.text_too_large",
+    "file.token_too_large",
+    "file.year",
+)
+
+
+def message_key(rule: str) -> str:
+    return "extract.rule_" + rule.replace(".", "_")
+
+
+def title_key(rule: str) -> str:
+    return "extract.title_" + rule.replace(".", "_")
+
+
+def rule_title(rule: str) -> str:
+    return t(title_key(rule))
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    severity: str  # "error" | "warning"
+    local_id: str | None
+    line: int | None
+    field: str | None
+    value: str | None  # as read, made safe; person ids masked
+    message: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def shown(value: str | None) -> str | None:
+    """A value from the file as it may appear in a finding: one line, control characters
+    visible, at most 80 characters."""
+    if value is None:
+        return None
+    return safe_text(value, one_line=True, limit=80)
+
+
+def mask_person_id(value: str | None) -> str | None:
+    """The first 6 digits (the date of birth) and stars: enough to find the record, not the person."""
+    if value is None:
+        return None
+    return safe_text(value[:6], one_line=True) + "*****"
+
+
+def finding(rule: str, local_id: str | None, line: int | None, field: str | None, value: str | None, **values: object) -> Finding:
+    values.setdefault("value", value if value is not None else t("extract.missing_value"))
+    return Finding(rule, RULES[rule], local_id, line, field, value, t(message_key(rule), **values))
+
+
+# --- values ------------------------------------------------------------------------------------
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?")
+_HOURS = re.compile(r"\d{1,4}(\.\d{1,4})?")
+_DAYS = re.compile(r"\d{1,4}")
+LOCAL_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,63}")
+
+
+@lru_cache(maxsize=8192)
+def parse_date(value: str) -> datetime.date | None:
+    """``YYYY-MM-DD`` (and nothing else: not 31.12.2017, not 20171231), or None."""
+    if not _DATE.fullmatch(value):
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def parse_datetime_ok(value: str) -> bool:
+    if not _DATETIME.fullmatch(value):
+        return False
+    try:
+        datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def parse_hours(value: str) -> float | None:
+    if not _HOURS.fullmatch(value):
+        return None
+    return float(value)
+
+
+def parse_days(value: str) -> int | None:
+    return int(value) if _DAYS.fullmatch(value) else None
+
+
+@lru_cache(maxsize=4096)
+def _orgnr_verdict(value: str, language: str):
+    from iplos_tui.core.identifiers import check_orgnr
+
+    return check_orgnr(value)
+
+
+def orgnr_verdict(value: str):
+    """check_orgnr, cached: a municipality has few service locations, each on many rows."""
+    return _orgnr_verdict(value, get_language())

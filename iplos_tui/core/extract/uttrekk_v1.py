@@ -1,0 +1,366 @@
+"""IPLOS-uttrekk v1: our documented XML extract (docs/extract-format.md), read and written.
+
+Reading is streaming with expat fed in chunks: one ``Person`` is held at a time. Anything that
+could make a parser work or allocate out of proportion is refused before it can: a DOCTYPE (so no
+entity can be declared, internal or external), entity references, nesting deeper than the format
+needs, field text over a few KiB, text where the format has none, a single tag over 1 MiB, bytes
+that are not UTF-8.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from typing import BinaryIO
+from xml.parsers import expat
+
+from iplos_tui.core.extract.importer import CHUNK_SIZE, ExtractError
+from iplos_tui.core.extract.model import Header, Person, Refusal, Score, Service
+from iplos_tui.core.i18n import t
+from iplos_tui.core.text import safe_text
+
+NAMESPACE = "urn:iplos-tui:uttrekk:1"
+VERSION = "1"
+ROOT = "Extract"
+
+MAX_DEPTH = 8  # the format needs 3
+MAX_FIELD_CHARS = 4096  # the text of one header field
+MAX_PENDING_BYTES = 1024 * 1024  # one tag (with its attributes) or comment that expat must buffer
+
+# Header child element -> Header attribute.
+HEADER_FIELDS = {
+    "Kommunenr": "kommunenr",
+    "Bydel": "bydel",
+    "Year": "year",
+    "Orgnr": "orgnr",
+    "ContactEmail": "contact_email",
+    "ContactMobile": "contact_mobile",
+    "SourceSystem": "source_system",
+    "SourceVersion": "source_version",
+    "ProducedAt": "produced_at",
+}
+PERSON_ATTRS = {"localId": "local_id", "personId": "person_id", "household": "household"}
+SCORE_ATTRS = {"variable": "variable", "value": "value", "date": "date"}
+SERVICE_ATTRS = {
+    "code": "code",
+    "decisionDate": "decision_date",
+    "start": "start",
+    "end": "end",
+    "hoursPerWeek": "hours_per_week",
+    "days": "days",
+    "orgnr": "orgnr",
+    "admittedFrom": "admitted_from",
+    "dischargedTo": "discharged_to",
+}
+REFUSAL_ATTRS = {"code": "code", "date": "date"}
+
+_SEP = " "  # expat namespace separator; a space never occurs in a namespace URI
+_Q = NAMESPACE + _SEP
+_E_ROOT, _E_HEADER, _E_PERSON = _Q + ROOT, _Q + "Header", _Q + "Person"
+_E_SCORE, _E_SERVICE, _E_REFUSAL = _Q + "Score", _Q + "Service", _Q + "Refusal"
+_HEADER_ELEMENTS = {_Q + name: attr for name, attr in HEADER_FIELDS.items()}
+_PERSON_CHILDREN = {
+    _E_SCORE: (Score, SCORE_ATTRS, "scores"),
+    _E_SERVICE: (Service, SERVICE_ATTRS, "services"),
+    _E_REFUSAL: (Refusal, REFUSAL_ATTRS, "refusals"),
+}
+_NS_BYTES = NAMESPACE.encode("ascii")
+
+
+def _local(name: str) -> str:
+    return name.rpartition(_SEP)[2]
+
+
+def _shown(value: str, limit: int = 80) -> str:
+    return safe_text(value, one_line=True, limit=limit)
+
+
+class _Fatal(Exception):
+    def __init__(self, rule: str, key: str, line: int, **values: object) -> None:
+        super().__init__(key)
+        self.rule, self.key, self.line, self.values = rule, key, line, values
+
+
+class _Reader:
+    """expat callbacks -> records. One instance per file."""
+
+    def __init__(self) -> None:
+        p = expat.ParserCreate(encoding="UTF-8", namespace_separator=_SEP)
+        p.buffer_text = True
+        p.buffer_size = 64 * 1024
+        p.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        p.XmlDeclHandler = self._xml_decl
+        p.StartDoctypeDeclHandler = self._doctype
+        p.EntityDeclHandler = self._entity_decl
+        p.UnparsedEntityDeclHandler = self._entity_decl
+        p.ExternalEntityRefHandler = self._external_entity
+        p.SkippedEntityHandler = self._skipped_entity
+        p.StartElementHandler = self._start
+        p.EndElementHandler = self._end
+        p.CharacterDataHandler = self._chars
+        self.parser = p
+        self.out: list[Header | Person] = []
+        self.depth = 0
+        self.root_seen = False
+        self.root_closed = False
+        self.header: Header | None = None
+        self.header_done = False
+        self.person: Person | None = None
+        self.seen_fields: set[str] = set()
+        self.field: str | None = None  # header field whose text is being read
+        self.text: list[str] = []
+        self.text_len = 0
+
+    # -- refusals ---------------------------------------------------------------------------
+    def _line(self) -> int:
+        return self.parser.CurrentLineNumber
+
+    def _xml_decl(self, version: str, encoding: str | None, standalone: int) -> None:
+        if encoding and encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise _Fatal("file.encoding", "encoding_declared", self._line(), encoding=_shown(encoding, 40))
+
+    def _doctype(self, *args: object) -> None:
+        raise _Fatal("file.doctype", "doctype", self._line())
+
+    def _entity_decl(self, *args: object) -> None:
+        raise _Fatal("file.doctype", "doctype", self._line())
+
+    def _external_entity(self, *args: object) -> int:
+        raise _Fatal("file.doctype", "doctype", self._line())
+
+    def _skipped_entity(self, name: str, is_parameter: int) -> None:
+        raise _Fatal("file.doctype", "entity", self._line(), name=_shown(name, 40))
+
+    def _unexpected(self, name: str) -> _Fatal:
+        return _Fatal("file.structure", "unexpected_element", self._line(), element=_shown(_local(name), 60))
+
+    def _attrs(self, element: str, attrs: dict[str, str], allowed: dict[str, str]) -> dict[str, str | None]:
+        values: dict[str, str | None] = {}
+        for key, value in attrs.items():
+            attr = allowed.get(key)
+            if attr is None:
+                raise _Fatal(
+                    "file.structure", "unexpected_attribute", self._line(), attribute=_shown(_local(key), 60), element=element
+                )
+            values[attr] = value or None
+        return values
+
+    # -- elements ---------------------------------------------------------------------------
+    def _start(self, name: str, attrs: dict[str, str]) -> None:
+        depth = self.depth = self.depth + 1
+        if depth > MAX_DEPTH:
+            raise _Fatal("file.too_deep", "too_deep", self._line(), depth=MAX_DEPTH)
+        if self.field is not None:
+            raise self._unexpected(name)
+        if depth == 3:
+            if self.person is not None:
+                child = _PERSON_CHILDREN.get(name)
+                if child is None:
+                    raise self._unexpected(name)
+                cls, allowed, target = child
+                record = cls(**self._attrs(_local(name), attrs, allowed), line=self._line())
+                getattr(self.person, target).append(record)
+                return
+            if self.header is not None and not self.header_done:
+                attr = _HEADER_ELEMENTS.get(name)
+                if attr is None:
+                    raise self._unexpected(name)
+                if attrs:
+                    raise self._unexpected_attr(_local(name), attrs)
+                if attr in self.seen_fields:
+                    raise _Fatal("file.structure", "field_twice", self._line(), element=_local(name))
+                self.seen_fields.add(attr)
+                self.field = attr
+                self.text = []
+                self.text_len = 0
+                return
+            raise self._unexpected(name)
+        if depth == 2:
+            if name == _E_PERSON:
+                if not self.header_done:
+                    raise _Fatal("file.structure", "person_before_header", self._line())
+                self.person = Person(**self._attrs("Person", attrs, PERSON_ATTRS), line=self._line())
+                return
+            if name == _E_HEADER:
+                if self.header is not None:
+                    raise _Fatal("file.structure", "header_twice", self._line())
+                if attrs:
+                    raise self._unexpected_attr("Header", attrs)
+                self.header = Header(line=self._line())
+                return
+            raise self._unexpected(name)
+        if depth == 1:
+            if name != _E_ROOT:
+                raise _Fatal("file.format", "wrong_root", self._line(), element=_shown(name, 120), namespace=NAMESPACE)
+            version = attrs.get("version")
+            if version != VERSION:
+                raise _Fatal("file.format", "wrong_version", self._line(), version=_shown(version or "", 20))
+            if len(attrs) != 1:
+                raise self._unexpected_attr(ROOT, {k: v for k, v in attrs.items() if k != "version"})
+            self.root_seen = True
+            return
+        # depth 4+, or depth 3 under the header
+        raise self._unexpected(name)
+
+    def _unexpected_attr(self, element: str, attrs: dict[str, str]) -> _Fatal:
+        key = next(iter(attrs))
+        return _Fatal("file.structure", "unexpected_attribute", self._line(), attribute=_shown(_local(key), 60), element=element)
+
+    def _end(self, name: str) -> None:
+        depth = self.depth
+        self.depth = depth - 1
+        if depth == 2:
+            if name == _E_PERSON:
+                self.out.append(self.person)  # type: ignore[arg-type]
+                self.person = None
+            elif name == _E_HEADER:
+                self.header_done = True
+                self.out.append(self.header)  # type: ignore[arg-type]
+        elif depth == 1:
+            self.root_closed = True
+            if not self.header_done:
+                raise _Fatal("file.structure", "header_missing", self._line())
+        elif self.field is not None:  # a header field ends
+            setattr(self.header, self.field, "".join(self.text).strip() or None)
+            self.field = None
+
+    def _chars(self, data: str) -> None:
+        if self.field is not None:
+            self.text_len += len(data)
+            if self.text_len > MAX_FIELD_CHARS:
+                raise _Fatal("file.text_too_large", "text_too_large", self._line(), limit=MAX_FIELD_CHARS)
+            self.text.append(data)
+        elif not data.isspace():
+            raise _Fatal("file.structure", "unexpected_text", self._line(), text=_shown(data, 40))
+
+
+class UttrekkV1Importer:
+    """The importer for IPLOS-uttrekk v1."""
+
+    name = "uttrekk-v1"
+    label = "IPLOS-uttrekk v1"
+
+    def __init__(self, chunk_size: int = CHUNK_SIZE) -> None:
+        self.chunk_size = chunk_size
+
+    def sniff(self, head: bytes) -> bool:
+        text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+        return text.startswith(b"<") and (_NS_BYTES in head or b"<!DOCTYPE" in head)
+
+    def iter_records(self, stream: BinaryIO) -> Iterator[Header | Person]:
+        reader = _Reader()
+        parser = reader.parser
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        fed = 0
+        lines_before = 0
+        try:
+            while True:
+                chunk = stream.read(self.chunk_size)
+                final = not chunk
+                try:
+                    decoder.decode(chunk, final)
+                except UnicodeDecodeError as exc:
+                    line = lines_before + chunk.count(b"\n", 0, max(exc.start, 0)) + 1
+                    raise _Fatal("file.encoding", "not_utf8", line, offset=fed + max(exc.start, 0)) from None
+                try:
+                    parser.Parse(chunk, final)
+                except expat.ExpatError as exc:
+                    raise self._expat_fatal(reader, exc, final) from None
+                fed += len(chunk)
+                lines_before += chunk.count(b"\n")
+                if fed - max(parser.CurrentByteIndex, 0) > MAX_PENDING_BYTES:
+                    raise _Fatal("file.token_too_large", "token_too_large", parser.CurrentLineNumber, limit=MAX_PENDING_BYTES)
+                if reader.out:
+                    yield from reader.out
+                    reader.out.clear()
+                if final:
+                    break
+        except _Fatal as fatal:
+            raise ExtractError(t(f"extract.{fatal.key}", **fatal.values), fatal.line, rule=fatal.rule) from None
+        finally:
+            # Break the parser <-> handler reference cycle now, not at the next GC.
+            parser.StartElementHandler = parser.EndElementHandler = parser.CharacterDataHandler = None
+        if not reader.root_seen:
+            raise ExtractError(t("extract.empty_document"), None, rule="file.empty")
+
+    @staticmethod
+    def _expat_fatal(reader: _Reader, exc: expat.ExpatError, final: bool) -> _Fatal:
+        code = exc.code
+        errors = expat.errors
+        if final and code in (
+            expat.errors.codes[errors.XML_ERROR_NO_ELEMENTS],
+            expat.errors.codes[errors.XML_ERROR_UNCLOSED_TOKEN],
+            expat.errors.codes[errors.XML_ERROR_PARTIAL_CHAR],
+        ) or (final and reader.root_seen and not reader.root_closed):
+            if not reader.root_seen:
+                return _Fatal("file.empty", "empty_document", exc.lineno)
+            return _Fatal("file.truncated", "truncated", exc.lineno)
+        if code == expat.errors.codes[errors.XML_ERROR_UNDEFINED_ENTITY]:
+            return _Fatal("file.doctype", "entity", exc.lineno, name="?")
+        return _Fatal("file.not_xml", "not_xml", exc.lineno, detail=_shown(expat.errors.messages[code], 120))
+
+
+# ---------------------------------------------------------------------------------------------
+# Writer
+
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ATTR_ESCAPE = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+)
+_TEXT_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
+
+def _checked(value: str) -> str:
+    if _INVALID_XML.search(value):
+        raise ValueError(f"character not allowed in XML: {value!r}")
+    return value
+
+
+def _attributes(record: object, names: dict[str, str], skip: str | None = None) -> str:
+    parts = []
+    for xml_name, attr in names.items():
+        if attr == skip:
+            continue
+        value = getattr(record, attr)
+        if value is not None and value != "":
+            parts.append(f' {xml_name}="{_checked(str(value)).translate(_ATTR_ESCAPE)}"')
+    return "".join(parts)
+
+
+def write_header(out: BinaryIO, header: Header) -> None:
+    """The XML declaration, the root start tag and the Header."""
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<{ROOT} xmlns="{NAMESPACE}" version="{VERSION}">',
+        "  <Header>",
+    ]
+    for element, attr in HEADER_FIELDS.items():
+        value = getattr(header, attr)
+        if value is not None and value != "":
+            lines.append(f"    <{element}>{_checked(str(value)).translate(_TEXT_ESCAPE)}</{element}>")
+    lines.append("  </Header>\n")
+    out.write("\n".join(lines).encode("utf-8"))
+
+
+def person_xml(person: Person, include_person_id: bool = True) -> str:
+    skip = None if include_person_id else "person_id"
+    parts = [f"  <Person{_attributes(person, PERSON_ATTRS, skip)}>\n"]
+    for score in person.scores:
+        parts.append(f"    <Score{_attributes(score, SCORE_ATTRS)}/>\n")
+    for service in person.services:
+        parts.append(f"    <Service{_attributes(service, SERVICE_ATTRS)}/>\n")
+    for refusal in person.refusals:
+        parts.append(f"    <Refusal{_attributes(refusal, REFUSAL_ATTRS)}/>\n")
+    parts.append("  </Person>\n")
+    return "".join(parts)
+
+
+def write_person(out: BinaryIO, person: Person, include_person_id: bool = True) -> None:
+    """One Person element; ``include_person_id=False`` leaves the fødselsnummer out (the
+    content part of an envelope, where the local id stands in for it)."""
+    out.write(person_xml(person, include_person_id).encode("utf-8"))
+
+
+def write_footer(out: BinaryIO) -> None:
+    out.write(f"</{ROOT}>\n".encode("ascii"))

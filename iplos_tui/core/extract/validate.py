@@ -1,0 +1,417 @@
+"""The validator: records in, findings out, one record at a time.
+
+``Validator.feed`` checks a ``Header`` or a ``Person`` and returns its findings; ``finish`` adds
+what needs the whole file (duplicates, an empty extract) and returns the ``Report``. Memory is
+constant except for the duplicate check, which keeps 24 bytes per person (two 64-bit hashes and
+a line number: 2.4 MB per 100,000 persons), never the ids themselves.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import threading
+from array import array
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from iplos_tui.core import identifiers, refdata
+from iplos_tui.core.extract.importer import DEFAULT_MAX_BYTES, ExtractError, Progress, open_extract
+from iplos_tui.core.extract.model import HOUSEHOLD_CODES, Header, Person, Service
+from iplos_tui.core.extract.rules import (
+    ERROR,
+    LOCAL_ID,
+    RULES,
+    Finding,
+    finding,
+    mask_person_id,
+    orgnr_verdict,
+    parse_date,
+    parse_datetime_ok,
+    parse_days,
+    parse_hours,
+    shown,
+)
+from iplos_tui.core.i18n import t
+
+DEFAULT_MAX_FINDINGS = 1000
+_SCORES = frozenset(str(score) for score in refdata.VALID_SCORES)
+# Findings of the duplicate check are made at the end, where only line numbers are known.
+_DUPLICATE_PASS_BUCKET = 65536
+
+
+@dataclass
+class Report:
+    persons: int = 0
+    services: int = 0
+    refusals: int = 0
+    errors: int = 0
+    warnings: int = 0
+    by_rule: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    findings_omitted: int = 0
+    fatal: Finding | None = None  # the file cannot be read as an extract (rule file.*)
+    year: int | None = None
+    kommunenr: str | None = None
+    bydel: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing blocks sending: no error (warnings never block)."""
+        return self.fatal is None and self.errors == 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "persons": self.persons,
+            "services": self.services,
+            "refusals": self.refusals,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "by_rule": dict(self.by_rule),
+            "findings": [f.to_dict() for f in self.findings],
+            "findings_omitted": self.findings_omitted,
+            "fatal": self.fatal.to_dict() if self.fatal else None,
+            "year": self.year,
+            "kommunenr": self.kommunenr,
+            "bydel": self.bydel,
+        }
+
+
+def fatal_finding(error: ExtractError) -> Finding:
+    return Finding(error.rule, ERROR, None, error.line, None, None, error.message)
+
+
+class Validator:
+    """Checks an extract's records against the minimum requirements for ``year``.
+
+    ``year`` None takes the reporting year from the header. ``profile_kommunenr`` and
+    ``profile_bydel``, when given, must equal the header's. ``allow_synthetic`` accepts synthetic
+    test person ids (month + 80), as in the sandbox. ``require_person_id`` False checks a
+    pseudonymised content part, whose persons carry only their local id.
+    """
+
+    def __init__(
+        self,
+        year: int | None = None,
+        profile_kommunenr: str | None = None,
+        profile_bydel: str | None = None,
+        *,
+        allow_synthetic: bool = True,
+        require_person_id: bool = True,
+        max_findings: int = DEFAULT_MAX_FINDINGS,
+    ) -> None:
+        if year is not None:
+            refdata.supported_years()
+            if year not in refdata.supported_years():
+                raise refdata.UnsupportedYear(year)
+        self.year = year
+        self.profile_kommunenr = profile_kommunenr or None
+        self.profile_bydel = profile_bydel or None
+        self.allow_synthetic = allow_synthetic
+        self.require_person_id = require_person_id
+        self.max_findings = max_findings
+        self.report = Report(year=year)
+        self._by_rule: Counter[str] = Counter()
+        self._header: Header | None = None
+        self._local_hashes = array("q")
+        self._person_hashes = array("q")
+        self._lines = array("Q")
+        self._finished = False
+
+    # -- the year's reference data ------------------------------------------------------------
+    def _set_year(self, year: int) -> None:
+        self.year = year
+        self.report.year = year
+        self._codes = refdata.service_codes(year)
+        self._variables = refdata.function_variables(year)
+        self._first = datetime.date(year, 1, 1)
+        self._last = datetime.date(year, 12, 31)
+
+    def _add(self, found: list[Finding]) -> list[Finding]:
+        report = self.report
+        for item in found:
+            self._by_rule[item.rule] += 1
+            if item.severity == ERROR:
+                report.errors += 1
+            else:
+                report.warnings += 1
+            if len(report.findings) < self.max_findings:
+                report.findings.append(item)
+            else:
+                report.findings_omitted += 1
+        return found
+
+    # -- records ------------------------------------------------------------------------------
+    def feed(self, record: Header | Person) -> list[Finding]:
+        if isinstance(record, Person):
+            if self._header is None:
+                raise ValueError("a Person before the Header")
+            return self._add(self._person(record))
+        if isinstance(record, Header):
+            if self._header is not None:
+                raise ValueError("a second Header")
+            self._header = record
+            return self._add(self._header_findings(record))
+        raise TypeError(f"not an extract record: {type(record).__name__}")
+
+    def _header_findings(self, h: Header) -> list[Finding]:
+        out: list[Finding] = []
+        line = h.line
+        header_year: int | None = None
+        if h.year and len(h.year) == 4 and h.year.isascii() and h.year.isdigit():
+            header_year = int(h.year)
+        if self.year is None:
+            if header_year is None:
+                raise ExtractError(t("extract.year_unknown", value=shown(h.year) or ""), line, rule="file.year")
+            if header_year not in refdata.supported_years():
+                raise ExtractError(str(refdata.UnsupportedYear(header_year)), line, rule="file.year")
+            self._set_year(header_year)
+        else:
+            self._set_year(self.year)
+            if header_year != self.year:
+                out.append(finding("header.year", None, line, "Year", shown(h.year), year=self.year))
+        year = self.year
+        self.report.kommunenr, self.report.bydel = h.kommunenr, h.bydel
+
+        verdict = identifiers.check_kommunenr(h.kommunenr or "", year)
+        if not verdict.ok:
+            out.append(finding("header.kommunenr", None, line, "Kommunenr", shown(h.kommunenr), detail=verdict.message))
+        elif self.profile_kommunenr and h.kommunenr != self.profile_kommunenr:
+            out.append(finding("header.kommunenr_profile", None, line, "Kommunenr", shown(h.kommunenr), profile=self.profile_kommunenr))
+        verdict = identifiers.check_bydel(h.bydel or "", h.kommunenr or "")
+        if not verdict.ok:
+            out.append(finding("header.bydel", None, line, "Bydel", shown(h.bydel), detail=verdict.message))
+        elif self.profile_bydel and h.bydel != self.profile_bydel:
+            out.append(finding("header.bydel_profile", None, line, "Bydel", shown(h.bydel), profile=self.profile_bydel))
+        elif verdict.severity == "warning" and h.bydel != self.profile_bydel:
+            out.append(finding("header.bydel_unusual", None, line, "Bydel", shown(h.bydel), detail=verdict.message))
+        verdict = identifiers.check_orgnr(h.orgnr or "")
+        if not verdict.ok:
+            out.append(finding("header.orgnr", None, line, "Orgnr", shown(h.orgnr), detail=verdict.message))
+        verdict = identifiers.check_email(h.contact_email or "")
+        if not verdict.ok:
+            out.append(finding("header.contact", None, line, "ContactEmail", shown(h.contact_email), detail=verdict.message))
+        if h.contact_mobile:
+            verdict = identifiers.check_mobile(h.contact_mobile)
+            if not verdict.ok:
+                out.append(finding("header.contact", None, line, "ContactMobile", shown(h.contact_mobile), detail=verdict.message))
+        if h.produced_at and not parse_datetime_ok(h.produced_at):
+            out.append(finding("header.produced_at", None, line, "ProducedAt", shown(h.produced_at)))
+        return out
+
+    def _person(self, p: Person) -> list[Finding]:
+        report = self.report
+        report.persons += 1
+        report.services += len(p.services)
+        report.refusals += len(p.refusals)
+        out: list[Finding] = []
+        line = p.line
+        local_id = p.local_id
+        lid = shown(local_id)
+        if local_id is None or not LOCAL_ID.fullmatch(local_id):
+            out.append(finding("person.local_id", lid, line, "localId", lid))
+        self._lines.append(line)
+        self._local_hashes.append(hash(local_id) if local_id else 0)
+        self._person_hashes.append(hash(p.person_id) if p.person_id else 0)
+
+        pid = p.person_id
+        if pid is None:
+            if self.require_person_id:
+                out.append(finding("person.id_missing", lid, line, "personId", None))
+        elif not (len(pid) == 11 and pid.isascii() and pid.isdigit()):
+            out.append(finding("person.id_format", lid, line, "personId", mask_person_id(pid), length=len(pid)))
+        elif identifiers.person_id_check_digits(pid[:9]) != (int(pid[9]), int(pid[10])):
+            out.append(finding("person.id_checksum", lid, line, "personId", mask_person_id(pid)))
+        else:
+            verdict = identifiers.check_person_id(pid, allow_synthetic=self.allow_synthetic)
+            if not verdict.ok:
+                out.append(finding("person.id_invalid", lid, line, "personId", mask_person_id(pid), detail=verdict.message))
+            elif verdict.severity == "warning":
+                out.append(finding("person.id_kind", lid, line, "personId", mask_person_id(pid), detail=verdict.message))
+
+        if p.household is not None and p.household not in HOUSEHOLD_CODES:
+            out.append(finding("person.household", lid, line, "household", shown(p.household)))
+        if not p.services and not p.refusals:
+            out.append(finding("person.no_service", lid, line, None, None))
+
+        variables = self._variables
+        last = self._last
+        for score in p.scores:
+            if score.variable not in variables:
+                out.append(finding("score.variable", lid, score.line, "variable", shown(score.variable)))
+            if score.value not in _SCORES:
+                out.append(finding("score.value", lid, score.line, "value", shown(score.value)))
+            date = parse_date(score.date) if score.date else None
+            if date is None or date > last:
+                out.append(finding("score.date", lid, score.line, "date", shown(score.date), year=self.year))
+        for service in p.services:
+            self._service(service, lid, out)
+        first = self._first
+        for refusal in p.refusals:
+            if refusal.code not in self._codes:
+                out.append(finding("refusal.code", lid, refusal.line, "code", shown(refusal.code), year=self.year))
+            date = parse_date(refusal.date) if refusal.date else None
+            if date is None:
+                out.append(finding("refusal.date", lid, refusal.line, "date", shown(refusal.date)))
+            elif date < first or date > last:
+                out.append(finding("refusal.period", lid, refusal.line, "date", shown(refusal.date), year=self.year))
+        return out
+
+    def _service(self, s: Service, lid: str | None, out: list[Finding]) -> None:
+        line = s.line
+        code = self._codes.get(s.code) if s.code else None
+        if code is None:
+            out.append(finding("service.code", lid, line, "code", shown(s.code), year=self.year))
+
+        decision = parse_date(s.decision_date) if s.decision_date else None
+        if decision is None:
+            out.append(finding("service.decision_date", lid, line, "decisionDate", shown(s.decision_date)))
+        start = parse_date(s.start) if s.start else None
+        if start is None:
+            out.append(finding("service.start_date", lid, line, "start", shown(s.start)))
+        end = None
+        if s.end is not None:
+            end = parse_date(s.end)
+            if end is None:
+                out.append(finding("service.end_date", lid, line, "end", shown(s.end)))
+        first, last = self._first, self._last
+        if start is not None:
+            if end is not None and start > end:
+                out.append(finding("service.start_after_end", lid, line, "end", shown(s.end), start=s.start))
+            elif start > last or (end is not None and end < first):
+                out.append(finding("service.period", lid, line, "start", shown(s.start), end=shown(s.end) or "", year=self.year))
+            if decision is not None and decision > start:
+                out.append(finding("service.decision_after_start", lid, line, "decisionDate", shown(s.decision_date), start=s.start))
+
+        if code is None:
+            return
+        if code.orgnr_rule == "must_not":
+            if s.orgnr is not None:
+                out.append(finding("service.orgnr_forbidden", lid, line, "orgnr", shown(s.orgnr), code=code.code, name=code.name))
+        elif s.orgnr is None:
+            if code.orgnr_rule == "must":
+                out.append(finding("service.orgnr_missing", lid, line, "orgnr", None, code=code.code, name=code.name))
+        else:
+            verdict = orgnr_verdict(s.orgnr)
+            if not verdict.ok:
+                out.append(finding("service.orgnr_checksum", lid, line, "orgnr", shown(s.orgnr), detail=verdict.message))
+
+        unit = code.unit
+        if s.hours_per_week is not None:
+            if unit != "hours":
+                out.append(finding("service.unit_mismatch", lid, line, "hoursPerWeek", shown(s.hours_per_week), code=code.code, name=code.name))
+            else:
+                hours = parse_hours(s.hours_per_week)
+                if hours is None or not 0 < hours <= 168:
+                    out.append(finding("service.hours_range", lid, line, "hoursPerWeek", shown(s.hours_per_week)))
+        elif unit == "hours":
+            out.append(finding("service.extent_missing", lid, line, "hoursPerWeek", None, code=code.code, name=code.name))
+        if s.days is not None:
+            if unit != "days":
+                out.append(finding("service.unit_mismatch", lid, line, "days", shown(s.days), code=code.code, name=code.name))
+            else:
+                days = parse_days(s.days)
+                limit = 366
+                if start is not None and (end is None or end >= start):
+                    lo = max(start, first)
+                    hi = min(end, last) if end is not None else last
+                    limit = max((hi - lo).days + 1, 0)
+                if days is None or not 0 < days <= limit:
+                    out.append(finding("service.days_range", lid, line, "days", shown(s.days), limit=limit, year=self.year))
+        elif unit == "days":
+            out.append(finding("service.extent_missing", lid, line, "days", None, code=code.code, name=code.name))
+        if (s.admitted_from is not None or s.discharged_to is not None) and unit != "days":
+            field_name = "admittedFrom" if s.admitted_from is not None else "dischargedTo"
+            value = s.admitted_from if s.admitted_from is not None else s.discharged_to
+            out.append(finding("service.stay_fields", lid, line, field_name, shown(value), code=code.code, name=code.name))
+
+    # -- the end ------------------------------------------------------------------------------
+    def _duplicates(self) -> list[Finding]:
+        """Persons whose local id or person id was seen on an earlier line."""
+        out: list[tuple[int, Finding]] = []
+        n = len(self._lines)
+        passes = n // _DUPLICATE_PASS_BUCKET + 1
+        lines = self._lines
+        for hashes, field_name in ((self._local_hashes, "localId"), (self._person_hashes, "personId")):
+            for bucket in range(passes):
+                seen: dict[int, int] = {}
+                for index, value in enumerate(hashes):
+                    if value == 0 or value % passes != bucket:
+                        continue
+                    first_line = seen.get(value)
+                    if first_line is None:
+                        seen[value] = lines[index]
+                    else:
+                        what = t("extract.dup_local" if field_name == "localId" else "extract.dup_person")
+                        item = finding("person.duplicate", None, lines[index], field_name, None, first_line=first_line, what=what)
+                        out.append((lines[index], item))
+        out.sort(key=lambda pair: pair[0])
+        return [item for _, item in out]
+
+    def finish(self) -> Report:
+        if self._finished:
+            return self.report
+        self._finished = True
+        if self._header is not None:
+            found = self._duplicates()
+            if self.report.persons == 0:
+                found.append(finding("file.no_persons", None, None, None, None))
+            self._add(found)
+        self.report.by_rule = dict(sorted(self._by_rule.items()))
+        return self.report
+
+
+def _fill_duplicate_ids(report: Report, opened_records: Iterator[Header | Person]) -> None:
+    """Second pass, only when duplicates were found: put the local id on each such finding."""
+    wanted = {f.line for f in report.findings if f.rule == "person.duplicate" and f.local_id is None}
+    if not wanted:
+        return
+    ids: dict[int, str | None] = {}
+    for record in opened_records:
+        if isinstance(record, Person) and record.line in wanted:
+            ids[record.line] = shown(record.local_id)
+            if len(ids) == len(wanted):
+                break
+    report.findings = [
+        Finding(f.rule, f.severity, ids.get(f.line), f.line, f.field, ids.get(f.line) if f.field == "localId" else f.value, f.message)
+        if f.rule == "person.duplicate" and f.local_id is None
+        else f
+        for f in report.findings
+    ]
+
+
+def validate_file(
+    path: str | os.PathLike[str],
+    *,
+    year: int | None = None,
+    profile_kommunenr: str | None = None,
+    profile_bydel: str | None = None,
+    allow_synthetic: bool = True,
+    max_findings: int = DEFAULT_MAX_FINDINGS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    allowed_dir: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> Report:
+    """Validate the extract at ``path`` in one streaming pass.
+
+    A file that cannot be read as an extract gives a report whose ``fatal`` finding says why
+    (with the findings of the records read before that point). ``progress(bytes_read, total)``
+    is called per chunk; a set ``cancel`` event raises ``Cancelled`` between chunks.
+    """
+    validator = Validator(
+        year, profile_kommunenr, profile_bydel, allow_synthetic=allow_synthetic, max_findings=max_findings
+    )
+    try:
+        with open_extract(path, max_bytes=max_bytes, allowed_dir=allowed_dir) as opened:
+            for record in opened.records(progress=progress, cancel=cancel):
+                validator.feed(record)
+            report = validator.finish()
+            _fill_duplicate_ids(report, opened.records(cancel=cancel))
+            return report
+    except ExtractError as exc:
+        report = validator.finish()
+        report.fatal = fatal_finding(exc)
+        return report
