@@ -38,7 +38,7 @@ def _mode_screens() -> dict[str, Callable[[], Screen]]:
 
 
 class IplosApp(App[int]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses elsewhere find it
     TITLE = "iplos-tui"
     ALLOW_SELECT = False  # selection + ctrl+c would copy through OSC 52 to the workstation
     BINDINGS = [

@@ -18,7 +18,7 @@ from iplos_tui.core import i18n
 
 PIN_CANARY = "PIN-CANARY-7391"
 # A synthetic (month + 80) identity number used as a canary in leak tests.
-FNR_CANARY = "01918099966"
+FNR_CANARY = "01918099960"
 FROZEN_NOW = dt.datetime(2018, 1, 8, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}

@@ -18,7 +18,7 @@ class PaneScreen(Screen):
     def compose(self) -> ComposeResult:
         yield ProfileHeader()
         yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         yield from ()

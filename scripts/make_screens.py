@@ -1,0 +1,56 @@
+"""Make the README's pictures: every pane of the real app at 80x24, as SVG in screens/.
+
+Run with `make screens`. Uses a fixed demo profile and a frozen clock so the pictures are stable.
+Panes can add a `demo_state(app)` coroutine hook in `SCREEN_SETUPS` to show themselves with content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from iplos_tui.app import IplosApp  # noqa: E402
+from iplos_tui.core.config import Profile  # noqa: E402
+
+DEMO_PROFILE = Profile(
+    kommunenr="0403",
+    bydel="00",
+    orgnr="974550571",
+    year=2017,
+    contact_email="iplos@hamar.kommune.no",
+    contact_mobile="91234567",
+    postmottak="postmottak@hamar.kommune.no",
+    secure_dir=Path("/srv/iplos/secure"),
+    ssb_certificate=Path("/srv/iplos/keys/ssb-2017.pem"),
+    tpf_certificate=Path("/srv/iplos/keys/tpf-2017.pem"),
+)
+FROZEN = dt.datetime(2018, 1, 8, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+MODES = ("config", "preflight", "submission", "feedback")
+
+
+async def shoot(mode: str, out: Path) -> None:
+    app = IplosApp(DEMO_PROFILE, Path("/srv/iplos/config.toml"), clock=lambda: FROZEN, initial_mode=mode)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        setup = getattr(app.screen, "demo_state", None)
+        if setup is not None:
+            await setup(pilot)
+            await pilot.pause()
+        app.save_screenshot(str(out / f"{mode}.svg"))
+
+
+def main() -> None:
+    out = ROOT / "screens"
+    out.mkdir(exist_ok=True)
+    for mode in MODES:
+        asyncio.run(shoot(mode, out))
+        print(out / f"{mode}.svg")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""The app shell and the Config pane, driven with the keyboard."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import tomllib
+
+import pytest
+
+from iplos_tui.app import IplosApp
+from iplos_tui.core.config import Profile, load_profile
+from tests.conftest import FROZEN_NOW, PIN_CANARY
+
+
+def make_app(tmp_path, profile: Profile | None = None, **kwargs) -> IplosApp:
+    profile = profile or Profile(secure_dir=tmp_path / "secure")
+    return IplosApp(profile, tmp_path / "conf" / "config.toml", clock=lambda: FROZEN_NOW, **kwargs)
+
+
+async def type_into(pilot, widget_id: str, text: str) -> None:
+    pilot.app.screen.query_one(f"#{widget_id}").focus()
+    await pilot.pause()
+    await pilot.press("ctrl+a", "ctrl+k", *list(text))
+
+
+async def test_fill_config_with_keyboard_and_save(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.focused.id == "field-kommunenr"
+        await pilot.press(*"0403")
+        await pilot.press("tab", "ctrl+a", "ctrl+k", *"00")  # bydel
+        await pilot.press("tab", *"974550571")  # orgnr
+        await type_into(pilot, "field-contact_email", "iplos@hamar.kommune.no")
+        await type_into(pilot, "field-contact_mobile", "+47 912 34 567")
+        await type_into(pilot, "field-postmottak", "postmottak@hamar.kommune.no")
+        await pilot.pause()
+        assert "0 feil" in str(app.screen.query_one("#config-status").render())
+        await pilot.press("f5")
+        await pilot.pause()
+    saved = load_profile(tmp_path / "conf" / "config.toml")
+    assert (saved.kommunenr, saved.bydel, saved.orgnr) == ("0403", "00", "974550571")
+    assert saved.contact_mobile == "+47 912 34 567"
+    assert os.stat(tmp_path / "conf" / "config.toml").st_mode & 0o777 == 0o600
+    assert app.profile == saved
+
+
+async def test_live_validation_message_next_to_the_field(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"1601")
+        await pilot.pause()
+        assert app.screen.query_one("#msg-kommunenr").display is False  # 1601 is valid for 2017
+        await type_into(pilot, "field-orgnr", "974550572")
+        await pilot.pause()
+        message = app.screen.query_one("#msg-orgnr")
+        assert message.display and message.has_class("-error")
+        assert "Organisasjonsnummer" in str(message.render())
+
+
+async def test_pin_is_held_in_memory_only(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_into(pilot, "field-pin", PIN_CANARY)
+        await pilot.pause()
+        assert app.pin is not None and app.pin.reveal() == PIN_CANARY
+        assert PIN_CANARY not in repr(app.pin)
+        await pilot.press("f5")
+        await pilot.pause()
+    text = (tmp_path / "conf" / "config.toml").read_text()
+    assert PIN_CANARY not in text
+    assert not any("pin" == key for table in tomllib.loads(text).values() for key in table)
+
+
+async def test_unsaved_changes_are_asked_about_when_leaving(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"0403")
+        await pilot.press("f2")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "UnsavedChangesScreen"
+        await pilot.press("escape")  # Esc means stay
+        await pilot.pause()
+        assert app.current_mode == "config" and type(app.screen).__name__ == "ConfigScreen"
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.click("#discard")
+        await pilot.pause()
+        assert app.current_mode == "preflight"
+        await pilot.press("f1")
+        await pilot.pause()
+        assert app.screen.query_one("#field-kommunenr").value == ""
+    assert not (tmp_path / "conf" / "config.toml").exists()
+
+
+async def test_every_pane_is_reachable_with_f_keys(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for key, mode in (("f2", "preflight"), ("f3", "submission"), ("f4", "feedback"), ("f1", "config")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.current_mode == mode
+
+
+async def test_palette_has_every_action_and_no_screenshot(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert not any("screenshot" in title.lower() for title in titles)
+        for expected in ("Profil", "Sjekk", "Innsending", "Lagre", "Avslutt"):
+            assert any(expected in title for title in titles), expected
+        assert app.ALLOW_SELECT is False
+
+
+async def test_header_shows_profile_and_countdown(tmp_path, valid_profile):
+    app = make_app(tmp_path, valid_profile)
+    async with app.run_test(size=(80, 24)) as pilot:
+        header = str(app.screen.query_one("ProfileHeader").render())
+        assert "0403 Hamar" in header and "bydel 00" in header and "2017" in header
+        assert "7 d igjen" in header  # 8 January 2018, deadline 15 January
+
+
+def test_crash_report_has_no_locals(tmp_path):
+    """A canary PIN in a crashing handler's locals must not reach the terminal (F16)."""
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+        from pathlib import Path
+        from iplos_tui.app import IplosApp
+        from iplos_tui.core.config import Profile
+
+        SECRET = "{PIN_CANARY[:4]}" + "{PIN_CANARY[4:]}"
+
+        class Crashing(IplosApp):
+            def on_ready(self):
+                pin = SECRET
+                nin = "01918099960"
+                raise RuntimeError("handler failed")
+
+        async def main():
+            app = Crashing(Profile(secure_dir=Path({str(tmp_path)!r})), None)
+            async with app.run_test(size=(80, 24)) as pilot:
+                await pilot.pause()
+
+        try:
+            asyncio.run(main())
+        except RuntimeError as error:
+            import traceback
+            print("".join(traceback.format_exception_only(error)))  # what a test runner would print
+        """
+    )
+    (tmp_path / "crash.py").write_text(script)
+    result = subprocess.run([sys.executable, str(tmp_path / "crash.py")], capture_output=True, text=True, timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert PIN_CANARY not in output
+    assert "01918099960" not in output
+
+
+def test_crash_report_in_a_real_terminal(tmp_path):
+    """The same in a pty: the printed report names the error but shows no local variable."""
+    import pty
+    import select
+
+    script = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from iplos_tui.app import IplosApp
+        from iplos_tui.core.config import Profile
+
+        class Crashing(IplosApp):
+            def on_ready(self):
+                pin = "{PIN_CANARY[:4]}" + "{PIN_CANARY[4:]}"
+                raise RuntimeError("boom")
+
+        Crashing(Profile(secure_dir=Path({str(tmp_path)!r})), None).run()
+        """
+    )
+    (tmp_path / "crash.py").write_text(script)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(sys.executable, [sys.executable, str(tmp_path / "crash.py")], {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"})
+    output = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 30)
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.waitpid(pid, 0)
+    text = output.decode("utf-8", "replace")
+    assert "RuntimeError" in text  # the report is there
+    assert PIN_CANARY not in text

@@ -1,0 +1,55 @@
+"""Every pane at 80x24, as the operator sees it (frozen clock, fixed profile and paths)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from iplos_tui.app import IplosApp
+from iplos_tui.core.config import Profile
+from tests.conftest import FROZEN_NOW
+
+SNAPSHOT_PROFILE = Profile(
+    kommunenr="0403",
+    bydel="00",
+    orgnr="974550571",
+    year=2017,
+    contact_email="iplos@hamar.kommune.no",
+    contact_mobile="91234567",
+    postmottak="postmottak@hamar.kommune.no",
+    secure_dir=Path("/srv/iplos/secure"),
+    ssb_certificate=Path("/srv/iplos/keys/ssb-2017.pem"),
+    tpf_certificate=Path("/srv/iplos/keys/tpf-2017.pem"),
+)
+
+
+def snapshot_app(mode: str = "config", profile: Profile = SNAPSHOT_PROFILE) -> IplosApp:
+    return IplosApp(profile, Path("/srv/iplos/config.toml"), clock=lambda: FROZEN_NOW, initial_mode=mode)
+
+
+def test_config_screen(snap_compare):
+    assert snap_compare(snapshot_app("config"), terminal_size=(80, 24))
+
+
+def test_config_screen_empty_profile_with_errors(snap_compare):
+    assert snap_compare(snapshot_app("config", Profile(secure_dir=Path("/srv/iplos/secure"))), terminal_size=(80, 24))
+
+
+def test_config_screen_english(snap_compare):
+    from iplos_tui.core import i18n
+
+    i18n.set_language("en")
+    assert snap_compare(snapshot_app("config"), terminal_size=(80, 24))
+
+
+def test_unsaved_changes_dialog(snap_compare):
+    async def change_and_leave(pilot):
+        await pilot.press("9", "f3")
+
+    assert snap_compare(snapshot_app("config"), terminal_size=(80, 24), run_before=change_and_leave)
+
+
+@pytest.mark.parametrize("mode", ["preflight", "submission", "feedback"])
+def test_panes(snap_compare, mode):
+    assert snap_compare(snapshot_app(mode), terminal_size=(80, 24))
