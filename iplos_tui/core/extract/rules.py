@@ -130,8 +130,9 @@ def mask_person_id(value: str | None) -> str | None:
 
 
 def finding(rule: str, local_id: str | None, line: int | None, field: str | None, value: str | None, **values: object) -> Finding:
+    """A finding of ``rule``; ``local_id`` is the raw id from the file (made safe here)."""
     values.setdefault("value", value if value is not None else t("extract.missing_value"))
-    return Finding(rule, RULES[rule], local_id, line, field, value, t(message_key(rule), **values))
+    return Finding(rule, RULES[rule], shown(local_id), line, field, value, t(message_key(rule), **values))
 
 
 # --- values ------------------------------------------------------------------------------------

@@ -60,10 +60,40 @@ _Q = NAMESPACE + _SEP
 _E_ROOT, _E_HEADER, _E_PERSON = _Q + ROOT, _Q + "Header", _Q + "Person"
 _E_SCORE, _E_SERVICE, _E_REFUSAL = _Q + "Score", _Q + "Service", _Q + "Refusal"
 _HEADER_ELEMENTS = {_Q + name: attr for name, attr in HEADER_FIELDS.items()}
+
+
+# Record makers for the hot path: positional arguments, "" read as None.
+def _score(a: dict[str, str], line: int) -> Score:
+    g = a.get
+    return Score(g("variable") or None, g("value") or None, g("date") or None, line)
+
+
+def _service(a: dict[str, str], line: int) -> Service:
+    g = a.get
+    return Service(
+        g("code") or None,
+        g("decisionDate") or None,
+        g("start") or None,
+        g("end") or None,
+        g("hoursPerWeek") or None,
+        g("days") or None,
+        g("orgnr") or None,
+        g("admittedFrom") or None,
+        g("dischargedTo") or None,
+        line,
+    )
+
+
+def _refusal(a: dict[str, str], line: int) -> Refusal:
+    g = a.get
+    return Refusal(g("code") or None, g("date") or None, line)
+
+
+# Person child element -> (record maker, allowed attributes, index in _Reader.lists, element name).
 _PERSON_CHILDREN = {
-    _E_SCORE: (Score, SCORE_ATTRS, "scores"),
-    _E_SERVICE: (Service, SERVICE_ATTRS, "services"),
-    _E_REFUSAL: (Refusal, REFUSAL_ATTRS, "refusals"),
+    _E_SCORE: (_score, frozenset(SCORE_ATTRS), 0, "Score"),
+    _E_SERVICE: (_service, frozenset(SERVICE_ATTRS), 1, "Service"),
+    _E_REFUSAL: (_refusal, frozenset(REFUSAL_ATTRS), 2, "Refusal"),
 }
 _NS_BYTES = NAMESPACE.encode("ascii")
 
@@ -107,6 +137,7 @@ class _Reader:
         self.header: Header | None = None
         self.header_done = False
         self.person: Person | None = None
+        self.lists: tuple[list[Score], list[Service], list[Refusal]] = ([], [], [])
         self.seen_fields: set[str] = set()
         self.field: str | None = None  # header field whose text is being read
         self.text: list[str] = []
@@ -135,52 +166,33 @@ class _Reader:
     def _unexpected(self, name: str) -> _Fatal:
         return _Fatal("file.structure", "unexpected_element", self._line(), element=_shown(_local(name), 60))
 
-    def _attrs(self, element: str, attrs: dict[str, str], allowed: dict[str, str]) -> dict[str, str | None]:
-        values: dict[str, str | None] = {}
-        for key, value in attrs.items():
-            attr = allowed.get(key)
-            if attr is None:
-                raise _Fatal(
-                    "file.structure", "unexpected_attribute", self._line(), attribute=_shown(_local(key), 60), element=element
-                )
-            values[attr] = value or None
-        return values
-
     # -- elements ---------------------------------------------------------------------------
     def _start(self, name: str, attrs: dict[str, str]) -> None:
         depth = self.depth = self.depth + 1
+        # The hot path: a Score, Service or Refusal inside a Person.
+        if depth == 3 and self.person is not None:
+            child = _PERSON_CHILDREN.get(name)
+            if child is not None:
+                make, allowed, index, element = child
+                if not attrs.keys() <= allowed:
+                    raise self._unexpected_attr(element, {k: v for k, v in attrs.items() if k not in allowed})
+                self.lists[index].append(make(attrs, self.parser.CurrentLineNumber))
+                return
+            raise self._unexpected(name)
         if depth > MAX_DEPTH:
             raise _Fatal("file.too_deep", "too_deep", self._line(), depth=MAX_DEPTH)
         if self.field is not None:
-            raise self._unexpected(name)
-        if depth == 3:
-            if self.person is not None:
-                child = _PERSON_CHILDREN.get(name)
-                if child is None:
-                    raise self._unexpected(name)
-                cls, allowed, target = child
-                record = cls(**self._attrs(_local(name), attrs, allowed), line=self._line())
-                getattr(self.person, target).append(record)
-                return
-            if self.header is not None and not self.header_done:
-                attr = _HEADER_ELEMENTS.get(name)
-                if attr is None:
-                    raise self._unexpected(name)
-                if attrs:
-                    raise self._unexpected_attr(_local(name), attrs)
-                if attr in self.seen_fields:
-                    raise _Fatal("file.structure", "field_twice", self._line(), element=_local(name))
-                self.seen_fields.add(attr)
-                self.field = attr
-                self.text = []
-                self.text_len = 0
-                return
             raise self._unexpected(name)
         if depth == 2:
             if name == _E_PERSON:
                 if not self.header_done:
                     raise _Fatal("file.structure", "person_before_header", self._line())
-                self.person = Person(**self._attrs("Person", attrs, PERSON_ATTRS), line=self._line())
+                try:
+                    values = {PERSON_ATTRS[key]: value or None for key, value in attrs.items()}
+                except KeyError:
+                    raise self._unexpected_attr("Person", {k: v for k, v in attrs.items() if k not in PERSON_ATTRS}) from None
+                person = self.person = Person(**values, line=self._line())
+                self.lists = (person.scores, person.services, person.refusals)
                 return
             if name == _E_HEADER:
                 if self.header is not None:
@@ -190,6 +202,19 @@ class _Reader:
                 self.header = Header(line=self._line())
                 return
             raise self._unexpected(name)
+        if depth == 3 and self.header is not None and not self.header_done:
+            attr = _HEADER_ELEMENTS.get(name)
+            if attr is None:
+                raise self._unexpected(name)
+            if attrs:
+                raise self._unexpected_attr(_local(name), attrs)
+            if attr in self.seen_fields:
+                raise _Fatal("file.structure", "field_twice", self._line(), element=_local(name))
+            self.seen_fields.add(attr)
+            self.field = attr
+            self.text = []
+            self.text_len = 0
+            return
         if depth == 1:
             if name != _E_ROOT:
                 raise _Fatal("file.format", "wrong_root", self._line(), element=_shown(name, 120), namespace=NAMESPACE)
@@ -200,7 +225,7 @@ class _Reader:
                 raise self._unexpected_attr(ROOT, {k: v for k, v in attrs.items() if k != "version"})
             self.root_seen = True
             return
-        # depth 4+, or depth 3 under the header
+        # deeper than the format goes
         raise self._unexpected(name)
 
     def _unexpected_attr(self, element: str, attrs: dict[str, str]) -> _Fatal:
@@ -210,7 +235,11 @@ class _Reader:
     def _end(self, name: str) -> None:
         depth = self.depth
         self.depth = depth - 1
-        if depth == 2:
+        if depth == 3:
+            if self.field is not None:  # a header field ends
+                setattr(self.header, self.field, "".join(self.text).strip() or None)
+                self.field = None
+        elif depth == 2:
             if name == _E_PERSON:
                 self.out.append(self.person)  # type: ignore[arg-type]
                 self.person = None
@@ -221,9 +250,6 @@ class _Reader:
             self.root_closed = True
             if not self.header_done:
                 raise _Fatal("file.structure", "header_missing", self._line())
-        elif self.field is not None:  # a header field ends
-            setattr(self.header, self.field, "".join(self.text).strip() or None)
-            self.field = None
 
     def _chars(self, data: str) -> None:
         if self.field is not None:

@@ -208,10 +208,9 @@ class Validator:
         report.refusals += len(p.refusals)
         out: list[Finding] = []
         line = p.line
-        local_id = p.local_id
-        lid = shown(local_id)
+        local_id = lid = p.local_id
         if local_id is None or not LOCAL_ID.fullmatch(local_id):
-            out.append(finding("person.local_id", lid, line, "localId", lid))
+            out.append(finding("person.local_id", lid, line, "localId", shown(lid)))
         self._lines.append(line)
         self._local_hashes.append(hash(local_id) if local_id else 0)
         self._person_hashes.append(hash(p.person_id) if p.person_id else 0)
@@ -222,13 +221,16 @@ class Validator:
                 out.append(finding("person.id_missing", lid, line, "personId", None))
         elif not (len(pid) == 11 and pid.isascii() and pid.isdigit()):
             out.append(finding("person.id_format", lid, line, "personId", mask_person_id(pid), length=len(pid)))
-        elif identifiers.person_id_check_digits(pid[:9]) != (int(pid[9]), int(pid[10])):
-            out.append(finding("person.id_checksum", lid, line, "personId", mask_person_id(pid)))
         else:
             verdict = identifiers.check_person_id(pid, allow_synthetic=self.allow_synthetic)
-            if not verdict.ok:
-                out.append(finding("person.id_invalid", lid, line, "personId", mask_person_id(pid), detail=verdict.message))
-            elif verdict.severity == "warning":
+            if verdict.severity == "ok":
+                pass
+            elif not verdict.ok:
+                if identifiers.person_id_check_digits(pid[:9]) != (int(pid[9]), int(pid[10])):
+                    out.append(finding("person.id_checksum", lid, line, "personId", mask_person_id(pid)))
+                else:
+                    out.append(finding("person.id_invalid", lid, line, "personId", mask_person_id(pid), detail=verdict.message))
+            else:
                 out.append(finding("person.id_kind", lid, line, "personId", mask_person_id(pid), detail=verdict.message))
 
         if p.household is not None and p.household not in HOUSEHOLD_CODES:
