@@ -4,6 +4,7 @@ that belongs at the root (crash report without locals, no screenshot command, no
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterable
@@ -35,6 +36,17 @@ def _mode_screens() -> dict[str, Callable[[], Screen]]:
         "submission": SubmissionScreen,
         "feedback": FeedbackScreen,
     }
+
+
+def is_16_colour_terminal(environ: dict[str, str] | None = None) -> bool:
+    """A terminal that only has the 16 ANSI colours (a Linux console, plain xterm, screen)."""
+    environ = dict(os.environ if environ is None else environ)
+    if environ.get("COLORTERM", "").lower() in ("truecolor", "24bit"):
+        return False
+    term = environ.get("TERM", "").lower()
+    if "256" in term or "direct" in term:
+        return False
+    return term in ("linux", "xterm", "xterm-color", "vt100", "vt220", "ansi", "screen", "tmux", "rxvt", "cons25", "putty")
 
 
 class IplosApp(App[int]):
@@ -90,6 +102,11 @@ class IplosApp(App[int]):
             for header in screen.query(ProfileHeader):
                 header.refresh_header()
 
+    def on_descendant_focus(self, event) -> None:
+        # No blinking cursor over SSH (every blink is a repaint sent down the link).
+        if hasattr(event.widget, "cursor_blink"):
+            event.widget.cursor_blink = False
+
     def remember_pin(self, pin: Secret | None) -> None:
         if self.pin is not None and pin is not self.pin:
             self.pin.clear()
@@ -100,7 +117,7 @@ class IplosApp(App[int]):
     def on_mount(self) -> None:
         for mode, factory in _mode_screens().items():
             self.add_mode(mode, factory)
-        if self.console.color_system in ("standard", "windows") and self.theme == "textual-dark":
+        if not self.is_headless and self.theme == "textual-dark" and is_16_colour_terminal():
             self.theme = "ansi-dark"
         self.switch_mode(self._initial_mode)
 

@@ -198,3 +198,26 @@ def test_crash_report_in_a_real_terminal(tmp_path):
     text = output.decode("utf-8", "replace")
     assert "RuntimeError" in text  # the report is there
     assert PIN_CANARY not in text
+
+
+def test_sixteen_colour_detection():
+    from iplos_tui.app import is_16_colour_terminal
+
+    assert is_16_colour_terminal({"TERM": "linux"})
+    assert is_16_colour_terminal({"TERM": "xterm"})
+    assert not is_16_colour_terminal({"TERM": "xterm-256color"})
+    assert not is_16_colour_terminal({"TERM": "xterm", "COLORTERM": "truecolor"})
+
+
+async def test_no_color_is_respected(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.no_color is True
+
+
+async def test_cursor_does_not_blink(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.focused.cursor_blink is False
