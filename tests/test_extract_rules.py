@@ -1,0 +1,279 @@
+"""Every validation rule: a file that breaks it (exactly that rule is found) and files that do
+not (nothing is found), including the boundary values."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from extractcraft import (
+    LOCATION,
+    PID_A,
+    bad_check,
+    base_header,
+    base_persons,
+    impossible_date_id,
+    orgnr,
+    render,
+    synthetic,
+    write,
+)
+from iplos_tui.core import i18n
+from iplos_tui.core.extract.model import Refusal, Score, Service
+from iplos_tui.core.extract.rules import FATAL_RULES, RULES, message_key, title_key
+from iplos_tui.core.extract.validate import validate_file
+
+
+def _set(obj, **changes):
+    for key, value in changes.items():
+        setattr(obj, key, value)
+
+
+def header(**changes):
+    def change(h, persons, options):
+        _set(h, **changes)
+    return change
+
+
+def person(index, **changes):
+    def change(h, persons, options):
+        _set(persons[index], **changes)
+    return change
+
+
+def service(person_index, service_index, **changes):
+    def change(h, persons, options):
+        _set(persons[person_index].services[service_index], **changes)
+    return change
+
+
+def add_service(person_index, svc):
+    def change(h, persons, options):
+        persons[person_index].services.append(svc)
+    return change
+
+
+def add_refusal(person_index, refusal):
+    def change(h, persons, options):
+        persons[person_index].refusals.append(refusal)
+    return change
+
+
+def add_score(person_index, score):
+    def change(h, persons, options):
+        persons[person_index].scores.append(score)
+    return change
+
+
+def options(**values):
+    def change(h, persons, opts):
+        opts.update(values)
+    return change
+
+
+def both(*changes):
+    def change(h, persons, opts):
+        for c in changes:
+            c(h, persons, opts)
+    return change
+
+
+def no_persons(h, persons, opts):
+    persons.clear()
+
+
+H_NUMBER = synthetic(1950, 5, 5, kind="hnr")
+D_NUMBER = synthetic(1950, 5, 5, kind="dnr")
+
+# (rule, local id the finding names, change)
+BREAKING = [
+    ("header.kommunenr", None, header(kommunenr="0000")),
+    ("header.kommunenr", None, header(kommunenr="5001")),  # Trondheim's number from 2018
+    ("header.kommunenr", None, header(kommunenr=None)),
+    ("header.kommunenr_profile", None, options(profile_kommunenr="0301")),
+    ("header.bydel", None, header(bydel="0")),
+    ("header.bydel", None, both(header(kommunenr="0301", bydel="18"))),
+    ("header.bydel_unusual", None, header(bydel="05")),
+    ("header.bydel_profile", None, options(profile_bydel="01")),
+    ("header.year", None, both(header(year="2018"), options(year=2017))),
+    ("header.year", None, both(header(year="17"), options(year=2017))),
+    ("header.year", None, both(header(year=None), options(year=2017))),
+    ("header.orgnr", None, header(orgnr=bad_check(orgnr("99000001")))),
+    ("header.orgnr", None, header(orgnr=None)),
+    ("header.contact", None, header(contact_email="iplos@")),
+    ("header.contact", None, header(contact_email=None)),
+    ("header.contact", None, header(contact_mobile="12345")),
+    ("header.produced_at", None, header(produced_at="3. januar 2018")),
+    ("person.local_id", "A 1", person(0, local_id="A 1")),
+    ("person.local_id", None, person(0, local_id=None)),
+    ("person.local_id", "x" * 65, person(0, local_id="x" * 65)),
+    ("person.id_missing", "A1", person(0, person_id=None)),
+    ("person.id_format", "A1", person(0, person_id="1234")),
+    ("person.id_format", "A1", person(0, person_id=PID_A[:10] + "x")),
+    ("person.id_checksum", "A1", person(0, person_id=bad_check(PID_A))),
+    ("person.id_invalid", "A1", person(0, person_id=impossible_date_id())),
+    ("person.id_invalid", "A1", both(person(1, person_id=D_NUMBER), options(allow_synthetic=False))),
+    ("person.id_kind", "A1", person(0, person_id=H_NUMBER)),
+    ("person.duplicate", "B2", person(1, person_id=PID_A)),
+    ("person.duplicate", "A1", person(1, local_id="A1")),
+    ("person.no_service", "B2", person(1, services=[], refusals=[])),
+    ("person.household", "A1", person(0, household="3")),
+    ("score.variable", "A1", add_score(0, Score("memry", "3", "2017-03-01"))),
+    ("score.variable", "A1", add_score(0, Score(None, "3", "2017-03-01"))),
+    ("score.value", "A1", add_score(0, Score("vision", "6", "2017-03-01"))),
+    ("score.value", "A1", add_score(0, Score("vision", "0", "2017-03-01"))),
+    ("score.value", "A1", add_score(0, Score("vision", None, "2017-03-01"))),
+    ("score.date", "A1", add_score(0, Score("vision", "2", "2018-01-01"))),
+    ("score.date", "A1", add_score(0, Score("vision", "2", "2017-02-29"))),
+    ("score.date", "A1", add_score(0, Score("vision", "2", None))),
+    ("service.code", "B2", add_service(1, Service("10", "2017-01-01", "2017-01-01"))),
+    ("service.code", "B2", add_service(1, Service("27", "2017-01-01", "2017-01-01"))),  # from 2019
+    ("service.code", "B2", add_service(1, Service("6", "2017-01-01", "2017-01-01"))),
+    ("service.code", "B2", add_service(1, Service(None, "2017-01-01", "2017-01-01"))),
+    ("service.decision_date", "A1", service(0, 0, decision_date="20161120")),
+    ("service.decision_date", "A1", service(0, 0, decision_date=None)),
+    ("service.start_date", "A1", service(0, 0, start="01.12.2016")),
+    ("service.start_date", "A1", service(0, 0, start=None)),
+    ("service.end_date", "A1", service(0, 0, end="2017-02-29")),
+    ("service.period", "A1", service(0, 0, decision_date="2017-12-01", start="2018-01-01")),
+    ("service.period", "A1", service(0, 0, end="2016-12-31")),
+    ("service.start_after_end", "A1", service(0, 1, end="2017-05-01")),
+    ("service.decision_after_start", "A1", service(0, 0, decision_date="2016-12-02")),
+    ("service.orgnr_missing", "A1", service(0, 0, orgnr=None)),
+    ("service.orgnr_missing", "A1", service(0, 1, orgnr=None)),
+    ("service.orgnr_forbidden", "B2", service(1, 0, orgnr=LOCATION)),  # GPS
+    ("service.orgnr_forbidden", "B2", add_service(1, Service("12", "2017-01-01", "2017-01-01", orgnr=LOCATION))),  # housing
+    ("service.orgnr_checksum", "A1", service(0, 0, orgnr=bad_check(LOCATION))),
+    ("service.orgnr_checksum", "B2", service(1, 1, orgnr="12345")),
+    ("service.hours_range", "A1", service(0, 0, hours_per_week="168.01")),
+    ("service.hours_range", "A1", service(0, 0, hours_per_week="0")),
+    ("service.hours_range", "A1", service(0, 0, hours_per_week="-1")),
+    ("service.hours_range", "A1", service(0, 0, hours_per_week="7,5")),
+    ("service.days_range", "A1", service(0, 1, days="0")),
+    ("service.days_range", "A1", service(0, 1, days="61")),  # 2 May - 30 June is 60 days
+    ("service.days_range", "A1", service(0, 1, days="ti")),
+    ("service.extent_missing", "A1", service(0, 0, hours_per_week=None)),
+    ("service.extent_missing", "A1", service(0, 1, days=None)),
+    ("service.unit_mismatch", "A1", service(0, 0, days="7")),
+    ("service.unit_mismatch", "B2", service(1, 1, hours_per_week="2")),
+    ("service.stay_fields", "A1", service(0, 0, discharged_to="hjemmet")),
+    ("refusal.code", "A1", add_refusal(0, Refusal("99", "2017-05-05"))),
+    ("refusal.date", "A1", add_refusal(0, Refusal("21", "5.5.2017"))),
+    ("refusal.date", "A1", add_refusal(0, Refusal("21", None))),
+    ("refusal.period", "A1", add_refusal(0, Refusal("21", "2016-12-31"))),
+    ("refusal.period", "A1", add_refusal(0, Refusal("21", "2018-01-01"))),
+    ("file.no_persons", None, no_persons),
+]
+
+CLEAN = [
+    ("base", lambda h, p, o: None),
+    ("other kommune", header(kommunenr="0301")),
+    ("oslo bydel", header(kommunenr="0301", bydel="05")),
+    ("profile matches", options(profile_kommunenr="0403", profile_bydel="00")),
+    ("agreed bydel", both(header(bydel="05"), options(profile_bydel="05"))),
+    ("no mobile", header(contact_mobile=None)),
+    ("no produced_at", header(produced_at=None)),
+    ("produced_at Z", header(produced_at="2018-01-03T07:15:00Z")),
+    ("local id characters", person(0, local_id="Ab_9.x:y/z-1")),
+    ("local id 64", person(0, local_id="x" * 64)),
+    ("d-nummer", person(0, person_id=D_NUMBER)),
+    ("no household", person(0, household=None)),
+    ("household unknown", person(0, household="9")),
+    ("refusal only", person(1, services=[], refusals=[Refusal("21", "2017-01-01")])),
+    ("score 9", add_score(0, Score("vision", "9", "2017-12-31"))),
+    ("old score", add_score(0, Score("vision", "1", "2010-01-01"))),
+    ("may without orgnr", service(1, 1, orgnr=None)),
+    ("may with orgnr", service(1, 1, orgnr=LOCATION)),
+    ("hours 168", service(0, 0, hours_per_week="168")),
+    ("hours quarter", service(0, 0, hours_per_week="0.25")),
+    ("days one", service(0, 1, days="1")),
+    ("ends on 1 Jan", service(0, 0, end="2017-01-01")),
+    ("starts on 31 Dec", service(0, 0, decision_date="2017-12-31", start="2017-12-31")),
+    ("start equals end", service(0, 1, end="2017-05-02", days="1")),
+    ("decision equals start", service(0, 0, decision_date="2016-12-01")),
+    ("open-ended stay", service(0, 1, end=None, days="244", discharged_to=None)),
+    ("year from options", options(year=2017)),
+]
+
+
+def _run(tmp_path, change):
+    h, persons, opts = base_header(), base_persons(), {}
+    change(h, persons, opts)
+    path = write(tmp_path / "x.xml", render(h, persons))
+    return validate_file(path, **opts)
+
+
+@pytest.mark.parametrize(("rule", "local_id", "change"), BREAKING, ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(BREAKING)])
+def test_breaking_file_gives_exactly_that_rule(tmp_path, rule, local_id, change):
+    report = _run(tmp_path, change)
+    assert report.fatal is None
+    assert [f.rule for f in report.findings] == [rule], [f.message for f in report.findings]
+    found = report.findings[0]
+    assert found.severity == RULES[rule]
+    assert found.local_id == local_id
+    assert found.message and not re.search(r"\{[a-z_]+\}", found.message)
+    assert report.ok == (RULES[rule] == "warning")
+    assert report.by_rule == {rule: 1}
+
+
+@pytest.mark.parametrize(("name", "change"), CLEAN, ids=[name for name, _ in CLEAN])
+def test_clean_file_gives_nothing(tmp_path, name, change):
+    report = _run(tmp_path, change)
+    assert report.fatal is None
+    assert report.findings == [], [f.message for f in report.findings]
+    assert report.ok and report.errors == report.warnings == 0
+
+
+def test_every_rule_has_a_breaking_case():
+    assert {rule for rule, _, _ in BREAKING} == set(RULES)
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_every_rule_has_a_message_and_title(language):
+    i18n.set_language(language)
+    catalog = i18n.catalog()
+    for rule in RULES:
+        assert message_key(rule) in catalog, rule
+    for rule in (*RULES, *FATAL_RULES):
+        assert title_key(rule) in catalog, rule
+
+
+def test_messages_in_english(tmp_path):
+    i18n.set_language("en")
+    report = _run(tmp_path, service(0, 0, hours_per_week="170"))
+    assert "Hours per week" in report.findings[0].message
+
+
+def test_person_ids_are_masked_in_findings(tmp_path):
+    for change in (person(0, person_id=bad_check(PID_A)), person(0, person_id=H_NUMBER), person(1, person_id=PID_A)):
+        report = _run(tmp_path, change)
+        text = repr(report.to_dict())
+        assert PID_A not in text and bad_check(PID_A) not in text and H_NUMBER not in text
+    report = _run(tmp_path, person(0, person_id=bad_check(PID_A)))
+    assert report.findings[0].value == PID_A[:6] + "*****"
+
+
+def test_findings_are_capped_and_counted(tmp_path):
+    persons = base_persons()
+    for index in range(30):
+        extra = base_persons()[1]
+        extra.local_id, extra.person_id = f"C{index}", synthetic(1960, 1, 1 + index)
+        extra.services[0].orgnr = LOCATION  # one error each
+        persons.append(extra)
+    path = write(tmp_path / "x.xml", render(base_header(), persons))
+    report = validate_file(path, max_findings=10)
+    assert report.errors == 30 and len(report.findings) == 10 and report.findings_omitted == 20
+    assert report.by_rule == {"service.orgnr_forbidden": 30}
+
+
+def test_duplicate_names_the_first_line(tmp_path):
+    report = _run(tmp_path, person(1, person_id=PID_A))
+    first_line = report.findings[0].message
+    assert "linje" in first_line
+    persons = base_persons()
+    persons[1].person_id = PID_A
+    lines = render(base_header(), persons).decode().splitlines()
+    a_line = next(i for i, text in enumerate(lines, 1) if 'localId="A1"' in text)
+    b_line = next(i for i, text in enumerate(lines, 1) if 'localId="B2"' in text)
+    assert report.findings[0].line == b_line and f"linje {a_line}" in first_line
