@@ -1,0 +1,340 @@
+"""The submission journal: append-only JSON lines, fsynced per record, in the secure directory.
+
+Every submission (one idempotency key) moves through::
+
+    prepared -> encrypted -> sending -> confirmed | failed-safe | ambiguous
+
+``sending`` is written and fsynced *before* the first byte of a request leaves, so a crash at any
+point is found on the next start: ``recover()`` turns a ``sending`` without an outcome into
+``ambiguous``, which a look-up at the receiver then resolves. Records hold hashes, sizes, paths,
+the period and the receipt; never the PIN and never an fnr (free-text fields are scrubbed of
+11-digit runs). Records are ordered by their sequence number, not by their timestamps.
+
+``RunLock`` (``fcntl.flock`` on a lock file beside the journal) keeps to one run at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from iplos_tui.core.fsutil import check_private_file, ensure_private_dir, fsync_dir
+from iplos_tui.core.i18n import t
+from iplos_tui.core.text import safe_text
+
+JOURNAL_FILE = "journal.jsonl"
+LOCK_FILE = "submit.lock"
+OUTBOX_DIR = "outbox"
+MAX_RECORD_BYTES = 256 * 1024
+MAX_JOURNAL_BYTES = 64 * 1024 * 1024
+
+PREPARED = "prepared"
+ENCRYPTED = "encrypted"
+SENDING = "sending"
+CONFIRMED = "confirmed"
+FAILED_SAFE = "failed-safe"
+AMBIGUOUS = "ambiguous"
+STATES = (PREPARED, ENCRYPTED, SENDING, CONFIRMED, FAILED_SAFE, AMBIGUOUS)
+# Records that note something without changing the state.
+NOTE = "note"
+
+_FREE_TEXT = ("reason", "detail", "extract_path", "note")
+_FNR_RUN = re.compile(r"(?<!\d)\d{11}(?!\d)")
+
+
+class JournalError(Exception):
+    """The journal could not be written (disk full, file too large, permissions): stop the run."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RunLockBusy(Exception):
+    def __init__(self, pid: str) -> None:
+        super().__init__(pid)
+        self.pid = pid
+
+    def __str__(self) -> str:
+        return t("submit.lock_busy", pid=self.pid or "?")
+
+
+def scrub(text: str) -> str:
+    """Free text for the journal: visible control characters, no 11-digit run (an fnr)."""
+    return _FNR_RUN.sub("•" * 11, safe_text(text, limit=1000))
+
+
+def _now_iso() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+@dataclass
+class Submission:
+    id: str
+    state: str = PREPARED
+    created: str = ""
+    updated: str = ""
+    extract_path: str = ""
+    extract_size: int = 0
+    extract_mtime: float = 0.0
+    extract_sha256: str = ""
+    year: int = 0
+    kommunenr: str = ""
+    bydel: str = ""
+    persons: int = 0
+    envelope_dir: str = ""
+    manifest_sha256: str = ""
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    certificates: dict[str, str] = field(default_factory=dict)
+    receipt: dict[str, Any] | None = None
+    reason: str = ""
+    reason_code: str = ""
+    superseded: bool = False
+    attempts: int = 0
+    history: list[tuple[int, str, str]] = field(default_factory=list)  # (seq, at, state)
+
+    @property
+    def open(self) -> bool:
+        """Not finished: something is left to do or to find out."""
+        return self.state != CONFIRMED and not self.superseded
+
+    @property
+    def ciphertext_bytes(self) -> int:
+        return sum(int(p.get("size", 0)) for p in self.parts)
+
+    def waiting_for(self) -> str:
+        """What this submission waits for, for a person."""
+        if self.superseded:
+            return t("submit.wait_superseded")
+        if self.state == CONFIRMED:
+            expected = (self.receipt or {}).get("receipt_mail_expected_at", "")
+            return t("submit.wait_receipt_mail", at=_short_time(expected)) if expected else t("submit.wait_nothing")
+        if self.state in (PREPARED, ENCRYPTED):
+            return t("submit.wait_not_sent")
+        if self.state == SENDING:
+            return t("submit.wait_sending")
+        if self.state == AMBIGUOUS:
+            return t("submit.wait_lookup")
+        return t("submit.wait_resend")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "created": self.created,
+            "updated": self.updated,
+            "extract": {"path": self.extract_path, "size": self.extract_size, "sha256": self.extract_sha256},
+            "period": self.year,
+            "kommunenr": self.kommunenr,
+            "bydel": self.bydel,
+            "persons": self.persons,
+            "envelope_dir": self.envelope_dir,
+            "manifest_sha256": self.manifest_sha256,
+            "parts": list(self.parts),
+            "certificates": dict(self.certificates),
+            "receipt": self.receipt,
+            "reason": self.reason,
+            "reason_code": self.reason_code,
+            "superseded": self.superseded,
+            "waiting_for": self.waiting_for(),
+        }
+
+
+def _short_time(value: str) -> str:
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return safe_text(value, one_line=True, limit=40)
+    return when.strftime("%H:%M %d.%m.%Y")
+
+
+_SUBMISSION_FIELDS = {f for f in Submission.__dataclass_fields__ if f not in ("id", "history", "state")}
+
+
+class Journal:
+    """The journal of one secure directory."""
+
+    def __init__(self, secure_dir: Path | str, *, clock: Callable[[], str] | None = None) -> None:
+        self.secure_dir = Path(secure_dir)
+        self.path = self.secure_dir / JOURNAL_FILE
+        self._clock = clock or _now_iso
+        self._seq: int | None = None
+
+    @property
+    def outbox(self) -> Path:
+        return self.secure_dir / OUTBOX_DIR
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every readable record in order; a torn or foreign line is skipped."""
+        try:
+            check_private_file(self.path)
+        except FileNotFoundError:
+            return
+        fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            total = 0
+            for line in handle:
+                total += len(line)
+                if total > MAX_JOURNAL_BYTES:
+                    break
+                if not line.endswith(b"\n") or len(line) > MAX_RECORD_BYTES:
+                    continue
+                try:
+                    record = json.loads(line)
+                except (UnicodeDecodeError, ValueError):
+                    continue
+                if isinstance(record, dict) and isinstance(record.get("id"), str) and isinstance(record.get("seq"), int):
+                    yield record
+
+    def replay(self) -> dict[str, Submission]:
+        subs: dict[str, Submission] = {}
+        last = 0
+        for record in sorted(self.records(), key=lambda r: r["seq"]):
+            last = max(last, record["seq"])
+            sub = subs.get(record["id"])
+            if sub is None:
+                sub = subs[record["id"]] = Submission(id=record["id"], created=str(record.get("at", "")))
+            state = record.get("state")
+            for key, value in record.items():
+                if key in _SUBMISSION_FIELDS:
+                    setattr(sub, key, value)
+            sub.updated = str(record.get("at", ""))
+            if state in STATES:
+                sub.state = state
+                sub.history.append((record["seq"], sub.updated, state))
+                if state == SENDING:
+                    sub.attempts += 1
+        self._seq = last
+        return subs
+
+    def submissions(self) -> list[Submission]:
+        return sorted(self.replay().values(), key=lambda s: s.history[0][0] if s.history else 0)
+
+    def get(self, sub_id: str) -> Submission | None:
+        return self.replay().get(sub_id)
+
+    def find(self, extract_sha256: str, year: int) -> list[Submission]:
+        """Submissions of the same extract and period, oldest first."""
+        return [s for s in self.submissions() if s.extract_sha256 == extract_sha256 and int(s.year or 0) == int(year)]
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def append(self, sub_id: str, state: str, **fields: Any) -> dict[str, Any]:
+        """Write one record and fsync it; raises ``JournalError`` when that is not possible."""
+        if state not in STATES and state != NOTE:
+            raise ValueError(state)
+        for key in _FREE_TEXT:
+            if isinstance(fields.get(key), str):
+                fields[key] = scrub(fields[key])
+        if self._seq is None:
+            self.replay()
+        seq = (self._seq or 0) + 1
+        record = {"seq": seq, "at": self._clock(), "id": sub_id, "state": state, **fields}
+        line = (json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")
+        if len(line) > MAX_RECORD_BYTES:
+            raise JournalError(t("submit.journal_record_large"))
+        try:
+            ensure_private_dir(self.secure_dir)
+            created = not self.path.exists()
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+            try:
+                st = os.fstat(fd)
+                if st.st_mode & 0o077:
+                    os.fchmod(fd, 0o600)
+                if st.st_size and not self._ends_with_newline(st.st_size):
+                    line = b"\n" + line  # a torn last record from a crash: start afresh
+                view = memoryview(line)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if created:
+                fsync_dir(self.secure_dir)
+        except OSError as exc:
+            detail = errno.errorcode.get(exc.errno or 0, "") + " " + (exc.strerror or str(exc))
+            raise JournalError(t("submit.journal_write_failed", path=str(self.path), detail=safe_text(detail.strip(), one_line=True))) from None
+        self._seq = seq
+        return record
+
+    def _ends_with_newline(self, size: int) -> bool:
+        fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            return os.pread(fd, 1, size - 1) == b"\n"
+        finally:
+            os.close(fd)
+
+    def recover(self) -> list[Submission]:
+        """After a crash (call while holding the run lock): ``sending`` becomes ``ambiguous``."""
+        changed = []
+        for sub in self.submissions():
+            if sub.state == SENDING and not sub.superseded:
+                self.append(sub.id, AMBIGUOUS, reason=t("submit.reason_interrupted"), reason_code="interrupted")
+                sub.state = AMBIGUOUS
+                changed.append(sub)
+        return changed
+
+
+class RunLock:
+    """One run at a time per secure directory: ``fcntl.flock`` on ``submit.lock`` (holds the pid)."""
+
+    def __init__(self, secure_dir: Path | str) -> None:
+        self.path = Path(secure_dir) / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        ensure_private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            raise RunLockBusy(pid if pid.isdigit() else "") from None
+        except OSError:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def is_free(self) -> bool:
+        """True when no run holds the lock right now (a probe; takes and drops it)."""
+        if self._fd is not None:
+            return False
+        try:
+            self.acquire()
+        except (RunLockBusy, OSError):
+            return False
+        self.release()
+        return True
