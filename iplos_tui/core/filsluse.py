@@ -723,7 +723,7 @@ class GatewayClient:
             length = response.headers.get("content-length")
             if length is not None and (not length.strip().isdigit() or int(length) != details.size):
                 raise GatewayIntegrityError("size_mismatch", name=details.display_name, expected=details.size, got=length)
-            for chunk in response.iter_raw(CHUNK):
+            for chunk in response.iter_raw():
                 if cancel is not None and cancel.is_set():
                     raise GatewayCancelled("cancelled")
                 if time.monotonic() > deadline:
