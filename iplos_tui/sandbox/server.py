@@ -1,0 +1,298 @@
+"""The sandbox world in one object: Sendemodul + TPF + SSB + feedback gateway on 127.0.0.1 over TLS.
+
+::
+
+    with SandboxServer(tmp_path / "sandbox") as sandbox:
+        sandbox.sendemodul_url      # https://127.0.0.1:PORT/Sendemodul/
+        sandbox.gateway_url         # https://127.0.0.1:PORT (MOVEit REST under /api/v1/)
+        sandbox.ca_bundle           # the sandbox CA (PEM) that signed the TLS certificate
+        sandbox.account             # Account(kommunenr, bydel, orgnr, ...)
+        sandbox.pin                 # Secret: the account's PIN (tests; never printed)
+        sandbox.profile             # a Profile pointing at this server (also written to config_path)
+        sandbox.faults.inject("commit", "after", "drop")
+        sandbox.stored_count(key)   # commits that stored ``key`` (never above 1)
+        sandbox.wait_processed(key) # TPF and SSB have handled the submission
+        sandbox.advance_clock()     # "08:00 the next working day": receipt mail + feedback delivered
+
+One uvicorn (h11, TLS) in a daemon thread serves both the Sendemodul (mounted at
+``/Sendemodul``) and the gateway (at ``/``). The listening socket is made with ``IPPROTO_TCP``:
+asyncio sets TCP_NODELAY on accepted sockets only when their ``proto`` says TCP (a socket made
+with proto 0 keeps Nagle on, and every answer waited 40 ms for a delayed ACK).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from iplos_tui.core.fsutil import atomic_write_bytes
+from iplos_tui.core.secrets import Secret
+from iplos_tui.sandbox.clock import SandboxClock
+from iplos_tui.sandbox.layout import Account, SandboxDir
+from iplos_tui.sandbox.sendemodul import DEFAULT_PART_CAP, Faults, Sendemodul, Stats, Submission
+
+
+@dataclass
+class Running:
+    url: str
+    port: int
+    server: Any
+    thread: threading.Thread
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def serve_in_thread(app: Any, *, certfile: Path, keyfile: Path, host: str = "127.0.0.1", port: int = 0) -> Running:
+    """uvicorn over TLS in a daemon thread, TCP_NODELAY on every connection; returns once it accepts."""
+    import uvicorn
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted sockets on Linux
+    sock.bind((host, port))
+    actual = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        ssl_certfile=str(certfile),
+        ssl_keyfile=str(keyfile),
+        log_level="critical",  # injected faults would otherwise print tracebacks
+        access_log=False,
+        lifespan="off",
+        http="h11",
+        timeout_graceful_shutdown=2,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"sandbox-{actual}")
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise RuntimeError("the sandbox server did not start")
+        time.sleep(0.01)
+    shown = f"[{host}]" if ":" in host else host
+    return Running(url=f"https://{shown}:{actual}", port=actual, server=server, thread=thread)
+
+
+class SandboxServer:
+    """Start with ``start()`` or ``with``; ``stop()`` ends it. State stays in ``directory``."""
+
+    def __init__(
+        self,
+        directory: Path | str | None = None,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        part_cap: int = DEFAULT_PART_CAP,
+        process: bool = True,
+        deliver_interval: float = 0.5,
+    ) -> None:
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError("the sandbox listens on loopback only")
+        self.dir = SandboxDir(directory).ensure()
+        self.host = host
+        self.port = port
+        self.part_cap = part_cap
+        self.process_submissions = process
+        self.deliver_interval = deliver_interval
+        self.clock = SandboxClock(self.dir.clock_file)
+        self.account: Account = self.dir.account()
+        self.pin: Secret = self.dir.pin()
+        self.gateway_username = self.account.postmottak
+        self.gateway_password: Secret = self.dir.gateway_password()
+        self._running: Any = None
+        self._ticker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.sendemodul = Sendemodul(
+            self.dir.sendemodul_dir, self.account, self.pin, self.clock, part_cap=part_cap, on_commit=self._committed
+        )
+        from iplos_tui.sandbox.gateway import Gateway
+
+        self.gateway = Gateway(self.dir.gateway_dir, clock=self.clock.now)
+        if self.gateway.users.get(self.gateway_username.casefold()) is None:
+            self.gateway.add_user(self.gateway_username, self.gateway_password.reveal(), full_name=f"IPLOS-Tilbakemelding {self.account.name}")
+        from iplos_tui.sandbox.world import World
+
+        self.world = World(self.dir, self.account, self.pin, self.clock, self.gateway)
+
+    # -- facts ------------------------------------------------------------------------------
+    @property
+    def faults(self) -> Faults:
+        return self.sendemodul.faults
+
+    @property
+    def stats(self) -> Stats:
+        return self.sendemodul.stats
+
+    @property
+    def base_url(self) -> str:
+        if self._running is None:
+            raise RuntimeError("the sandbox server is not running")
+        return self._running.url
+
+    @property
+    def sendemodul_url(self) -> str:
+        return f"{self.base_url}/Sendemodul/"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.base_url
+
+    @property
+    def ca_bundle(self) -> Path:
+        return self.dir.ca_bundle
+
+    @property
+    def ssb_certificate(self) -> Path:
+        return self.dir.ssb_cert
+
+    @property
+    def tpf_certificate(self) -> Path:
+        return self.dir.tpf_cert
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.dir.mail_dir
+
+    @property
+    def config_path(self) -> Path:
+        return self.dir.config_path
+
+    @property
+    def profile(self):
+        from iplos_tui.core.config import Profile
+
+        account = self.account
+        return Profile(
+            kommunenr=account.kommunenr,
+            bydel=account.bydel,
+            orgnr=account.orgnr,
+            year=account.year,
+            contact_email=account.contact_email,
+            contact_mobile=account.contact_mobile,
+            postmottak=account.postmottak,
+            secure_dir=self.dir.secure_dir,
+            ssb_certificate=self.dir.ssb_cert,
+            tpf_certificate=self.dir.tpf_cert,
+            sendemodul_url=self.sendemodul_url,
+            sendemodul_address="127.0.0.1",
+            sendemodul_ca_bundle=self.dir.ca_bundle,
+            feedback_url=self.gateway_url,
+            feedback_username=self.gateway_username,
+            feedback_ca_bundle=self.dir.ca_bundle,
+        )
+
+    def stored_count(self, key: str) -> int:
+        """How many commits stored the submission ``key`` (read from the commit log)."""
+        return self.sendemodul.store.commits_of(key.lower())
+
+    def submission(self, key: str) -> Submission | None:
+        return self.sendemodul.store.get(key.lower())
+
+    def info(self) -> dict[str, Any]:
+        """What ``iplos sandbox serve`` prints: everything a client needs except the PIN."""
+        return {
+            "sendemodul_url": self.sendemodul_url,
+            "gateway_url": self.gateway_url,
+            "ca_bundle": str(self.ca_bundle),
+            "certificates": {
+                "ssb": str(self.dir.ssb_cert),
+                "tpf": str(self.dir.tpf_cert),
+                "tls_server": str(self.dir.tls_cert),
+            },
+            "account": self.account.public(),
+            "gateway_username": self.gateway_username,
+            "pin_file": str(self.dir.pin_file),
+            "gateway_password_file": str(self.dir.gateway_password_file),
+            "profile": str(self.config_path),
+            "mail_dir": str(self.mail_dir),
+            "dir": str(self.dir.root),
+            "clock": self.clock.now().isoformat(timespec="seconds"),
+        }
+
+    # -- life -------------------------------------------------------------------------------
+    def app(self):
+        from starlette.applications import Starlette
+        from starlette.routing import Mount
+
+        return Starlette(routes=[Mount("/Sendemodul", app=self.sendemodul.app()), Mount("/", app=self.gateway.app)])
+
+    def start(self) -> SandboxServer:
+        if self._running is not None:
+            return self
+        self._running = serve_in_thread(
+            self.app(), certfile=self.dir.tls_cert, keyfile=self.dir.tls_key, host=self.host, port=self.port
+        )
+        self.port = self._running.port
+        from iplos_tui.core.config import save_profile
+
+        save_profile(self.profile, self.config_path)
+        atomic_write_bytes(
+            self.dir.server_file,
+            (json.dumps({"pid": os.getpid(), **self.info()}, indent=2) + "\n").encode("utf-8"),
+        )
+        self.world.start()
+        self._stop.clear()
+        self._ticker = threading.Thread(target=self._tick, daemon=True, name="sandbox-clock")
+        self._ticker.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(5)
+            self._ticker = None
+        self.world.stop()
+        if self._running is not None:
+            self._running.stop()
+            self._running = None
+        try:
+            data = json.loads(self.dir.server_file.read_text(encoding="utf-8"))
+            if data.get("pid") == os.getpid():
+                self.dir.server_file.unlink()
+        except (OSError, ValueError):
+            pass
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the world behind the Sendemodul ------------------------------------------------------
+    def _committed(self, submission: Submission) -> None:
+        if self.process_submissions:
+            self.world.submit(submission.key, self.sendemodul.store.directory(submission.key))
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.deliver_interval):
+            try:
+                self.world.deliver_due()
+            except Exception:  # a delivery problem must not stop the clock
+                pass
+
+    def wait_processed(self, key: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Wait until TPF and SSB have handled ``key``; returns SSB's result summary."""
+        return self.world.wait_processed(key.lower(), timeout)
+
+    def advance_clock(self, seconds: float | None = None) -> list[dict[str, Any]]:
+        """Move the sandbox clock (default: to just past 08:00 the next working day) and deliver
+        everything due by then. Returns what was delivered."""
+        self.world.wait_idle()
+        if seconds is None:
+            self.clock.advance_to_next_receipt_time()
+        else:
+            self.clock.advance(seconds)
+        self.sendemodul.unlock()
+        return self.world.deliver_due()
