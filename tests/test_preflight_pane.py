@@ -1,0 +1,217 @@
+"""The Preflight pane driven with the keyboard against loopback peers, and its 80x24 snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import time
+
+import pytest
+
+from iplos_tui.app import IplosApp
+from iplos_tui.core import preflight as pf
+from iplos_tui.core.config import load_profile
+from iplos_tui.sandbox.certs import issue_tls_server, make_ca
+from tests.conftest import FROZEN_NOW
+from tests.preflight_servers import BlackHole, TlsHttpServer
+
+
+def seam(table):
+    def resolve(host):
+        if host not in table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return table[host]
+
+    return resolve
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("pane-pki")
+    issued = make_ca("pane test CA")
+    issued.write(directory / "ca.pem")
+    return issued, directory / "ca.pem"
+
+
+def make_app(tmp_path, profile, **options) -> IplosApp:
+    services = {"preflight": {"resolver": seam({"iplos.test": ["127.0.0.1"], "filsluse.test": ["127.0.0.1"]}), "temp_roots": (), **options}}
+    return IplosApp(profile, tmp_path / "conf" / "config.toml", clock=lambda: FROZEN_NOW, initial_mode="preflight", services=services)
+
+
+def point_at(profile, ca_pem, port, **changes):
+    return profile.replace(
+        sendemodul_url=f"https://iplos.test:{port}/Sendemodul/",
+        sendemodul_address="127.0.0.1",
+        sendemodul_ca_bundle=ca_pem,
+        feedback_url=f"https://filsluse.test:{port}/",
+        feedback_ca_bundle=ca_pem,
+        **changes,
+    )
+
+
+def cell(screen, row: str, column: str) -> str:
+    return str(screen.table.get_cell(row, column))
+
+
+def detail_text(screen) -> str:
+    return str(screen.query_one("#preflight-detail").render())
+
+
+async def settle(app, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def test_run_all_fills_rows_and_details(tmp_path, valid_profile, ca):
+    issued, ca_pem = ca
+    with TlsHttpServer(issue_tls_server(issued, ["iplos.test", "filsluse.test"]), tmp_path / "srv") as server:
+        app = make_app(tmp_path, point_at(valid_profile, ca_pem, server.port))
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            assert "Trykk r" in str(screen.query_one("#preflight-status").render())
+            assert cell(screen, "dns", "mark") == "[  ]"
+            await pilot.press("r")
+            await settle(app, pilot)
+            assert not screen.running
+            for check_id in ("dns", "tcp", "tls", "http", "clock", "feedback_gateway"):
+                assert cell(screen, check_id, "mark") == "[OK]", (check_id, screen.results[check_id])
+            assert cell(screen, "spam_allowlist", "mark") == "[??]"
+            assert cell(screen, "ssb_certificate", "mark") == "[FEIL]"  # none configured
+            assert cell(screen, "dns", "age") == "nå nettopp"
+            assert "127.0.0.1" in detail_text(screen)  # the first row is selected
+            await pilot.press("down", "down")  # tls
+            assert screen.selected_id() == "tls"
+            text = detail_text(screen)
+            assert "Bevis:" in text and "subject=" in text and "SNI og navnesjekk: iplos.test" in text
+            status = str(screen.query_one("#preflight-status").render())
+            assert "feil" in status and "sist kjørt" in status
+
+
+async def test_rerun_one_only_touches_that_row(tmp_path, valid_profile, ca):
+    issued, ca_pem = ca
+    with TlsHttpServer(issue_tls_server(issued, ["iplos.test", "filsluse.test"]), tmp_path / "srv") as server:
+        times = iter([FROZEN_NOW, FROZEN_NOW + dt.timedelta(minutes=10)])
+        clock = {"now": FROZEN_NOW}
+        app = make_app(tmp_path, point_at(valid_profile, ca_pem, server.port))
+        app._clock = lambda: clock["now"]
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            await pilot.press("r")
+            await settle(app, pilot)
+            handshakes = server.handshakes
+            clock["now"] = FROZEN_NOW + dt.timedelta(minutes=10)
+            screen._tick_ages()
+            assert cell(screen, "tls", "age") == "10 min siden"
+            await pilot.press("down", "down", "e")  # re-run tls only
+            await settle(app, pilot)
+            assert server.handshakes == handshakes + 1
+            assert cell(screen, "tls", "age") == "nå nettopp"
+            assert cell(screen, "dns", "age") == "10 min siden"  # results stay and keep their age
+            await pilot.press("enter")  # Enter re-runs the selected row too
+            await settle(app, pilot)
+            assert server.handshakes == handshakes + 2
+        del times
+
+
+async def test_cancel_stops_a_run_into_a_black_hole(tmp_path, valid_profile, ca):
+    _, ca_pem = ca
+    with BlackHole() as hole:
+        app = make_app(tmp_path, point_at(valid_profile, ca_pem, hole.port, preflight_timeout=5.0))
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            started = time.monotonic()
+            await pilot.press("r")
+            await pilot.pause(0.3)
+            assert screen.running and cell(screen, "tcp", "mark") == "[..]"
+            assert "c avbryter" in str(screen.query_one("#preflight-status").render())
+            await pilot.press("r")  # a second run is refused while one is going
+            await pilot.press("c")
+            await settle(app, pilot)
+            elapsed = time.monotonic() - started
+            assert elapsed < 2.0
+            assert not screen.running
+            assert screen.results["tcp"].detail == "Avbrutt."
+            assert cell(screen, "tcp", "mark") == "[--]"
+            assert cell(screen, "profile", "mark") in ("[OK]", "[!!]")  # local checks had finished
+
+
+async def test_tick_a_manual_item_saves_the_profile(tmp_path, valid_profile):
+    app = make_app(tmp_path, valid_profile)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        for _ in range(pf.CHECK_IDS.index("spam_allowlist")):
+            await pilot.press("down")
+        assert screen.selected_id() == "spam_allowlist"
+        await pilot.press("x")
+        await pilot.pause()
+        assert cell(screen, "spam_allowlist", "mark") == "[OK]"
+        assert app.profile.spam_allowlist_confirmed is True
+        assert load_profile(tmp_path / "conf" / "config.toml").spam_allowlist_confirmed is True
+        await pilot.press("x")
+        await pilot.pause()
+        assert cell(screen, "spam_allowlist", "mark") == "[??]"
+        assert load_profile(tmp_path / "conf" / "config.toml").spam_allowlist_confirmed is False
+        await pilot.press("up", "x")  # not a manual item: nothing changes
+        await pilot.pause()
+        assert app.profile.spam_allowlist_confirmed is False
+
+
+async def test_report_is_saved_into_the_secure_directory(tmp_path, valid_profile, secure_dir):
+    app = make_app(tmp_path, valid_profile)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await pilot.press("s")  # nothing run yet
+        await pilot.pause()
+        assert not (secure_dir / "reports").exists()
+        screen.start(["profile", "secure_dir", "spam_allowlist"])
+        await settle(app, pilot)
+        await pilot.press("s")
+        await settle(app, pilot)
+        reports = list((secure_dir / "reports").iterdir())
+        assert len(reports) == 1
+        text = reports[0].read_text(encoding="utf-8")
+        assert "[??]   spam_allowlist" in text and "[--]   dns" in text and "Ikke kjørt ennå." in text
+        assert any(str(reports[0]) in str(n.message) for n in app._notifications)
+
+
+async def test_palette_has_the_pane_actions(tmp_path, valid_profile):
+    app = make_app(tmp_path, valid_profile)
+    async with app.run_test(size=(80, 24)):
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for key in ("run_all", "run_one", "cancel", "tick", "report"):
+            assert pf.t(f"preflight.pane.{key}") in titles
+        assert not any("creenshot" in title for title in titles)
+
+
+def fixed_results() -> list[pf.CheckResult]:
+    """Deterministic results for the picture: no ports, no timings that vary."""
+    R = pf.CheckResult
+    return [
+        R("dns", pf.title_of("dns"), "pass", "iplos.nhn.no peker til 91.186.94.110.", ["Navn: iplos.nhn.no", "Adresse: 91.186.94.110", "Forventet 91.186.94.110: funnet"], "", 3),
+        R("tcp", pf.title_of("tcp"), "fail", "91.186.94.110:443: ingen svar innen 5 s (pakkene forsvinner, trolig brannmur).",
+          ["Adresser fra navneoppslag av iplos.nhn.no", "TCP 91.186.94.110:443: tidsavbrudd etter 5000.0 ms"],
+          "Pakkene blir borte: be IT åpne brannmuren for https til 91.186.94.110 port 443 (veiledningen, avsnitt 2.1).", 5001),
+        R("tls", pf.title_of("tls"), "skip", "Ikke testet: 91.186.94.110:443: ingen svar innen 5 s.", [], "Rett tilkoblingen først (se TCP).", 5001),
+        R("http", pf.title_of("http"), "skip", "Ikke testet: 91.186.94.110:443: ingen svar innen 5 s.", [], "Rett tilkoblingen først (se TCP).", 5001),
+        R("clock", pf.title_of("clock"), "skip", "Ikke testet: uten HTTPS-svar er det ingen Date å sammenligne med.", [], "", 5001),
+        R("ssb_certificate", pf.title_of("ssb_certificate"), "pass", "RSA 4096, gyldig til 2019-01-31, dekker innsendingsvinduet for 2017.", [], "", 12),
+        R("tpf_certificate", pf.title_of("tpf_certificate"), "warn", "Filen er hentet 2017-11-20, før 1. desember 2017; SSB legger ut ny nøkkel etter 1. desember.", [], "Hent sertifikatet på nytt etter 1. desember 2017.", 11),
+        R("secure_dir", pf.title_of("secure_dir"), "pass", "Finnes, er din, modus 0700, 41.2 GiB ledig.", [], "", 1),
+        R("profile", pf.title_of("profile"), "pass", "Profilen er komplett og gyldig.", [], "", 1),
+        R("feedback_gateway", pf.title_of("feedback_gateway"), "pass", "Filslusen svarer: HTTP 200 OK.", [], "", 48),
+        R("spam_allowlist", pf.title_of("spam_allowlist"), "manual", "Post fra MoveitFilsluse@ssb.no må slippe gjennom spamfilteret (IT bekrefter).", [], "Spør IT eller postmottak, og kryss av når det er bekreftet (x i Sjekk-panelet, eller i profilen).", 0),
+        R("postmottak_routing", pf.title_of("postmottak_routing"), "pass", "Bekreftet (krysset av i profilen).", [], "", 0),
+    ]
+
+
+def test_snapshot_80x24(snap_compare, tmp_path, valid_profile):
+    app = IplosApp(valid_profile, tmp_path / "config.toml", clock=lambda: FROZEN_NOW, initial_mode="preflight")
+
+    async def inject(pilot):
+        screen = pilot.app.screen
+        screen.show_results(fixed_results(), FROZEN_NOW - dt.timedelta(minutes=2))
+        await pilot.press("down")  # the failing tcp row: its hint and evidence below
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=inject)
