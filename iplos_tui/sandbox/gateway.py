@@ -517,7 +517,7 @@ class Gateway:
         with self._lock:
             return _json(self._user_details(self._user_for(request)))
 
-    async def folders(self, request: Request) -> Response:
+    async def folder_list(self, request: Request) -> Response:
         with self._lock:
             user = self._user_for(request)
             visible = [self.folders[user.home_folder_id]]
@@ -671,7 +671,7 @@ class Gateway:
             Route("/api/v1/token", e(self.token), methods=["POST"]),
             Route("/api/v1/token/revoke", e(self.revoke), methods=["POST"]),
             Route("/api/v1/users/self", e(self.users_self), methods=["GET"]),
-            Route("/api/v1/folders", e(self.folders), methods=["GET"]),
+            Route("/api/v1/folders", e(self.folder_list), methods=["GET"]),
             Route("/api/v1/folders/{folder_id}", e(self.folder_details), methods=["GET"]),
             Route("/api/v1/folders/{folder_id}/files", e(self.folder_files), methods=["GET"]),
             Route("/api/v1/files", e(self.all_files), methods=["GET"]),
@@ -692,7 +692,6 @@ class Gateway:
         return Starlette(
             routes=routes,
             exception_handlers={HTTPException: http_error, Exception: server_error},
-            max_body_size=MAX_BODY,
         )
 
 
