@@ -81,7 +81,6 @@ FATAL_RULES = (
     "file.truncated",
     "file.encoding",
     "file.doctype",
-    "file.too_deep",
     "file.text_too_large",
     "file.token_too_large",
     "file.year",

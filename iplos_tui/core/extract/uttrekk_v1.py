@@ -2,8 +2,8 @@
 
 Reading is streaming with expat fed in chunks: one ``Person`` is held at a time. Anything that
 could make a parser work or allocate out of proportion is refused before it can: a DOCTYPE (so no
-entity can be declared, internal or external), entity references, nesting deeper than the format
-needs, field text over a few KiB, text where the format has none, a single tag over 1 MiB, bytes
+entity can be declared, internal or external), entity references, any element where the format
+has none (so nesting stops at the format's three levels), field text over a few KiB, text where the format has none, a single tag over 1 MiB, bytes
 that are not UTF-8.
 """
 
@@ -24,7 +24,6 @@ NAMESPACE = "urn:iplos-tui:uttrekk:1"
 VERSION = "1"
 ROOT = "Extract"
 
-MAX_DEPTH = 8  # the format needs 3
 MAX_FIELD_CHARS = 4096  # the text of one header field
 MAX_PENDING_BYTES = 1024 * 1024  # one tag (with its attributes) or comment that expat must buffer
 
@@ -179,8 +178,6 @@ class _Reader:
                 self.lists[index].append(make(attrs, self.parser.CurrentLineNumber))
                 return
             raise self._unexpected(name)
-        if depth > MAX_DEPTH:
-            raise _Fatal("file.too_deep", "too_deep", self._line(), depth=MAX_DEPTH)
         if self.field is not None:
             raise self._unexpected(name)
         if depth == 2:

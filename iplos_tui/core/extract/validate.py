@@ -2,8 +2,8 @@
 
 ``Validator.feed`` checks a ``Header`` or a ``Person`` and returns its findings; ``finish`` adds
 what needs the whole file (duplicates, an empty extract) and returns the ``Report``. Memory is
-constant except for the duplicate check, which keeps 24 bytes per person (two 64-bit hashes and
-a line number: 2.4 MB per 100,000 persons), never the ids themselves.
+constant except for the duplicate check, which keeps 32 bytes per person (two 64-bit hashes, each
+with its line number: 3.2 MB per 100,000 persons), never the ids themselves.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ from iplos_tui.core.i18n import t
 
 DEFAULT_MAX_FINDINGS = 1000
 _SCORES = frozenset(str(score) for score in refdata.VALID_SCORES)
-# Findings of the duplicate check are made at the end, where only line numbers are known.
-_DUPLICATE_PASS_BUCKET = 65536
+# The duplicate check files each id's 64-bit hash (and its line) into one of this many buckets as
+# it goes; the end looks at one bucket at a time, so its passing dict stays small.
+_DUPLICATE_BUCKETS = 256
 
 
 @dataclass
@@ -115,9 +116,9 @@ class Validator:
         self.report = Report(year=year)
         self._by_rule: Counter[str] = Counter()
         self._header: Header | None = None
-        self._local_hashes = array("q")
-        self._person_hashes = array("q")
-        self._lines = array("Q")
+        # (hashes, lines) per bucket, for the local ids and for the person ids
+        self._seen_local = [(array("q"), array("Q")) for _ in range(_DUPLICATE_BUCKETS)]
+        self._seen_person = [(array("q"), array("Q")) for _ in range(_DUPLICATE_BUCKETS)]
         self._finished = False
 
     # -- the year's reference data ------------------------------------------------------------
@@ -211,9 +212,16 @@ class Validator:
         local_id = lid = p.local_id
         if local_id is None or not LOCAL_ID.fullmatch(local_id):
             out.append(finding("person.local_id", lid, line, "localId", shown(lid)))
-        self._lines.append(line)
-        self._local_hashes.append(hash(local_id) if local_id else 0)
-        self._person_hashes.append(hash(p.person_id) if p.person_id else 0)
+        if local_id:
+            key = hash(local_id)
+            hashes, lines = self._seen_local[key & (_DUPLICATE_BUCKETS - 1)]
+            hashes.append(key)
+            lines.append(line)
+        if p.person_id:
+            key = hash(p.person_id)
+            hashes, lines = self._seen_person[key & (_DUPLICATE_BUCKETS - 1)]
+            hashes.append(key)
+            lines.append(line)
 
         pid = p.person_id
         if pid is None:
@@ -333,22 +341,15 @@ class Validator:
     def _duplicates(self) -> list[Finding]:
         """Persons whose local id or person id was seen on an earlier line."""
         out: list[tuple[int, Finding]] = []
-        n = len(self._lines)
-        passes = n // _DUPLICATE_PASS_BUCKET + 1
-        lines = self._lines
-        for hashes, field_name in ((self._local_hashes, "localId"), (self._person_hashes, "personId")):
-            for bucket in range(passes):
+        for buckets, field_name in ((self._seen_local, "localId"), (self._seen_person, "personId")):
+            what = t("extract.dup_local" if field_name == "localId" else "extract.dup_person")
+            for hashes, lines in buckets:
                 seen: dict[int, int] = {}
-                for index, value in enumerate(hashes):
-                    if value == 0 or value % passes != bucket:
-                        continue
-                    first_line = seen.get(value)
-                    if first_line is None:
-                        seen[value] = lines[index]
-                    else:
-                        what = t("extract.dup_local" if field_name == "localId" else "extract.dup_person")
-                        item = finding("person.duplicate", None, lines[index], field_name, None, first_line=first_line, what=what)
-                        out.append((lines[index], item))
+                for key, line in zip(hashes, lines):
+                    first_line = seen.setdefault(key, line)
+                    if first_line != line:
+                        item = finding("person.duplicate", None, line, field_name, None, first_line=first_line, what=what)
+                        out.append((line, item))
         out.sort(key=lambda pair: pair[0])
         return [item for _, item in out]
 
