@@ -13,6 +13,7 @@ left is applied to that request:
 * ``status_after_body``: read the body, keep nothing, answer ``status`` (``retry_after`` optional);
 * ``sleep_after_body``: handle the request, then stay silent for ``seconds`` and close;
 * ``drip``: handle the request, then send the answer one byte every ``interval`` seconds;
+* ``drop``: close the connection without reading the body or answering;
 * ``redirect``: answer 302 to ``location`` without reading further;
 * ``huge``: answer 200 with ``size`` bytes (JSON content type), streamed until the client leaves;
 * ``html``: answer 200 with an HTML page;
@@ -131,6 +132,8 @@ class FakeSendemodul:
     def stop(self) -> None:
         self._stop.set()
         with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the server thread
+        with contextlib.suppress(OSError):
             self._sock.close()
         for conn in list(self._conns):
             with contextlib.suppress(OSError):
@@ -213,6 +216,9 @@ class FakeSendemodul:
                 self.logins += 1
         fault = self._fault_for(method, sub or "") if sub is not None else None
         action = fault.action if fault else ""
+        if action == "drop":
+            conn.close()
+            raise _Closed()
         if action == "redirect":
             self._send(conn, 302, {"error": "moved"}, extra={"Location": fault.params.get("location", "https://127.0.0.1:1/")})
             return False

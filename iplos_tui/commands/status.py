@@ -1,0 +1,62 @@
+"""`iplos status [--json]`: the journal's submissions and what each is waiting for (read-only)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from iplos_tui.core.exitcodes import ExitCode
+from iplos_tui.core.i18n import t
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("status", help=t("submit.status_help"), description=t("submit.status_help"))
+    parser.add_argument("--json", action="store_true", help=t("submit.cli_json"))
+    parser.set_defaults(handler=run)
+
+
+def collect(profile) -> dict:
+    """The submissions as plain data; a ``sending`` with no run holding the lock is interrupted."""
+    from iplos_tui.core.journal import SENDING, Journal, RunLock
+
+    journal = Journal(profile.secure_dir)
+    if not journal.path.exists():
+        return {"journal": str(journal.path), "running": False, "submissions": []}
+    running = (journal.secure_dir / "submit.lock").exists() and not RunLock(journal.secure_dir).is_free()
+    subs = []
+    for sub in journal.submissions():
+        item = sub.to_dict()
+        item["interrupted"] = sub.state == SENDING and not running
+        subs.append(item)
+    return {"journal": str(journal.path), "running": running, "submissions": subs}
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    from iplos_tui.core.journal import JournalError
+    from iplos_tui.core.text import safe_text
+
+    try:
+        data = collect(args.profile)
+    except (OSError, JournalError) as exc:
+        print(f"iplos: {safe_text(str(exc))}", file=sys.stderr)
+        return ExitCode.USAGE
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return ExitCode.OK
+    if not data["submissions"]:
+        print(t("submit.status_empty"))
+        return ExitCode.OK
+    if data["running"]:
+        print(t("submit.status_running"), file=sys.stderr)
+    for sub in data["submissions"]:
+        state = t(f"submit.state_{sub['state']}")
+        if sub["interrupted"]:
+            state = t("submit.status_interrupted")
+        receipt = (sub.get("receipt") or {}).get("receipt_id", "") or "-"
+        line = f"{sub['id'][:8]}  {sub['updated'][:16]:<16}  {sub['kommunenr']}{sub['bydel']} {sub['period']}  {sub['persons']:>7}  {state:<22}  {receipt}"
+        print(safe_text(line, one_line=True))
+        print("          " + safe_text(t("submit.status_waiting", what=sub["waiting_for"]), one_line=True))
+        if sub.get("reason") and sub["state"] != "confirmed":
+            print("          " + safe_text(sub["reason"], one_line=True, limit=200))
+    return ExitCode.OK

@@ -1,0 +1,207 @@
+"""`iplos submit EXTRACT [--yes] [--pin-stdin] [--json] [--again]`: the submission run, headless.
+
+Progress on stderr (a line per step, a progress line at most every second), the result as JSON on
+stdout with ``--json``. Exit codes: 0 confirmed, 1 refused by validation (or already delivered),
+2 usage/config (also: the journal cannot be written), 3 network/server error, ambiguous, or
+another run in progress, 4 authentication, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from typing import Any
+
+from iplos_tui.core.exitcodes import ExitCode
+from iplos_tui.core.i18n import t
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("submit", help=t("submit.cli_help"), description=t("submit.cli_description"))
+    parser.add_argument("extract", metavar="EXTRACT", help=t("submit.cli_extract"))
+    parser.add_argument("--yes", action="store_true", help=t("submit.cli_yes"))
+    parser.add_argument("--pin-stdin", action="store_true", help=t("submit.cli_pin_stdin"))
+    parser.add_argument("--json", action="store_true", help=t("submit.cli_json"))
+    parser.add_argument("--again", action="store_true", help=t("submit.cli_again"))
+    parser.set_defaults(handler=run)
+
+
+def _err(text: str) -> None:
+    from iplos_tui.core.text import safe_text
+
+    print(safe_text(text), file=sys.stderr, flush=True)
+
+
+class StderrReporter:
+    """Pipeline events as stderr lines: one per step, progress at most every ``interval`` s."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._labels: dict[str, str] = {}
+
+    def __call__(self, event: Any) -> None:
+        from iplos_tui.core import pipeline as pl
+
+        if isinstance(event, pl.StepStarted):
+            self._labels[event.step] = event.label
+            _err(f"▸ {event.label} …")
+        elif isinstance(event, pl.StepDone):
+            _err(f"✓ {self._labels.get(event.step, event.step)}: {event.detail}")
+        elif isinstance(event, pl.StepFailed):
+            _err(f"✗ {self._labels.get(event.step, event.step)}: {event.reason}")
+            if event.hint:
+                _err(f"  {event.hint}")
+        elif isinstance(event, pl.LogLine):
+            _err(f"  {event.text}")
+        elif isinstance(event, pl.StepProgress):
+            now = time.monotonic()
+            if now - self._last.get(event.step, 0.0) < self.interval:
+                return
+            self._last[event.step] = now
+            _err("  " + progress_text(event))
+
+
+def progress_text(event: Any) -> str:
+    from iplos_tui.core.pipeline import fmt_bytes
+
+    text = f"{event.fraction * 100:5.1f} %  {fmt_bytes(event.done)} / {fmt_bytes(event.total)}"
+    if event.rate:
+        text += f"  {fmt_bytes(event.rate)}/s"
+    if event.eta is not None:
+        text += "  " + t("submit.eta", seconds=f"{event.eta:.0f}")
+    return text
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """What will be sent, for the confirmation (the CLI and the TUI show the same facts)."""
+    from iplos_tui.core.pipeline import fmt_bytes
+
+    lines = [
+        t("submit.sum_kommune", kommunenr=summary["kommunenr"], name=summary.get("kommune_name") or "?", bydel=summary["bydel"]),
+        t("submit.sum_period", period=summary["period"], persons=summary["persons"]),
+        t("submit.sum_parts", count=len(summary["parts"]), size=fmt_bytes(summary["total_bytes"])),
+    ]
+    for file, size in summary["parts"][:12]:
+        lines.append(f"    {file:<20} {fmt_bytes(size):>12}")
+    if len(summary["parts"]) > 12:
+        lines.append("    " + t("submit.sum_more", count=len(summary["parts"]) - 12))
+    for role, info in summary.get("certificates", {}).items():
+        lines.append(t("submit.sum_recipient", role=role.upper(), subject=info.get("subject", ""), sha=info.get("sha256", "")[:32]))
+    lines.append(t("submit.sum_destination", url=summary["destination"]))
+    if summary.get("resumed"):
+        lines.append(t("submit.sum_resumed", id=summary["submission_id"][:8]))
+    return lines
+
+
+def _run_in_thread(function: Any, cancel: threading.Event) -> Any:
+    """Run ``function`` in a worker so that ctrl+c cancels it cooperatively (the journal stays
+    right); a second ctrl+c interrupts at once."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = function()
+        except BaseException as exc:  # re-raised in the main thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="iplos-submit", daemon=True)
+    worker.start()
+    interrupted = False
+    while worker.is_alive():
+        try:
+            worker.join(0.2)
+        except KeyboardInterrupt:
+            if interrupted:
+                raise
+            interrupted = True
+            cancel.set()
+            _err(t("submit.cancelling"))
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def _ask(question: str) -> bool:
+    """A yes/no question on the terminal (not stdin, which may carry the PIN)."""
+    try:
+        with open("/dev/tty", "r+", encoding="utf-8", errors="replace") as tty:
+            tty.write(question + " ")
+            tty.flush()
+            return tty.readline().strip().lower() in ("j", "ja", "y", "yes")
+    except OSError:
+        return False
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    import signal
+
+    from iplos_tui.core.journal import RunLockBusy
+    from iplos_tui.core.pipeline import RunResult, SubmissionPipeline
+    from iplos_tui.core.secrets import Secret, check_pin, read_secret_stdin
+
+    profile = args.profile
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file-size limit becomes an error, not a kill
+
+    pin: Secret | None = None
+    if args.pin_stdin:
+        pin = read_secret_stdin()
+        problem = check_pin(pin.reveal() if pin.is_set else "")
+        if problem:
+            pin.clear()
+            _err(f"iplos: {problem}")
+            return ExitCode.USAGE
+    elif not args.yes and not sys.stdin.isatty():
+        _err(f"iplos: {t('submit.cli_needs_tty')}")
+        return ExitCode.USAGE
+
+    def finish(result: RunResult) -> ExitCode:
+        if args.json:
+            print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        elif result.ok:
+            print(t("submit.cli_done", id=result.submission_id or "", receipt=(result.receipt or {}).get("receipt_id", "")))
+        else:
+            print(t("submit.cli_failed", state=result.state, id=result.submission_id or "-"))
+        return result.exit_code
+
+    cancel = threading.Event()
+    pipeline = SubmissionPipeline(profile, emit=StderrReporter(), cancel=cancel)
+    try:
+        try:
+            recovered = pipeline.start()
+        except RunLockBusy as busy:
+            _err(f"iplos: {busy}")
+            return finish(RunResult(False, "busy", ExitCode.NETWORK, message=str(busy)))
+        del recovered
+        from iplos_tui.core.pipeline import RunFailed
+
+        try:
+            prepared = _run_in_thread(lambda: pipeline.prepare(args.extract, allow_again=args.again), cancel)
+        except RunFailed as failed:
+            return finish(failed.result)
+        for line in summary_lines(prepared.summary):
+            _err(line)
+        if not args.yes and not _ask(t("submit.cli_confirm")):
+            return finish(RunResult(False, "not-sent", ExitCode.INTERRUPTED, prepared.submission_id, manifest=prepared.manifest_summary(), message=t("submit.not_confirmed")))
+        if pin is None:
+            import getpass
+
+            try:
+                pin = Secret(getpass.getpass(t("submit.cli_pin_prompt")))
+            except (EOFError, OSError):
+                return finish(RunResult(False, "not-sent", ExitCode.AUTH, prepared.submission_id, message=t("submit.no_pin")))
+            problem = check_pin(pin.reveal() if pin.is_set else "")
+            if problem:
+                pin.clear()
+                _err(f"iplos: {problem}")
+                return ExitCode.USAGE
+        result = _run_in_thread(lambda: pipeline.send(prepared, pin), cancel)
+        return finish(result)
+    finally:
+        if pin is not None:
+            pin.clear()
+        pipeline.close()
