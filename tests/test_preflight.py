@@ -639,3 +639,21 @@ def test_cli_usage_and_config_errors(tmp_path, capsys):
     os.chmod(bad, 0o600)
     assert main(["--config", str(bad), "preflight"]) == 2
     assert "bad.toml" in capsys.readouterr().err
+
+
+# --- the sandbox world: the whole checklist against the loopback Sendemodul and gateway -------------
+
+
+def test_preflight_against_the_sandbox(tmp_path):
+    pytest.importorskip("uvicorn", reason="the sandbox extra (uvicorn) is not installed")
+    from iplos_tui.sandbox.server import SandboxServer
+
+    with SandboxServer(tmp_path / "sandbox") as sandbox:
+        profile = sandbox.profile.replace(spam_allowlist_confirmed=True, postmottak_routing_confirmed=True)
+        started = time.monotonic()
+        results = by_id(preflight.run_checks(profile, temp_roots=()))
+        elapsed = time.monotonic() - started
+    statuses = {k: r.status for k, r in results.items()}
+    assert statuses.pop("dns") == "skip"  # the sandbox URL holds 127.0.0.1: no name to look up
+    assert set(statuses.values()) == {"pass"}, {k: (r.status, r.detail) for k, r in results.items() if r.status != "pass"}
+    assert elapsed < 2.0

@@ -11,6 +11,7 @@ import pytest
 from iplos_tui.app import IplosApp
 from iplos_tui.core import preflight as pf
 from iplos_tui.core.config import load_profile
+from iplos_tui.screens.preflight import demo_results
 from iplos_tui.sandbox.certs import issue_tls_server, make_ca
 from tests.conftest import FROZEN_NOW
 from tests.preflight_servers import BlackHole, TlsHttpServer
@@ -184,33 +185,12 @@ async def test_palette_has_the_pane_actions(tmp_path, valid_profile):
         assert not any("creenshot" in title for title in titles)
 
 
-def fixed_results() -> list[pf.CheckResult]:
-    """Deterministic results for the picture: no ports, no timings that vary."""
-    R = pf.CheckResult
-    return [
-        R("dns", pf.title_of("dns"), "pass", "iplos.nhn.no peker til 91.186.94.110.", ["Navn: iplos.nhn.no", "Adresse: 91.186.94.110", "Forventet 91.186.94.110: funnet"], "", 3),
-        R("tcp", pf.title_of("tcp"), "fail", "91.186.94.110:443: ingen svar innen 5 s (pakkene forsvinner, trolig brannmur).",
-          ["Adresser fra navneoppslag av iplos.nhn.no", "TCP 91.186.94.110:443: tidsavbrudd etter 5000.0 ms"],
-          "Pakkene blir borte: be IT åpne brannmuren for https til 91.186.94.110 port 443 (veiledningen, avsnitt 2.1).", 5001),
-        R("tls", pf.title_of("tls"), "skip", "Ikke testet: 91.186.94.110:443: ingen svar innen 5 s.", [], "Rett tilkoblingen først (se TCP).", 5001),
-        R("http", pf.title_of("http"), "skip", "Ikke testet: 91.186.94.110:443: ingen svar innen 5 s.", [], "Rett tilkoblingen først (se TCP).", 5001),
-        R("clock", pf.title_of("clock"), "skip", "Ikke testet: uten HTTPS-svar er det ingen Date å sammenligne med.", [], "", 5001),
-        R("ssb_certificate", pf.title_of("ssb_certificate"), "pass", "RSA 4096, gyldig til 2019-01-31, dekker innsendingsvinduet for 2017.", [], "", 12),
-        R("tpf_certificate", pf.title_of("tpf_certificate"), "warn", "Filen er hentet 2017-11-20, før 1. desember 2017; SSB legger ut ny nøkkel etter 1. desember.", [], "Hent sertifikatet på nytt etter 1. desember 2017.", 11),
-        R("secure_dir", pf.title_of("secure_dir"), "pass", "Finnes, er din, modus 0700, 41.2 GiB ledig.", [], "", 1),
-        R("profile", pf.title_of("profile"), "pass", "Profilen er komplett og gyldig.", [], "", 1),
-        R("feedback_gateway", pf.title_of("feedback_gateway"), "pass", "Filslusen svarer: HTTP 200 OK.", [], "", 48),
-        R("spam_allowlist", pf.title_of("spam_allowlist"), "manual", "Post fra MoveitFilsluse@ssb.no må slippe gjennom spamfilteret (IT bekrefter).", [], "Spør IT eller postmottak, og kryss av når det er bekreftet (x i Sjekk-panelet, eller i profilen).", 0),
-        R("postmottak_routing", pf.title_of("postmottak_routing"), "pass", "Bekreftet (krysset av i profilen).", [], "", 0),
-    ]
-
-
 def test_snapshot_80x24(snap_compare, tmp_path, valid_profile):
     app = IplosApp(valid_profile, tmp_path / "config.toml", clock=lambda: FROZEN_NOW, initial_mode="preflight")
 
     async def inject(pilot):
         screen = pilot.app.screen
-        screen.show_results(fixed_results(), FROZEN_NOW - dt.timedelta(minutes=2))
+        screen.show_results(demo_results(), FROZEN_NOW - dt.timedelta(minutes=2))  # fixed: no ports, no timings
         await pilot.press("down")  # the failing tcp row: its hint and evidence below
         await pilot.pause()
 

@@ -381,6 +381,12 @@ class PreflightScreen(PaneScreen):
             message, severity = t("preflight.report.saved", path=safe_text(str(path))), "information"
         self.app.call_from_thread(self.notify, safe_text(message), severity=severity, markup=False, timeout=15)
 
+    async def demo_state(self, pilot: Any) -> None:
+        """For the README picture (scripts/make_screens.py): a typical first run, tcp selected."""
+        self.show_results(demo_results(), self.app.now() - dt.timedelta(minutes=2))  # type: ignore[attr-defined]
+        self.table.move_cursor(row=pf.CHECK_IDS.index("tcp"))
+        await pilot.pause()
+
     def palette_commands(self) -> Iterable[SystemCommand]:
         for action, key in (
             (self.action_run_all, "run_all"),
@@ -390,3 +396,31 @@ class PreflightScreen(PaneScreen):
             (self.action_report, "report"),
         ):
             yield SystemCommand(t(f"preflight.pane.{key}"), t(f"preflight.pane.{key}_help"), action)
+
+
+def demo_results() -> list[pf.CheckResult]:
+    """Fixed results for pictures and snapshots: the usual story of a closed firewall."""
+    host, address = "iplos.nhn.no", "91.186.94.110"
+    where = f"{address}:443"
+    no_tcp = t("preflight.tcp_timeout", where=where, seconds="5")
+
+    def result(check_id: str, status: str, detail: str, evidence=(), hint: str = "", ms: float = 1) -> pf.CheckResult:
+        return pf.CheckResult(check_id, pf.title_of(check_id), status, detail, list(evidence), hint, ms)
+
+    return [
+        result("dns", pf.PASS, t("preflight.dns_ok", host=host, addresses=address),
+               [t("preflight.ev.name", host=host), t("preflight.ev.address", address=address), t("preflight.ev.expected_found", address=address)], ms=3),
+        result("tcp", pf.FAIL, no_tcp,
+               [t("preflight.ev.source_dns", host=host), t("preflight.ev.tcp_timeout", where=where, ms="5000.0")],
+               t("preflight.hint.tcp_timeout", address=address, port=443), 5001),
+        result("tls", pf.SKIP, t("preflight.not_tested", reason=no_tcp), hint=t("preflight.hint.see_tcp"), ms=5001),
+        result("http", pf.SKIP, t("preflight.not_tested", reason=no_tcp), hint=t("preflight.hint.see_tcp"), ms=5001),
+        result("clock", pf.SKIP, t("preflight.clock_no_answer"), hint=t("preflight.hint.see_http"), ms=5001),
+        result("ssb_certificate", pf.PASS, t("preflight.cert_ok", key="RSA 4096", until="2019-01-31", year=2017), ms=12),
+        result("tpf_certificate", pf.WARN, t("preflight.cert_fetched_early", when="2017-11-20", year=2017), hint=t("preflight.hint.cert_refetch", year=2017), ms=11),
+        result("secure_dir", pf.PASS, t("preflight.dir_ok", mode="0700", gib="41.2")),
+        result("profile", pf.PASS, t("preflight.profile_ok")),
+        result("feedback_gateway", pf.PASS, t("preflight.gateway_ok", status=200, reason="OK"), ms=48),
+        result("spam_allowlist", pf.MANUAL, t("preflight.manual.spam_allowlist"), hint=t("preflight.hint.manual"), ms=0),
+        result("postmottak_routing", pf.PASS, t("preflight.manual_confirmed"), [t("preflight.manual.postmottak_routing")], ms=0),
+    ]
