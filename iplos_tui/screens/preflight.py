@@ -251,13 +251,14 @@ class PreflightScreen(PaneScreen):
 
     # --- results from outside (tests, snapshots) and from the worker --------------------------
 
-    def show_results(self, results: Iterable[pf.CheckResult], finished_at: dt.datetime) -> None:
+    def show_results(self, results: Iterable[pf.CheckResult], finished_at: dt.datetime, *, as_run: bool = True) -> None:
         """Put finished results into the table as if a run had ended at ``finished_at``."""
         for result in results:
             self.results[result.id] = result
             self.finished_at[result.id] = finished_at
             self._update_row(result.id)
-        self.last_run_at = finished_at
+        if as_run or self.last_run_at is None:
+            self.last_run_at = finished_at
         self._refresh_status()
         self._refresh_detail()
 
@@ -362,7 +363,7 @@ class PreflightScreen(PaneScreen):
         app.set_profile(profile)  # type: ignore[attr-defined]
         # The manual items are local and instant: judge them at once, without a worker.
         result = pf.run_checks(profile, only=[check_id])[0]
-        self.show_results([result], self.app.now())  # type: ignore[attr-defined]
+        self.show_results([result], self.app.now(), as_run=False)  # type: ignore[attr-defined]
 
     def action_report(self) -> None:
         if all(self.finished_at[i] is None for i in pf.CHECK_IDS):
