@@ -1,0 +1,145 @@
+"""`iplos validate` and `iplos sandbox generate` as an API: JSON on stdout, exit codes 0/1/2."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from extractcraft import PID_A, bad_check, base_persons, render, write
+from iplos_tui.core import config as cfg
+from iplos_tui.core.exitcodes import ExitCode
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "docs" / "examples" / "uttrekk-eksempel.xml"
+KEYS = {"ok", "persons", "services", "refusals", "errors", "warnings", "by_rule", "findings", "findings_omitted", "fatal"}
+FINDING_KEYS = {"rule", "severity", "local_id", "line", "field", "value", "message"}
+
+
+def iplos(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "iplos_tui", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+def test_clean_extract_exits_0(tmp_path):
+    result = iplos("validate", str(EXAMPLE), "--json")
+    assert result.returncode == ExitCode.OK, result.stderr
+    report = json.loads(result.stdout)
+    assert KEYS <= set(report)
+    assert report["ok"] is True and report["errors"] == 0 and report["findings"] == [] and report["fatal"] is None
+    assert (report["persons"], report["services"], report["refusals"]) == (5, 9, 2)
+    assert "kan sendes" in result.stderr
+
+
+def test_errors_exit_1_with_capped_findings(tmp_path):
+    path = tmp_path / "errors.xml"
+    made = iplos("sandbox", "generate", "--persons", "400", "--seed", "9", "--error-rate", "0.25",
+                 "-o", str(path), "--planted", str(tmp_path / "planted.jsonl"), "--json")
+    assert made.returncode == ExitCode.OK, made.stderr
+    summary = json.loads(made.stdout)
+    planted = [json.loads(line) for line in (tmp_path / "planted.jsonl").read_text().splitlines()]
+    assert summary["planted"] == len(planted) > 0
+
+    result = iplos("validate", str(path), "--json", "--max-findings", "5")
+    assert result.returncode == ExitCode.FAILED, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert len(report["findings"]) == 5
+    assert report["findings_omitted"] == report["errors"] + report["warnings"] - 5
+    assert sum(report["by_rule"].values()) == report["errors"] + report["warnings"] == len(planted)
+    for finding in report["findings"]:
+        assert set(finding) == FINDING_KEYS and finding["severity"] in ("error", "warning")
+    assert "må rettes" in result.stderr and "Funn per regel" in result.stderr
+
+    everything = json.loads(iplos("validate", str(path), "--json", "--max-findings", "100000").stdout)
+    assert sorted((f["local_id"], f["rule"]) for f in everything["findings"]) == sorted((p["local_id"], p["rule"]) for p in planted)
+
+
+def test_warnings_only_exit_0(tmp_path):
+    persons = base_persons()
+    persons[0].services[0].decision_date = "2016-12-05"  # after start: a warning
+    result = iplos("validate", str(write(tmp_path / "w.xml", render(None, persons))), "--json")
+    assert result.returncode == ExitCode.OK
+    report = json.loads(result.stdout)
+    assert report["ok"] is True and report["warnings"] == 1 and report["by_rule"] == {"service.decision_after_start": 1}
+
+
+def test_unreadable_exits_2(tmp_path):
+    truncated = write(tmp_path / "cut.xml", render()[:400])
+    result = iplos("validate", str(truncated), "--json")
+    assert result.returncode == ExitCode.USAGE
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and report["fatal"]["rule"] == "file.truncated"
+    assert "avkortet" in result.stderr
+
+    missing = iplos("validate", str(tmp_path / "nope.xml"))
+    assert missing.returncode == ExitCode.USAGE and "finnes ikke" in missing.stderr and missing.stdout == ""
+
+    fifo = tmp_path / "fifo.xml"
+    os.mkfifo(fifo)
+    assert iplos("validate", str(fifo)).returncode == ExitCode.USAGE  # and does not hang
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert iplos("validate").returncode == ExitCode.USAGE
+    assert iplos("validate", str(EXAMPLE), "--year", "1999").returncode == ExitCode.USAGE
+    assert iplos("sandbox", "generate", "--persons", "3").returncode == ExitCode.USAGE  # no -o
+    assert iplos("sandbox", "generate", "--persons", "3", "--kommunenr", "0000", "-o", str(tmp_path / "x.xml")).returncode == ExitCode.USAGE
+    assert iplos("sandbox", "generate", "--persons", "3", "--error-rate", "2", "-o", str(tmp_path / "x.xml")).returncode == ExitCode.USAGE
+    assert iplos("sandbox").returncode == ExitCode.USAGE
+
+
+def test_year_option(tmp_path):
+    result = iplos("validate", str(EXAMPLE), "--json", "--year", "2018")
+    assert result.returncode == ExitCode.FAILED
+    assert "header.year" in json.loads(result.stdout)["by_rule"]
+
+
+def test_profile_kommunenr_must_match(tmp_path, valid_profile):
+    config = tmp_path / "config.toml"
+    valid_profile.kommunenr = "0301"
+    cfg.save_profile(valid_profile, config)
+    result = iplos("--config", str(config), "validate", str(EXAMPLE), "--json")
+    assert result.returncode == ExitCode.FAILED
+    assert json.loads(result.stdout)["by_rule"] == {"header.kommunenr_profile": 1}
+    valid_profile.kommunenr = "0403"
+    cfg.save_profile(valid_profile, config)
+    assert iplos("--config", str(config), "validate", str(EXAMPLE)).returncode == ExitCode.OK
+
+
+def test_generate_uses_the_profile(tmp_path, valid_profile):
+    config = tmp_path / "config.toml"
+    valid_profile.kommunenr, valid_profile.bydel = "0301", "03"
+    cfg.save_profile(valid_profile, config)
+    out = tmp_path / "oslo.xml"
+    made = iplos("--config", str(config), "sandbox", "generate", "--persons", "50", "-o", str(out), "--json")
+    assert made.returncode == ExitCode.OK, made.stderr
+    assert json.loads(made.stdout)["kommunenr"] == "0301"
+    assert os.stat(out).st_mode & 0o777 == 0o600
+    assert iplos("--config", str(config), "validate", str(out)).returncode == ExitCode.OK
+
+
+def test_person_ids_never_printed_in_full(tmp_path):
+    persons = base_persons()
+    persons[0].person_id = bad_check(PID_A)
+    persons[1].person_id = PID_A
+    persons.append(base_persons()[0])  # PID_A again: a duplicate
+    path = write(tmp_path / "ids.xml", render(None, persons))
+    result = iplos("validate", str(path), "--json")
+    assert result.returncode == ExitCode.FAILED
+    output = result.stdout + result.stderr
+    assert not re.search(r"\d{11}", output)
+    assert PID_A[:6] + "*****" in output
+
+
+def test_english(tmp_path):
+    result = iplos("--lang", "en", "validate", str(EXAMPLE))
+    assert result.returncode == ExitCode.OK and "can be sent" in result.stderr
