@@ -657,3 +657,24 @@ def test_preflight_against_the_sandbox(tmp_path):
     assert statuses.pop("dns") == "skip"  # the sandbox URL holds 127.0.0.1: no name to look up
     assert set(statuses.values()) == {"pass"}, {k: (r.status, r.detail) for k, r in results.items() if r.status != "pass"}
     assert elapsed < 2.0
+
+
+def test_tls_warnings_bad_pin_spelling_and_soon_expiring_certificate(valid_profile, pki, tmp_path):
+    issued = issue_tls_server(pki["ca"], ["iplos.test"], not_after=utc(10))
+    with TlsHttpServer(issued, tmp_path / "srv") as server:
+        from iplos_tui.core.tlsconfig import spki_sha256_of_der
+
+        spki = spki_sha256_of_der(issued.cert_der())
+        profile = net_profile(valid_profile, pki, server.port, sendemodul_spki_pins=[spki, "not-a-pin"])
+        result = preflight.run_checks(profile, only=["tls"], resolver=resolver(LOCAL))[0]
+    assert result.status == "warn"
+    assert "not-a-pin" in result.detail and "utløper om" in result.detail
+    assert "sha256//" in result.hint and "NHN" in result.hint
+
+
+def test_invalid_proxy_setting_is_a_clear_failure(valid_profile, pki):
+    profile = net_profile(valid_profile, pki, 443, proxy="socks5://127.0.0.1:1080")
+    results = by_id(preflight.run_checks(profile, only=["tcp", "tls"], resolver=resolver(LOCAL)))
+    assert results["tcp"].status == "fail"
+    assert "http://vert:port" in results["tcp"].detail
+    assert results["tls"].status == "skip"

@@ -504,7 +504,11 @@ def _open_tcp(ctx: _Context, conn: Conn, deadline: float) -> socket.socket | Non
 
 def _open_via_proxy(ctx: _Context, conn: Conn, deadline: float) -> socket.socket | None:
     endpoint = conn.endpoint
-    proxy_host, proxy_port, auth = _parse_proxy(endpoint.proxy)
+    try:
+        proxy_host, proxy_port, auth = _parse_proxy(endpoint.proxy)
+    except EndpointError as exc:
+        conn.stage, conn.proxy_line = "proxy", str(exc)
+        return None
     proxy_addresses = [proxy_host] if _is_ip(proxy_host) else ctx.resolve(proxy_host).addresses
     conn.address_source = "proxy"
     if endpoint.connect_address:
@@ -960,14 +964,15 @@ def check_tls(ctx: _Context) -> CheckResult:
     hint = ""
     if conn.pins_bad:
         warnings.append(t("preflight.tls_bad_pins", pins=", ".join(conn.pins_bad)))
+        hint = t("preflight.hint.tls_bad_pins")
     if endpoint.pins:
         evidence.append(t("preflight.ev.pin_ok"))
     days = facts.get("days", 9999)
     if days < CERT_EXPIRY_WARN_DAYS:
         warnings.append(t("preflight.tls_expires_soon", days=int(days)))
-        hint = t("preflight.hint.tls_expires_soon")
+        hint = " ".join(filter(None, [hint, t("preflight.hint.tls_expires_soon")]))
     if warnings:
-        return _result("tls", WARN, "; ".join(warnings), evidence, hint or t("preflight.hint.tls_pin"))
+        return _result("tls", WARN, "; ".join(warnings), evidence, hint)
     return _result("tls", PASS, t("preflight.tls_ok", version=conn.tls_version, host=_show(endpoint.host), days=int(days)), evidence)
 
 
