@@ -206,3 +206,14 @@ def test_curl_speaks_to_it(gw, tls):
     access = json.loads(out.stdout)["access_token"]
     out = subprocess.run([*base, "-H", f"Authorization: Bearer {access}", f"{gw.url}/api/v1/files"], capture_output=True, text=True, timeout=30, check=True)
     assert json.loads(out.stdout)["items"][0]["name"] == "040300_iplos_tilbakemelding_20170207.zip"
+
+
+def test_two_instances_on_one_directory_see_each_other(gw, http):
+    """`iplos sandbox` commands in another process put files while the server runs."""
+    other_process_view = Gateway(gw.root)
+    file_id = other_process_view.put_file(USER, "later.zip", b"late")
+    headers = auth(http)
+    listed = http.get("/api/v1/files", headers=headers).json()["items"]
+    assert [item["id"] for item in listed] == [file_id]
+    http.patch(f"/api/v1/files/{file_id}", json={"isNew": False}, headers=headers)
+    assert other_process_view.list_user_files(USER)[0].is_new is False

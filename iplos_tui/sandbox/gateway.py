@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import datetime as dt
+import fcntl
 import fnmatch
 import hashlib
 import hmac
@@ -32,7 +34,8 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,16 +164,49 @@ class Gateway:
         self.max_failed_logins = max_failed_logins
         self.clock = clock
         self._lock = threading.RLock()
+        self._depth = 0
+        self._seen: tuple[int, int, int] | None = None
+        self._lock_fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        weakref.finalize(self, os.close, self._lock_fd)
         self._access: dict[str, tuple[str, float]] = {}
         self._refresh: dict[str, str] = {}
         self.requests: collections.deque[tuple[str, str]] = collections.deque(maxlen=1000)  # for tests
-        self._load()
+        with self._state():
+            pass
         self.app = self._build_app()
 
     # ---- state ---------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _state(self) -> Iterator[None]:
+        """Thread lock + an flock on ``root/.lock``; reload first if another process saved.
+
+        ``iplos sandbox`` commands in another process may open the same directory while the
+        server runs, so the state on disk is the truth and every operation starts from it.
+        """
+        with self._lock:
+            if self._depth == 0:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                if self._depth == 1 and (self._seen is None or self._stat() != self._seen):
+                    self._load()
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.root / "state.json")
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
     def _load(self) -> None:
         path = self.root / "state.json"
+        self._seen = self._stat() or (0, 0, 0)
         self.users: dict[str, UserRecord] = {}
         self.folders: dict[int, FolderRecord] = {}
         self.files: dict[str, FileRecord] = {}
@@ -187,6 +223,7 @@ class Gateway:
             parent = 0
             for part in FOLDER_ROOT.strip("/").split("/"):
                 parent = self._new_folder(parent, part).id
+            self._save()
 
     def _save(self) -> None:
         data = {
@@ -197,6 +234,7 @@ class Gateway:
             "files": [asdict(f) for f in self.files.values()],
         }
         atomic_write_bytes(self.root / "state.json", json.dumps(data, indent=1).encode("utf-8"))
+        self._seen = self._stat()
 
     def _new_folder(self, parent_id: int, name: str, owner: str = "") -> FolderRecord:
         parent_path = self.folders[parent_id].path if parent_id else ""
@@ -225,7 +263,7 @@ class Gateway:
         """Create (or reset) an account with its folder ``/Home/Ekstern/iplos/<username>``."""
         if not username or "/" in username or "\\" in username or len(username) > 128:
             raise ValueError("a gateway username must be a plain name (no slashes)")
-        with self._lock:
+        with self._state():
             folder = self._folder_by_path(f"{FOLDER_ROOT}/{username}")
             if folder is None:
                 parent = self._folder_by_path(FOLDER_ROOT)
@@ -259,7 +297,7 @@ class Gateway:
         upload_stamp: dt.datetime | None = None,
     ) -> str:
         """Put a file into the user's folder (as SSB's upload would); returns its id (tracking number)."""
-        with self._lock:
+        with self._state():
             user = self.users.get(username.casefold())
             if user is None:
                 raise KeyError(f"no gateway user {username!r}")
@@ -282,7 +320,7 @@ class Gateway:
             return file_id
 
     def list_user_files(self, username: str) -> list[FileRecord]:
-        with self._lock:
+        with self._state():
             user = self.users[username.casefold()]
             return [f for f in self.files.values() if f.folder_id == user.home_folder_id]
 
@@ -328,7 +366,7 @@ class Gateway:
     async def token(self, request: Request) -> Response:
         form = await self._form(request)
         grant = form.get("grant_type", "")
-        with self._lock:
+        with self._state():
             if grant == "password":
                 return self._password_grant(form)
             if grant == "refresh_token":
@@ -387,7 +425,7 @@ class Gateway:
     async def revoke(self, request: Request) -> Response:
         form = await self._form(request)
         token = form.get("token", "")
-        with self._lock:
+        with self._state():
             found = self._access.pop(token, None) is not None or self._refresh.pop(token, None) is not None
         if not found:
             return _json({"message": "The token is invalid."}, 401)
@@ -514,11 +552,11 @@ class Gateway:
     # ---- endpoints -----------------------------------------------------------------------------
 
     async def users_self(self, request: Request) -> Response:
-        with self._lock:
+        with self._state():
             return _json(self._user_details(self._user_for(request)))
 
     async def folder_list(self, request: Request) -> Response:
-        with self._lock:
+        with self._state():
             user = self._user_for(request)
             visible = [self.folders[user.home_folder_id]]
             name_mask = request.query_params.get("name")
@@ -540,12 +578,12 @@ class Gateway:
         return folder
 
     async def folder_details(self, request: Request) -> Response:
-        with self._lock:
+        with self._state():
             user = self._user_for(request)
             return _json(self._folder_details(self._own_folder(request, user), user))
 
     async def folder_files(self, request: Request) -> Response:
-        with self._lock:
+        with self._state():
             user = self._user_for(request)
             folder = self._own_folder(request, user)
             items = self._folder_files(folder.id)
@@ -557,7 +595,7 @@ class Gateway:
             return _json(self._paged(request, items, self._FILE_KEYS, "name", self._simple_file))
 
     async def all_files(self, request: Request) -> Response:
-        with self._lock:
+        with self._state():
             user = self._user_for(request)
             items = self._folder_files(user.home_folder_id)
             if self._bool_param(request, "newOnly"):
@@ -585,15 +623,14 @@ class Gateway:
         return record
 
     async def file_details(self, request: Request) -> Response:
-        with self._lock:
+        with self._state():
             user = self._user_for(request)
             return _json(self._file_details(self._own_file(request, user)))
 
     async def file_patch(self, request: Request) -> Response:
-        with self._lock:
-            user = self._user_for(request)
-            record = self._own_file(request, user)
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        with self._state():
+            self._own_file(request, self._user_for(request))
         if ctype not in ("application/json", "text/json", "application/problem+json"):
             raise ApiError(415, "Unsupported Media Type", "The body must be JSON.")
         try:
@@ -608,7 +645,8 @@ class Gateway:
             name = patch["name"]
             if not isinstance(name, str) or not name or len(name) > 255 or any(c in name for c in "/\\\0"):
                 raise ApiError(400, "Bad Request", "The file name is not valid.")
-        with self._lock:
+        with self._state():
+            record = self._own_file(request, self._user_for(request))
             if "isNew" in patch:
                 record.is_new = patch["isNew"]
             if "name" in patch:
@@ -617,7 +655,7 @@ class Gateway:
             return _json(self._file_details(record))
 
     async def file_delete(self, request: Request) -> Response:
-        with self._lock:
+        with self._state():
             user = self._user_for(request)
             record = self._own_file(request, user)
             del self.files[record.id]
@@ -629,7 +667,7 @@ class Gateway:
         return Response(status_code=204)
 
     async def file_download(self, request: Request) -> Response:
-        with self._lock:
+        with self._state():
             user = self._user_for(request)
             record = self._own_file(request, user)
             record.download_count += 1
