@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Benchmarks: named cases, each beside a peer tool on the same input in the same run.
+
+    python scripts/bench.py --case validate --persons 1000,10000,100000 [--repeat 3]
+
+Every measured run is a separate process started by a small probe process, which reports the
+run's wall time and its peak memory from resource.getrusage(RUSAGE_CHILDREN) (the probe has no
+other child, so that is exactly the run's peak RSS). Medians over --repeat runs; the ratio is
+ours / peer. Not a test: it prints figures.
+
+Adding a case: a function ``def bench_<name>(bench: Bench) -> None`` decorated with
+``@case("<name>")`` that calls ``bench.compare(...)`` for each input size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# The probe: runs argv[1:], prints {"seconds", "peak_kb", "rc", "inner_seconds"} as JSON. A run
+# may time its own core work and print {"inner_seconds": s} as its last stdout line.
+PROBE = r"""
+import json, os, resource, subprocess, sys, tempfile, time
+with tempfile.TemporaryFile() as out, open(os.devnull, "wb") as null:
+    start = time.perf_counter()
+    rc = subprocess.call(sys.argv[1:], stdout=out, stderr=null)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out.seek(max(0, out.seek(0, 2) - 200))
+    tail = out.read().decode("utf-8", "replace").strip().splitlines()
+inner = None
+if tail and tail[-1].startswith('{"inner_seconds"'):
+    inner = json.loads(tail[-1])["inner_seconds"]
+print(json.dumps({"seconds": seconds, "peak_kb": peak, "rc": rc, "inner_seconds": inner}))
+"""
+
+
+@dataclass
+class Row:
+    case: str
+    persons: int
+    size_bytes: int
+    tool: str
+    seconds: float  # median wall time of the process
+    peak_mb: float  # median peak RSS
+    runs: list[float] = field(default_factory=list)
+    ratio: float | None = None  # ours / peer, on the ours row
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.size_bytes / 1e6 / self.seconds if self.seconds else 0.0
+
+    @property
+    def persons_per_s(self) -> float:
+        return self.persons / self.seconds if self.seconds else 0.0
+
+
+CASES: dict[str, Callable[[Bench], None]] = {}
+
+
+def case(name: str):
+    def register(function: Callable[[Bench], None]) -> Callable[[Bench], None]:
+        CASES[name] = function
+        return function
+
+    return register
+
+
+class Bench:
+    def __init__(self, persons: list[int], repeat: int, workdir: Path) -> None:
+        self.persons = persons
+        self.repeat = repeat
+        self.workdir = workdir
+        self.rows: list[Row] = []
+        self._extracts: dict[tuple[int, float], Path] = {}
+        # The CLI reads no real profile during a benchmark.
+        self.env = {**os.environ, "IPLOS_CONFIG": str(workdir / "no-config.toml"), "PYTHONPATH": str(ROOT)}
+
+    def extract(self, persons: int, error_rate: float = 0.0) -> Path:
+        """A generated synthetic extract (cached for the run)."""
+        key = (persons, error_rate)
+        if key not in self._extracts:
+            from iplos_tui.core.extract.generator import generate_file
+
+            path = self.workdir / f"extract-{persons}-{error_rate}.xml"
+            start = time.perf_counter()
+            generate_file(path, persons=persons, seed=1, error_rate=error_rate)
+            took = time.perf_counter() - start
+            size = path.stat().st_size
+            print(f"  generated {persons:>7} persons: {size / 1e6:7.1f} MB in {took:5.2f} s "
+                  f"({persons / took:,.0f} persons/s)", file=sys.stderr)
+            self._extracts[key] = path
+        return self._extracts[key]
+
+    def measure(self, argv: list[str]) -> dict:
+        out = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, env=self.env, timeout=3600)
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr)
+        return json.loads(out.stdout)
+
+    def compare(self, name: str, persons: int, size: int, ours: list[Tool], peer: Tool | None) -> None:
+        """Run each of ``ours`` and the ``peer`` in turn, ``repeat`` times after one warm-up each
+        (page cache, .pyc files); medians; each of ours gets the ratio ours / peer."""
+        tools = ours + ([peer] if peer else [])
+        results: dict[str, list[dict]] = {tool.label: [] for tool in tools}
+        for tool in tools:
+            first = self.measure(tool.argv)
+            if first["rc"] not in tool.ok_codes:
+                raise RuntimeError(f"{tool.label} exited {first['rc']}: {' '.join(tool.argv)}")
+        for _ in range(self.repeat):
+            for tool in tools:
+                results[tool.label].append(self.measure(tool.argv))
+        rows = []
+        for tool in tools:
+            runs = results[tool.label]
+            times = [r["inner_seconds"] if tool.inner else r["seconds"] for r in runs]
+            rows.append(Row(
+                case=name, persons=persons, size_bytes=size, tool=tool.label,
+                seconds=statistics.median(times),
+                peak_mb=statistics.median(r["peak_kb"] for r in runs) / 1024,
+                runs=[round(value, 4) for value in times],
+            ))
+        if peer:
+            for row in rows[:-1]:
+                row.ratio = row.seconds / rows[-1].seconds if rows[-1].seconds else None
+        self.rows.extend(rows)
+        for row in rows:
+            print_row(row)
+
+
+@dataclass
+class Tool:
+    label: str
+    argv: list[str]
+    ok_codes: frozenset[int] = frozenset({0})
+    inner: bool = False  # time what the run reports as inner_seconds instead of the process
+
+
+def print_header() -> None:
+    print(f"{'case':<10} {'persons':>8} {'size MB':>8}  {'tool':<26} {'median s':>9} {'MB/s':>8} "
+          f"{'persons/s':>10} {'peak MB':>8} {'ratio':>6}")
+
+
+def print_row(row: Row) -> None:
+    ratio = f"{row.ratio:5.1f}x" if row.ratio is not None else ""
+    print(f"{row.case:<10} {row.persons:>8} {row.size_bytes / 1e6:>8.1f}  {row.tool:<26} {row.seconds:>9.3f} "
+          f"{row.mb_per_s:>8.1f} {row.persons_per_s:>10,.0f} {row.peak_mb:>8.1f} {ratio:>6}", flush=True)
+
+
+# --- cases ---------------------------------------------------------------------------------------
+
+# validate_file alone, timed inside the process (no interpreter start-up or imports).
+_VALIDATE_ONLY = r"""
+import json, sys, time
+from iplos_tui.core.extract.validate import validate_file
+start = time.perf_counter()
+report = validate_file(sys.argv[1])
+print(json.dumps({"inner_seconds": time.perf_counter() - start}))
+sys.exit(0 if report.fatal is None else 2)
+"""
+
+
+@case("validate")
+def bench_validate(bench: Bench) -> None:
+    """`iplos validate` (the CLI, whole process) and validate_file timed in-process, beside
+    `xmllint --stream --noout` (parses only, no checks) on the same file."""
+    xmllint = shutil.which("xmllint")
+    if xmllint is None:
+        print("xmllint not found (apt-get install libxml2-utils): running without the peer", file=sys.stderr)
+    for persons in bench.persons:
+        path = bench.extract(persons)
+        ours = [
+            Tool("iplos validate --json", [sys.executable, "-m", "iplos_tui", "validate", str(path), "--json"], frozenset({0, 1})),
+            Tool("validate_file in-process", [sys.executable, "-c", _VALIDATE_ONLY, str(path)], inner=True),
+        ]
+        peer = Tool("xmllint --stream --noout", [xmllint, "--stream", "--noout", str(path)]) if xmllint else None
+        bench.compare("validate", persons, path.stat().st_size, ours, peer)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--case", default="validate", help=f"comma-separated cases: {', '.join(CASES)} (default validate)")
+    parser.add_argument("--persons", default="1000,10000,100000", help="comma-separated extract sizes (default 1000,10000,100000)")
+    parser.add_argument("--repeat", type=int, default=3, help="measured runs per tool and size (default 3)")
+    parser.add_argument("--workdir", help="where generated inputs go (default: a temporary directory, removed after)")
+    parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    args = parser.parse_args(argv)
+    names = [name.strip() for name in args.case.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(CASES)}")
+    persons = [int(value) for value in args.persons.split(",") if value.strip()]
+
+    # Synthetic data only: a temp directory is fine here (no personal data is ever generated).
+    temp = None if args.workdir else tempfile.TemporaryDirectory(prefix="iplos-bench-")
+    workdir = Path(args.workdir or temp.name)
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        bench = Bench(persons, args.repeat, workdir)
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpu, repeat {args.repeat} (medians)", file=sys.stderr)
+        print_header()
+        for name in names:
+            CASES[name](bench)
+        if args.json:
+            Path(args.json).write_text(json.dumps([{**asdict(r), "mb_per_s": r.mb_per_s, "persons_per_s": r.persons_per_s} for r in bench.rows], indent=2))
+    finally:
+        if temp is not None:
+            temp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
