@@ -334,7 +334,7 @@ def test_cancel_returns_at_once(valid_profile, pki):
         started = time.monotonic()
         results = by_id(preflight.run_checks(profile, only=NETWORK, resolver=resolver(LOCAL), cancel=cancel))
         elapsed = time.monotonic() - started
-    assert elapsed < 0.6
+    assert elapsed < 1.0  # cancelled at 0.2 s of a 5 s timeout
     assert results["tcp"].status == "skip"
     assert results["tcp"].detail == "Avbrutt."
     assert results["dns"].status == "pass"  # finished before the cancel

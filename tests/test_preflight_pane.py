@@ -92,7 +92,6 @@ async def test_run_all_fills_rows_and_details(tmp_path, valid_profile, ca):
 async def test_rerun_one_only_touches_that_row(tmp_path, valid_profile, ca):
     issued, ca_pem = ca
     with TlsHttpServer(issue_tls_server(issued, ["iplos.test", "filsluse.test"]), tmp_path / "srv") as server:
-        times = iter([FROZEN_NOW, FROZEN_NOW + dt.timedelta(minutes=10)])
         clock = {"now": FROZEN_NOW}
         app = make_app(tmp_path, point_at(valid_profile, ca_pem, server.port))
         app._clock = lambda: clock["now"]
@@ -112,7 +111,6 @@ async def test_rerun_one_only_touches_that_row(tmp_path, valid_profile, ca):
             await pilot.press("enter")  # Enter re-runs the selected row too
             await settle(app, pilot)
             assert server.handshakes == handshakes + 2
-        del times
 
 
 async def test_cancel_stops_a_run_into_a_black_hole(tmp_path, valid_profile, ca):
