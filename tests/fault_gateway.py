@@ -48,6 +48,7 @@ class FaultGateway:
     list_mode: str = "ok"
     token_mode: str = "ok"
     unauthorized_once: bool = False
+    home_zero: bool = False  # users/self without homeFolderID: the client must look the folder up
     calls: Counter = field(default_factory=Counter)
     forms: list[dict] = field(default_factory=list)
 
@@ -55,6 +56,7 @@ class FaultGateway:
         self.files.clear()
         self.list_mode = self.token_mode = "ok"
         self.unauthorized_once = False
+        self.home_zero = False
         self.calls.clear()
         self.forms.clear()
 
@@ -97,7 +99,16 @@ class FaultGateway:
 
     async def users_self(self, request: Request) -> Response:
         self.calls["self"] += 1
-        return self._auth(request) or JSONResponse({"id": "u1", "username": "postmottak@x.kommune.no", "homeFolderID": FOLDER})
+        return self._auth(request) or JSONResponse({"id": "u1", "username": "postmottak@x.kommune.no", "homeFolderID": 0 if self.home_zero else FOLDER})
+
+    async def folder_list(self, request: Request) -> Response:
+        self.calls["folders"] += 1
+        self.calls["folders_path:" + request.query_params.get("path", "")] += 1
+        items = [
+            {"id": 99, "name": "postmottak@x.kommune.no.old", "path": "/Home/Ekstern/iplos/postmottak@x.kommune.no.old"},
+            {"id": FOLDER, "name": "postmottak@x.kommune.no", "path": "/Home/Ekstern/iplos/postmottak@x.kommune.no"},
+        ]
+        return self._auth(request) or JSONResponse({"items": items, "paging": {"page": 1, "perPage": 25, "totalItems": 2, "totalPages": 1}, "sorting": []})
 
     async def folder_files(self, request: Request) -> Response:
         self.calls["list"] += 1
@@ -202,6 +213,7 @@ class FaultGateway:
                 Route("/api/v1/token", self.token, methods=["POST"]),
                 Route("/api/v1/token/revoke", self.revoke, methods=["POST"]),
                 Route("/api/v1/users/self", self.users_self, methods=["GET"]),
+                Route("/api/v1/folders", self.folder_list, methods=["GET"]),
                 Route(f"/api/v1/folders/{FOLDER}/files", self.folder_files, methods=["GET"]),
                 Route("/api/v1/files/{file_id}", self.details, methods=["GET"]),
                 Route("/api/v1/files/{file_id}", self.patch, methods=["PATCH"]),

@@ -388,3 +388,11 @@ def test_password_is_not_in_the_client_or_its_repr(faults, tls):
     with logged_in(faults, tls) as gw:
         assert PASSWORD not in repr(gw) and PASSWORD not in repr(vars(gw))
     assert faults.forms[0]["password"] == PASSWORD
+
+
+def test_home_folder_found_by_path_when_users_self_has_none(faults, tls):
+    faults.add("19", NAME, b"abc")
+    faults.home_zero = True
+    with logged_in(faults, tls) as gw:
+        assert [f.id for f in gw.list_files()] == ["19"]
+    assert faults.calls["folders_path:/Home/Ekstern/iplos/postmottak@x.kommune.no"] == 1

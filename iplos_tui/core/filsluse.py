@@ -613,9 +613,9 @@ class GatewayClient:
         user = user or self.self_user()
         if user.home_folder_id:
             return user.home_folder_id
-        wanted = f"/Home/Ekstern/iplos/{user.username or self._username}".rstrip("/").casefold()
-        for folder in self.list_folders(path=wanted):
-            if folder.path.rstrip("/").casefold() == wanted:
+        path = f"/Home/Ekstern/iplos/{user.username or self._username}"
+        for folder in self.list_folders(path=path):
+            if folder.path.rstrip("/").casefold() == path.casefold():
                 return folder.id
         raise GatewayError("no_folder", username=user.username or self._username)
 
