@@ -216,6 +216,8 @@ class PreflightScreen(PaneScreen):
         box = self.query_one("#preflight-detail-box", VerticalScroll)
         box.border_title = Content(f"{t(f'preflight.mark.{state}')} {safe_text(result.title, one_line=True)}")
         parts: list[Content] = [Content(safe_text(result.detail))]
+        if state == "pending":
+            parts.append(Content(t("preflight.pane.intro")))
         if self.finished_at[check_id] is not None:
             parts.append(
                 Content.styled(
