@@ -1,7 +1,532 @@
-"""The Submission pane (not built yet: its issue fills it)."""
+"""The Submission pane: pick and check the extract, confirm exactly what will be sent, then watch
+the run in a live log, and look back at every run in the journal's history.
 
-from iplos_tui.screens.base import NotBuiltScreen
+All blocking work runs in thread workers (``core/pipeline``); its events go on a queue that a
+100 ms timer drains into the widgets, the log with a single ``write_lines`` per tick
+(CONVENTIONS.md §7). The PIN is asked for in the confirmation when it is not in memory, kept
+only as a ``Secret``, and cleared after a refused login.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Log, ProgressBar, Static
+
+from iplos_tui.core.i18n import t
+from iplos_tui.core.text import safe_text
+from iplos_tui.screens.base import PaneScreen
+
+LOG_MAX_LINES = 5000
+DRAIN_INTERVAL = 0.1
+BAR_STEPS = ("validate", "encrypt", "upload")
 
 
-class SubmissionScreen(NotBuiltScreen):
-    PANE = "submission"
+def _steps() -> tuple[str, ...]:
+    from iplos_tui.core.pipeline import STEPS
+
+    return STEPS
+
+
+class ConfirmSend(ModalScreen[dict | None]):
+    """What will be sent, and the PIN when it is not in memory. Returns
+    ``{"pin": Secret | None}`` on send, None when not sent."""
+
+    DEFAULT_CSS = """
+    ConfirmSend { align: center middle; }
+    ConfirmSend > Vertical { width: 78; max-height: 22; height: auto; border: thick $warning; background: $surface; padding: 0 1; }
+    ConfirmSend .confirm-title { text-style: bold; }
+    ConfirmSend .confirm-body { height: auto; max-height: 13; overflow-y: auto; }
+    ConfirmSend Input { width: 40; }
+    ConfirmSend .confirm-error { color: $error; height: auto; }
+    ConfirmSend Horizontal { height: 3; align: right middle; }
+    """
+    BINDINGS = [
+        Binding("escape", "cancel", t("submit.pane.not_now"), id="submission.confirm.cancel"),
+        Binding("f9", "send", t("submit.pane.send_now"), id="submission.confirm.send"),
+    ]
+    AUTO_FOCUS = "#confirm-pin, #confirm-send"
+
+    def __init__(self, lines: list[str], need_pin: bool) -> None:
+        super().__init__()
+        self._lines = lines
+        self._need_pin = need_pin
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Content(t("submit.pane.confirm_title")), classes="confirm-title")
+            yield Static(Content("\n".join(self._lines)), classes="confirm-body")
+            if self._need_pin:
+                yield Input(password=True, placeholder=t("submit.pane.pin_placeholder"), id="confirm-pin")
+            yield Static("", classes="confirm-error", id="confirm-error")
+            with Horizontal():
+                yield Button(t("submit.pane.not_now"), id="confirm-cancel")
+                yield Button(t("submit.pane.send_now"), variant="warning", id="confirm-send")
+
+    @on(Button.Pressed, "#confirm-cancel")
+    def action_cancel(self) -> None:
+        self._clear_pin()
+        self.dismiss(None)
+
+    @on(Input.Submitted, "#confirm-pin")
+    @on(Button.Pressed, "#confirm-send")
+    def action_send(self) -> None:
+        from iplos_tui.core.secrets import Secret, check_pin
+
+        pin = None
+        if self._need_pin:
+            field = self.query_one("#confirm-pin", Input)
+            problem = check_pin(field.value)
+            if problem:
+                self.query_one("#confirm-error", Static).update(Content(problem))
+                field.value = ""
+                return
+            pin = Secret(field.value)
+        self._clear_pin()
+        self.dismiss({"pin": pin})
+
+    def _clear_pin(self) -> None:
+        for field in self.query("#confirm-pin").results(Input):
+            field.value = ""
+
+
+class SubmissionScreen(PaneScreen):
+    DEFAULT_CSS = """
+    SubmissionScreen #sub-top { height: 3; padding: 0 1; }
+    SubmissionScreen #sub-path { width: 1fr; }
+    SubmissionScreen #sub-deadlines { height: 1; padding: 0 1; color: $text-muted; }
+    SubmissionScreen #sub-steps { height: 5; padding: 0 1; grid-size: 3; grid-columns: 28 18 1fr; grid-rows: 1; }
+    SubmissionScreen .step-label { width: 28; }
+    SubmissionScreen .step-detail { width: 1fr; color: $text-muted; }
+    SubmissionScreen ProgressBar { width: 18; }
+    SubmissionScreen ProgressBar Bar { width: 16; }
+    SubmissionScreen #sub-log { height: 1fr; border: round $primary-darken-2; }
+    SubmissionScreen #sub-history { height: 1fr; display: none; }
+    SubmissionScreen.show-history #sub-history { display: block; }
+    SubmissionScreen.show-history #sub-log { display: none; }
+    SubmissionScreen #sub-status { height: 1; padding: 0 1; }
+    """
+    AUTO_FOCUS = "#sub-path"
+    BINDINGS = [
+        Binding("f5", "validate", t("submit.pane.validate"), id="submission.validate"),
+        Binding("f6", "send", t("submit.pane.send"), id="submission.send"),
+        Binding("f7", "cancel_run", t("submit.pane.cancel"), id="submission.cancel"),
+        Binding("f8", "toggle_history", t("submit.pane.history"), id="submission.history"),
+        Binding("f9", "resume", t("submit.pane.resume"), id="submission.resume", show=False),
+    ]
+
+    class Prepared(Message):
+        def __init__(self, pipeline: Any, prepared: Any) -> None:
+            super().__init__()
+            self.pipeline = pipeline
+            self.prepared = prepared
+
+    class Finished(Message):
+        def __init__(self, result: Any) -> None:
+            super().__init__()
+            self.result = result
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self.cancel_event = threading.Event()
+        self.running = False
+        self.last_result: Any = None
+        self.allow_again = False
+
+    # --- layout ------------------------------------------------------------------------------
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="sub-top"):
+            yield Input(placeholder=t("submit.pane.path_placeholder"), id="sub-path")
+        yield Static("", id="sub-deadlines")
+        with Grid(id="sub-steps"):
+            for step in _steps():
+                yield Label(Content("· " + t(f"submit.step_{step}")), classes="step-label", id=f"step-{step}")
+                if step in BAR_STEPS:
+                    yield ProgressBar(total=100, show_eta=False, show_percentage=False, id=f"bar-{step}")
+                else:
+                    yield Static("", id=f"bar-{step}")
+                yield Static("", classes="step-detail", id=f"detail-{step}")
+        yield Log(max_lines=LOG_MAX_LINES, auto_scroll=True, id="sub-log")
+        yield DataTable(id="sub-history", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="sub-status")
+
+    def on_mount(self) -> None:
+        self.set_interval(DRAIN_INTERVAL, self.drain_events)
+        table = self.query_one("#sub-history", DataTable)
+        for key in ("id", "updated", "state", "persons", "receipt", "waiting"):
+            table.add_column(t(f"submit.pane.col_{key}"), key=key)
+        self.refresh_history()
+        self._deadlines()
+        self._status(t("submit.pane.ready"))
+
+    def _deadlines(self) -> None:
+        from iplos_tui.core.config import submission_window
+
+        opens, closes, corrections = submission_window(self.app.profile.year)
+        text = t("submit.pane.deadlines", opens=f"{opens:%d.%m}", closes=f"{closes:%d.%m.%Y}", corrections=f"{corrections:%d.%m.%Y}")
+        last = self._last_confirmed()
+        if last is not None:
+            text = last.waiting_for() + " · " + text
+        self.query_one("#sub-deadlines", Static).update(Content(safe_text(text, one_line=True)))
+
+    def _last_confirmed(self) -> Any:
+        try:
+            subs = self._journal().submissions()
+        except Exception:  # an unreadable journal shows as empty here; the run says why
+            return None
+        confirmed = [s for s in subs if s.state == "confirmed"]
+        return confirmed[-1] if confirmed else None
+
+    def _journal(self) -> Any:
+        from iplos_tui.core.journal import Journal
+
+        return Journal(self.app.profile.secure_dir)
+
+    def _status(self, text: str) -> None:
+        self.query_one("#sub-status", Static).update(Content(safe_text(text, one_line=True, limit=200)))
+
+    def log_lines(self, lines: list[str]) -> None:
+        """Queue lines for the log (any thread)."""
+        from iplos_tui.core.pipeline import LogLine
+
+        for line in lines:
+            self.events.put(LogLine(line))
+
+    # --- the event pump ----------------------------------------------------------------------
+
+    def drain_events(self) -> None:
+        from iplos_tui.core import pipeline as pl
+
+        lines: list[str] = []
+        latest: dict[str, Any] = {}
+        for _ in range(20000):
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(event, pl.LogLine):
+                mark = {"warning": "! ", "error": "✗ "}.get(event.level, "  ")
+                lines.append(mark + safe_text(event.text, one_line=True, limit=400))
+            elif isinstance(event, pl.StepProgress):
+                latest[event.step] = event  # only the newest progress of a tick counts
+            elif isinstance(event, pl.StepStarted):
+                self._step(event.step, "▸", "")
+                lines.append("▸ " + event.label)
+            elif isinstance(event, pl.StepDone):
+                self._step(event.step, "✓", event.detail)
+                self._bar(event.step, 1, 1)
+                lines.append("✓ " + safe_text(event.detail, one_line=True))
+            elif isinstance(event, pl.StepFailed):
+                self._step(event.step, "✗", event.reason)
+                lines.append("✗ " + safe_text(event.reason, one_line=True, limit=400))
+                if event.hint:
+                    lines.append("  " + safe_text(event.hint, one_line=True, limit=400))
+        for step, event in latest.items():
+            self._bar(step, event.done, event.total)
+            detail = f"{pl.fmt_bytes(event.done)} / {pl.fmt_bytes(event.total)}"
+            if event.rate:
+                detail += f" · {pl.fmt_bytes(event.rate)}/s"
+            if event.eta is not None:
+                detail += " · " + t("submit.eta", seconds=f"{event.eta:.0f}")
+            self.query_one(f"#detail-{step}", Static).update(Content(detail))
+        if lines:
+            self.query_one("#sub-log", Log).write_lines(lines)
+
+    def _step(self, step: str, mark: str, detail: str) -> None:
+        if step not in _steps():
+            return
+        self.query_one(f"#step-{step}", Label).update(Content(f"{mark} {t(f'submit.step_{step}')}"))
+        self.query_one(f"#detail-{step}", Static).update(Content(safe_text(detail, one_line=True, limit=200)))
+
+    def _bar(self, step: str, done: int, total: int) -> None:
+        if step in BAR_STEPS:
+            self.query_one(f"#bar-{step}", ProgressBar).update(total=100, progress=(100 * done / total) if total else 0)
+
+    def _reset_steps(self) -> None:
+        for step in _steps():
+            self._step(step, "·", "")
+            self._bar(step, 0, 1)
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def _path(self) -> Path | None:
+        value = self.query_one("#sub-path", Input).value.strip()
+        if not value:
+            self._status(t("submit.pane.need_path"))
+            self.query_one("#sub-path", Input).focus()
+            return None
+        return Path(value).expanduser()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("validate", "send", "resume"):
+            return not self.running
+        if action == "cancel_run":
+            return self.running
+        return True
+
+    def palette_commands(self):
+        from textual.app import SystemCommand
+
+        yield SystemCommand(t("submit.pane.validate") + " (F5)", t("submit.pane.validate_help"), self.action_validate)
+        yield SystemCommand(t("submit.pane.send") + " (F6)", t("submit.pane.send_help"), self.action_send)
+        yield SystemCommand(t("submit.pane.send_again"), t("submit.pane.send_again_help"), self.action_send_again)
+        yield SystemCommand(t("submit.pane.cancel") + " (F7)", t("submit.pane.cancel_help"), self.action_cancel_run)
+        yield SystemCommand(t("submit.pane.history") + " (F8)", t("submit.pane.history_help"), self.action_toggle_history)
+        yield SystemCommand(t("submit.pane.resume") + " (F9)", t("submit.pane.resume_help"), self.action_resume)
+
+    @on(Input.Submitted, "#sub-path")
+    def _path_entered(self) -> None:
+        self.action_validate()
+
+    def action_validate(self) -> None:
+        path = self._path()
+        if path is None or self.running:
+            return
+        self._begin()
+        self.validate_worker(path, self.app.profile, self.cancel_event)
+
+    def action_send(self) -> None:
+        path = self._path()
+        if path is None or self.running:
+            return
+        self._begin()
+        self.prepare_worker(path, self.app.profile, self.cancel_event, self.allow_again)
+        self.allow_again = False
+
+    def action_send_again(self) -> None:
+        self.allow_again = True
+        self.action_send()
+
+    def action_cancel_run(self) -> None:
+        if self.running:
+            self.cancel_event.set()
+            self._status(t("submit.cancelling"))
+
+    def action_toggle_history(self) -> None:
+        self.toggle_class("show-history")
+        if self.has_class("show-history"):
+            self.refresh_history()
+            self.query_one("#sub-history", DataTable).focus()
+
+    def action_resume(self) -> None:
+        """Finish or resolve the highlighted journal entry (history view)."""
+        if self.running:
+            return
+        table = self.query_one("#sub-history", DataTable)
+        if not self.has_class("show-history") or table.row_count == 0:
+            self._status(t("submit.pane.resume_pick"))
+            return
+        sub_id = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        sub = self._journal().get(sub_id)
+        if sub is None or not sub.open:
+            self._status(t("submit.nothing_to_resume"))
+            return
+        lines = [t("submit.pane.resume_line", id=sub.id[:8], state=t(f"submit.state_{sub.state}")), sub.waiting_for()]
+        self._ask(lines, lambda pin: self._start_resume(sub_id, pin))
+
+    def _begin(self) -> None:
+        self.running = True
+        self.cancel_event = threading.Event()
+        self._reset_steps()
+        self.refresh_bindings()
+        self.remove_class("show-history")
+
+    def _end(self) -> None:
+        self.running = False
+        self.refresh_bindings()
+        self.refresh_history()
+        self._deadlines()
+
+    # --- workers -----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="submission", exit_on_error=False)
+    def validate_worker(self, path: Path, profile: Any, cancel: threading.Event) -> None:
+        from iplos_tui.core import pipeline as pl
+        from iplos_tui.core.extract.importer import Cancelled
+        from iplos_tui.core.extract.validate import validate_file
+
+        emit = self.events.put
+        emit(pl.StepStarted("validate", t("submit.step_validate")))
+        throttle = pl._Throttle(pl.PROGRESS_INTERVAL)
+
+        def progress(done: int, total: int) -> None:
+            if throttle.ready(done >= total):
+                emit(pl.StepProgress("validate", done, total))
+
+        try:
+            report = validate_file(path, year=profile.year, profile_kommunenr=profile.kommunenr or None, profile_bydel=profile.bydel or None, progress=progress, cancel=cancel)
+        except Cancelled:
+            emit(pl.StepFailed("validate", t("submit.cancelled")))
+            self.post_message(self.Finished(None))
+            return
+        for line in findings_by_rule(report):
+            emit(pl.LogLine(line, "warning" if report.ok else "error"))
+        if report.ok:
+            emit(pl.StepDone("validate", t("submit.validated", persons=report.persons, warnings=report.warnings)))
+        else:
+            reason = report.fatal.message if report.fatal else t("submit.validation_errors", errors=report.errors, warnings=report.warnings)
+            emit(pl.StepFailed("validate", reason, t("submit.validation_hint")))
+        self.post_message(self.Finished(None))
+
+    @work(thread=True, exclusive=True, group="submission", exit_on_error=False)
+    def prepare_worker(self, path: Path, profile: Any, cancel: threading.Event, allow_again: bool) -> None:
+        from iplos_tui.core.journal import RunLockBusy
+        from iplos_tui.core.pipeline import RunFailed, RunResult, StepFailed, SubmissionPipeline
+
+        pipeline = SubmissionPipeline(profile, emit=self.events.put, cancel=cancel, client_factory=self.app.services.get("sendemodul_client"), now=self._now_for_certificates())
+        try:
+            pipeline.start()
+        except RunLockBusy as busy:
+            self.events.put(StepFailed("validate", str(busy)))
+            self.post_message(self.Finished(RunResult(False, "busy", 3, message=str(busy))))
+            return
+        try:
+            prepared = pipeline.prepare(path, allow_again=allow_again)
+        except RunFailed as failed:
+            pipeline.close()
+            self.post_message(self.Finished(failed.result))
+            return
+        except BaseException:
+            pipeline.close()
+            raise
+        self.post_message(self.Prepared(pipeline, prepared))
+
+    def _now_for_certificates(self):
+        # The sandbox runs on its own clock (January 2018); the certificates are checked against it.
+        sandbox = self.app.sandbox
+        clock = getattr(getattr(sandbox, "clock", None), "now", None)
+        return clock if callable(clock) else None
+
+    @work(thread=True, exclusive=True, group="submission", exit_on_error=False)
+    def send_worker(self, pipeline: Any, prepared: Any, pin: Any) -> None:
+        try:
+            result = pipeline.send(prepared, pin)
+        finally:
+            pipeline.close()
+        self.post_message(self.Finished(result))
+
+    @work(thread=True, exclusive=True, group="submission", exit_on_error=False)
+    def resume_worker(self, sub_id: str, profile: Any, cancel: threading.Event, pin: Any) -> None:
+        from iplos_tui.core.journal import RunLockBusy
+        from iplos_tui.core.pipeline import RunResult, StepFailed, SubmissionPipeline
+
+        pipeline = SubmissionPipeline(profile, emit=self.events.put, cancel=cancel, client_factory=self.app.services.get("sendemodul_client"), now=self._now_for_certificates())
+        try:
+            pipeline.start()
+        except RunLockBusy as busy:
+            self.events.put(StepFailed("login", str(busy)))
+            self.post_message(self.Finished(RunResult(False, "busy", 3, message=str(busy))))
+            return
+        try:
+            result = pipeline.resume(sub_id, pin)
+        finally:
+            pipeline.close()
+        self.post_message(self.Finished(result))
+
+    # --- messages ----------------------------------------------------------------------------
+
+    @on(Prepared)
+    def _prepared(self, message: Prepared) -> None:
+        from iplos_tui.commands.submit import summary_lines
+
+        lines = summary_lines(message.prepared.summary)
+        self._status(t("submit.pane.waiting_confirm"))
+
+        def answer(pin: Any) -> None:
+            if pin is None:
+                message.pipeline.close()
+                self.events.put(__import__("iplos_tui.core.pipeline", fromlist=["LogLine"]).LogLine(t("submit.not_confirmed"), "warning"))
+                self._finish(None)
+                return
+            self.send_worker(message.pipeline, message.prepared, pin)
+
+        self._ask(lines, answer)
+
+    def _ask(self, lines: list[str], then: Any) -> None:
+        need_pin = self.app.pin is None or not self.app.pin.is_set
+
+        def done(result: dict | None) -> None:
+            if result is None:
+                then(None)
+                return
+            if result.get("pin") is not None:
+                self.app.remember_pin(result["pin"])
+            if not self.running:
+                self._begin()
+            then(self.app.pin)
+
+        self.app.push_screen(ConfirmSend(lines, need_pin), done)
+
+    def _start_resume(self, sub_id: str, pin: Any) -> None:
+        if pin is None:
+            self._finish(None)
+            return
+        self._begin()
+        self.resume_worker(sub_id, self.app.profile, self.cancel_event, pin)
+
+    @on(Finished)
+    def _finished(self, message: Finished) -> None:
+        self._finish(message.result)
+
+    def _finish(self, result: Any) -> None:
+        self.last_result = result
+        if result is not None:
+            if getattr(result, "exit_code", None) == 4 and self.app.pin is not None:
+                self.app.remember_pin(None)  # a refused PIN is not kept
+            if result.ok:
+                self._status(result.message)
+            else:
+                self._status(f"{t(f'submit.state_{result.state}') if result.state in STATE_KEYS else result.state}: {result.message}")
+        else:
+            self._status(t("submit.pane.ready"))
+        self._end()
+
+    def refresh_history(self) -> None:
+        table = self.query_one("#sub-history", DataTable)
+        table.clear()
+        try:
+            subs = self._journal().submissions()
+        except Exception as exc:  # shown, not raised: the pane stays usable
+            self._status(safe_text(str(exc), one_line=True))
+            return
+        rows = []
+        for sub in reversed(subs):
+            state = t(f"submit.state_{sub.state}")
+            receipt = (sub.receipt or {}).get("receipt_id", "") or "–"
+            rows.append((sub.id[:8], sub.updated[:16].replace("T", " "), state, str(sub.persons), receipt, sub.waiting_for()))
+        for row, sub in zip(rows, reversed(subs)):
+            table.add_row(*(Text(safe_text(cell, one_line=True, limit=60)) for cell in row), key=sub.id)
+
+
+STATE_KEYS = ("prepared", "encrypted", "sending", "confirmed", "failed-safe", "ambiguous")
+
+
+def findings_by_rule(report: Any, per_rule: int = 3) -> list[str]:
+    """The validation findings grouped by rule: a count per rule and its first few lines."""
+    lines: list[str] = []
+    counts = Counter(report.by_rule)
+    first: dict[str, list[Any]] = {}
+    for finding in report.findings:
+        first.setdefault(finding.rule, []).append(finding)
+    for rule, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        lines.append(t("submit.pane.rule_count", rule=rule, count=count))
+        for finding in first.get(rule, [])[:per_rule]:
+            where = f"{finding.line}: " if getattr(finding, "line", None) else ""
+            lines.append(f"    {where}{safe_text(str(finding.message), one_line=True, limit=160)}")
+    if report.fatal is not None:
+        lines.append(safe_text(report.fatal.message, one_line=True, limit=300))
+    return lines

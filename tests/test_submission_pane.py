@@ -1,0 +1,109 @@
+"""The Submission pane driven by the keyboard: confirm -> send with the live log, wrong PIN,
+validation findings grouped by rule, the history from the journal."""
+
+from __future__ import annotations
+
+import pytest
+from submit_world import PIN_CANARY, World
+
+from iplos_tui.app import IplosApp
+
+
+@pytest.fixture
+def world(tmp_path):
+    w = World(tmp_path, persons=300)
+    yield w
+    w.close()
+
+
+def _app(world: World) -> IplosApp:
+    return IplosApp(world.profile, world.config, initial_mode="submission", services={"sendemodul_client": world.client_factory()})
+
+
+async def _wait(pilot, predicate, limit: float = 20.0):
+    for _ in range(int(limit / 0.05)):
+        await pilot.pause(0.05)
+        if predicate():
+            return
+    raise AssertionError("timed out")
+
+
+async def _send(pilot, app, world, pin: str):
+    app.screen.query_one("#sub-path").value = str(world.extract)
+    pane = app.screen
+    pane.last_result = None
+    await pilot.press("f6")
+    await _wait(pilot, lambda: type(app.screen).__name__ == "ConfirmSend")
+    if pin:
+        await pilot.press(*pin)
+    await pilot.press("enter")
+    await _wait(pilot, lambda: app.screen is pane and pane.last_result is not None and not pane.running)
+    await pilot.pause(0.2)  # let the drain timer flush the queue
+    return pane
+
+
+async def test_confirm_then_send_shows_the_live_log_and_the_receipt(world):
+    app = _app(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await _send(pilot, app, world, PIN_CANARY)
+        assert pane.last_result.ok and pane.last_result.state == "confirmed"
+        log = "\n".join(pane.query_one("#sub-log").lines)
+        assert "IPLOS-2018-000001" in log and "content-0001.p7m" in log and "08:00 09.01.2018" in log
+        assert app.pin is not None and app.pin.reveal() == PIN_CANARY  # kept in memory only
+        await pilot.press("f8")
+        table = pane.query_one("#sub-history")
+        assert table.row_count == 1
+        screen_text = app.export_screenshot()
+        assert PIN_CANARY not in log and PIN_CANARY not in screen_text
+        # a second send: the PIN is in memory, so the confirmation asks for none; same extract
+        # -> refused as a duplicate before any upload
+        app.screen.query_one("#sub-path").value = str(world.extract)
+        pane.last_result = None
+        await pilot.press("f6")
+        await _wait(pilot, lambda: pane.last_result is not None)
+        assert pane.last_result.state == "duplicate"
+    world.assert_invariants(log, screen_text, delivered=True)
+
+
+async def test_wrong_pin_is_cleared_from_memory(world):
+    app = _app(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await _send(pilot, app, world, "PIN-CANARY-0009")
+        assert pane.last_result.exit_code == 4
+        assert app.pin is None
+        assert "forsøk igjen" in pane.last_result.message
+        log = "\n".join(pane.query_one("#sub-log").lines)
+    assert world.server.logins == 1
+    assert "PIN-CANARY" not in log
+
+
+async def test_not_now_sends_nothing(world):
+    app = _app(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.query_one("#sub-path").value = str(world.extract)
+        pane = app.screen
+        await pilot.press("f6")
+        await _wait(pilot, lambda: type(app.screen).__name__ == "ConfirmSend")
+        await pilot.press("escape")
+        await _wait(pilot, lambda: app.screen is pane and not pane.running)
+    assert world.server.requests == []
+    # the lock is released: a CLI run can go ahead
+    from iplos_tui.core.journal import RunLock
+
+    assert RunLock(world.secure).is_free()
+
+
+async def test_validation_findings_grouped_by_rule(world):
+    text = world.extract.read_text("utf-8").replace('hoursPerWeek="', 'hoursPerWeek="9', 5)
+    world.extract.write_text(text, "utf-8")
+    app = _app(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.screen
+        pane.query_one("#sub-path").value = str(world.extract)
+        await pilot.press("f5")
+        await _wait(pilot, lambda: not pane.running and pane.query_one("#sub-log").line_count > 2)
+        await pilot.pause(0.2)
+        log = "\n".join(pane.query_one("#sub-log").lines)
+    assert "✗" in log or "!" in log
+    assert any(": " in line and line.split(": ")[-1].isdigit() for line in log.splitlines())
+    assert world.server.requests == []
