@@ -277,3 +277,19 @@ def test_duplicate_names_the_first_line(tmp_path):
     a_line = next(i for i, text in enumerate(lines, 1) if 'localId="A1"' in text)
     b_line = next(i for i, text in enumerate(lines, 1) if 'localId="B2"' in text)
     assert report.findings[0].line == b_line and f"linje {a_line}" in first_line
+
+
+def test_examples_of_every_rule_with_max_per_rule(tmp_path):
+    persons = base_persons()
+    for index in range(30):
+        extra = base_persons()[1]
+        extra.local_id, extra.person_id = f"C{index}", synthetic(1960, 1, 1 + index)
+        extra.services[0].orgnr = LOCATION  # service.orgnr_forbidden
+        extra.household = "7"  # person.household
+        persons.append(extra)
+    path = write(tmp_path / "x.xml", render(base_header(), persons))
+    report = validate_file(path, max_findings=1000, max_per_rule=3)
+    assert report.by_rule == {"service.orgnr_forbidden": 30, "person.household": 30}
+    kept = [f.rule for f in report.findings]
+    assert kept.count("service.orgnr_forbidden") == 3 and kept.count("person.household") == 3
+    assert report.findings_omitted == 54

@@ -90,7 +90,9 @@ class Validator:
     ``year`` None takes the reporting year from the header. ``profile_kommunenr`` and
     ``profile_bydel``, when given, must equal the header's. ``allow_synthetic`` accepts synthetic
     test person ids (month + 80), as in the sandbox. ``require_person_id`` False checks a
-    pseudonymised content part, whose persons carry only their local id.
+    pseudonymised content part, whose persons carry only their local id. The report keeps at most
+    ``max_findings`` findings, and with ``max_per_rule`` at most that many of each rule (so that a
+    screen has examples of every rule); the rest are counted.
     """
 
     def __init__(
@@ -102,6 +104,7 @@ class Validator:
         allow_synthetic: bool = True,
         require_person_id: bool = True,
         max_findings: int = DEFAULT_MAX_FINDINGS,
+        max_per_rule: int | None = None,
     ) -> None:
         if year is not None:
             refdata.supported_years()
@@ -113,6 +116,7 @@ class Validator:
         self.allow_synthetic = allow_synthetic
         self.require_person_id = require_person_id
         self.max_findings = max_findings
+        self.max_per_rule = max_per_rule
         self.report = Report(year=year)
         self._by_rule: Counter[str] = Counter()
         self._header: Header | None = None
@@ -138,7 +142,8 @@ class Validator:
                 report.errors += 1
             else:
                 report.warnings += 1
-            if len(report.findings) < self.max_findings:
+            kept = self._by_rule[item.rule] <= self.max_per_rule if self.max_per_rule is not None else True
+            if kept and len(report.findings) < self.max_findings:
                 report.findings.append(item)
             else:
                 report.findings_omitted += 1
@@ -393,6 +398,7 @@ def validate_file(
     profile_bydel: str | None = None,
     allow_synthetic: bool = True,
     max_findings: int = DEFAULT_MAX_FINDINGS,
+    max_per_rule: int | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     allowed_dir: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
@@ -405,7 +411,12 @@ def validate_file(
     is called per chunk; a set ``cancel`` event raises ``Cancelled`` between chunks.
     """
     validator = Validator(
-        year, profile_kommunenr, profile_bydel, allow_synthetic=allow_synthetic, max_findings=max_findings
+        year,
+        profile_kommunenr,
+        profile_bydel,
+        allow_synthetic=allow_synthetic,
+        max_findings=max_findings,
+        max_per_rule=max_per_rule,
     )
     try:
         with open_extract(path, max_bytes=max_bytes, allowed_dir=allowed_dir) as opened:
