@@ -678,3 +678,17 @@ def test_invalid_proxy_setting_is_a_clear_failure(valid_profile, pki):
     assert results["tcp"].status == "fail"
     assert "http://vert:port" in results["tcp"].detail
     assert results["tls"].status == "skip"
+
+
+@pytest.mark.parametrize("years", [2, -2])
+def test_clock_moved_two_years_gives_a_clock_hint_for_the_keys(valid_profile, pki, tmp_path, years):
+    """F12: with the clock ±2 years off, a recipient certificate valid today is refused (+2: expired)
+    or held back (-2: not valid yet), and the hint names the clock."""
+    year = dt.datetime.now().year  # the window (2–15 January next year) lies inside the validity
+    path = _recipient(pki, tmp_path, "SSB f12", not_before=utc(-1), not_after=utc(400))
+    shifted = lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=365 * years)  # noqa: E731
+    profile = valid_profile.replace(ssb_certificate=path, year=year)
+    assert preflight.run_checks(profile, only=["ssb_certificate"])[0].status in ("pass", "warn")
+    result = preflight.run_checks(profile, only=["ssb_certificate"], now=shifted)[0]
+    assert result.status == ("fail" if years > 0 else "warn"), result
+    assert "klokken" in result.hint

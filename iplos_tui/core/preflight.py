@@ -1103,6 +1103,7 @@ def _check_certificate(ctx: _Context, check_id: str, attr: str, fingerprint_attr
     for problem in problems:
         if problem.code == "not_yet_valid":
             warnings.append(problem.message)
+            hints.append(t("preflight.hint.cert_clock", now=_utc(now)))
     try:
         mtime = dt.datetime.fromtimestamp(os.stat(path).st_mtime, dt.timezone.utc)
     except OSError:
@@ -1120,7 +1121,7 @@ def _check_certificate(ctx: _Context, check_id: str, attr: str, fingerprint_attr
             hint += " " + t("preflight.hint.cert_clock", now=_utc(now))
         return _result(check_id, FAIL, failures[0].message, evidence + [f"- {p.message}" for p in problems[1:]], hint)
     if warnings:
-        return _result(check_id, WARN, warnings[0], evidence + [f"- {w}" for w in warnings[1:]], " ".join(hints) or t("preflight.hint.cert_clock", now=_utc(now)))
+        return _result(check_id, WARN, warnings[0], evidence + [f"- {w}" for w in warnings[1:]], " ".join(hints))
     return _result(
         check_id,
         PASS,
