@@ -221,3 +221,20 @@ async def test_cursor_does_not_blink(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.focused.cursor_blink is False
+
+
+async def test_config_pane_follows_a_profile_saved_elsewhere(tmp_path, valid_profile):
+    """A tick saved from another pane must not be undone by a later save on F1."""
+    app = make_app(tmp_path, valid_profile)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        app.set_profile(app.profile.replace(spam_allowlist_confirmed=True))  # as the preflight tick does
+        await pilot.press("f1")
+        await pilot.pause()
+        screen = app.screen
+        assert screen.query_one("#field-spam_allowlist_confirmed").value is True
+        await pilot.press("f5")
+        await pilot.pause()
+    saved = load_profile(tmp_path / "conf" / "config.toml")
+    assert saved.spam_allowlist_confirmed is True

@@ -23,6 +23,10 @@ class PaneScreen(Screen):
     def compose_body(self) -> ComposeResult:
         yield from ()
 
+    def on_screen_resume(self) -> None:
+        for header in self.query(ProfileHeader):
+            header.refresh_header()
+
 
 class NotBuiltScreen(PaneScreen):
     """A pane whose issue has not landed: it says so plainly."""

@@ -252,10 +252,27 @@ class ConfigScreen(PaneScreen):
     def _restore_saved(self) -> None:
         profile = self.app.profile  # type: ignore[attr-defined]
         for spec in cfg.FIELDS:
-            widget = self.query_one(f"#field-{spec.attr}")
-            value = getattr(profile, spec.attr)
-            widget.value = value if spec.kind is bool or isinstance(widget, Select) else _widget_value_to_text(spec, value)
+            self._set_field(spec, getattr(profile, spec.attr))
         self._saved_values = self._form_texts()
+        self._validate()
+
+    def _set_field(self, spec: cfg.FieldSpec, value: Any) -> None:
+        widget = self.query_one(f"#field-{spec.attr}")
+        widget.value = value if spec.kind is bool or isinstance(widget, Select) else _widget_value_to_text(spec, value)
+
+    def on_screen_resume(self) -> None:
+        """Another pane may have saved the profile (preflight's ticks): take over what changed,
+        keeping the operator's own unsaved edits."""
+        super().on_screen_resume()
+        if not self._saved_values:
+            return
+        profile = self.app.profile  # type: ignore[attr-defined]
+        edited = {attr for attr, text in self._form_texts().items() if text != self._saved_values.get(attr)}
+        for spec in cfg.FIELDS:
+            if spec.attr not in edited:
+                self._set_field(spec, getattr(profile, spec.attr))
+        current = self._form_texts()
+        self._saved_values = {attr: (self._saved_values[attr] if attr in edited else current[attr]) for attr in current}
         self._validate()
 
     def palette_commands(self) -> Iterable[SystemCommand]:
