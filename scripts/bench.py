@@ -190,6 +190,190 @@ def bench_validate(bench: Bench) -> None:
         bench.compare("validate", persons, path.stat().st_size, ours, peer)
 
 
+
+# --- submit: the whole run against the sandbox Sendemodul, beside curl -T of the same bytes ---
+
+# One submission end to end in a fresh process: validate -> encrypt -> login -> parts -> commit.
+# Prints the upload phase (first part byte to last part answer) as inner_seconds when asked.
+_SUBMIT_RUN = r"""
+import datetime as dt, json, sys, time
+from pathlib import Path
+from iplos_tui.core.config import load_profile
+from iplos_tui.core.pipeline import StepDone, StepProgress, SubmissionPipeline
+from iplos_tui.core.secrets import Secret
+config, extract, pin_file, what = sys.argv[1:5]
+profile = load_profile(Path(config))
+marks = {}
+def emit(event):
+    if isinstance(event, StepProgress) and event.step == "upload" and event.done == 0:
+        marks.setdefault("upload_start", time.perf_counter())
+    if isinstance(event, StepDone) and event.step == "upload":
+        marks["upload_end"] = time.perf_counter()
+now = dt.datetime(2018, 1, 8, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))  # the sandbox clock
+with SubmissionPipeline(profile, emit=emit, now=lambda: now) as pipeline:
+    prepared = pipeline.prepare(extract, allow_again=True)
+    result = pipeline.send(prepared, Secret(Path(pin_file).read_text().strip()))
+if not result.ok:
+    sys.exit(f"{result.state}: {result.message}")
+if what == "upload":
+    print(json.dumps({"inner_seconds": marks["upload_end"] - marks["upload_start"]}))
+"""
+
+# The peer: the same envelope files PUT by curl to the same part endpoints of a freshly opened
+# submission (login and open done here, untimed); curl's own time is the inner time.
+_CURL_RUN = r"""
+import hashlib, json, subprocess, sys, time, uuid
+from pathlib import Path
+from iplos_tui.core.config import load_profile
+from iplos_tui.core.secrets import Secret
+from iplos_tui.core.sendemodul import SendemodulClient
+config, envelope, pin_file, curl = sys.argv[1:5]
+profile = load_profile(Path(config))
+envelope = Path(envelope)
+manifest = (envelope / "manifest.json").read_bytes()
+parts = json.loads(manifest)["parts"]
+key = str(uuid.uuid4())
+with SendemodulClient.from_profile(profile) as client:
+    client.login(profile.kommunenr, profile.bydel, profile.orgnr, Secret(Path(pin_file).read_text().strip()))
+    client.open(key, manifest)
+    token = client._session
+argv = [curl, "-s", "-f", "-o", "/dev/null", "--cacert", str(profile.sendemodul_ca_bundle)]
+for index, part in enumerate(parts):
+    if index:
+        argv.append("--next")
+    argv += ["-s", "-f", "-o", "/dev/null", "--cacert", str(profile.sendemodul_ca_bundle),
+             "-H", f"Authorization: Bearer {token}", "-H", f"Content-SHA256: {part['ciphertext_sha256']}",
+             "-H", f"Idempotency-Key: {key}", "-H", "Content-Type: application/octet-stream",
+             "-T", str(envelope / part["file"]), profile.sendemodul_url + f"api/v1/submissions/{key}/parts/{part['file']}"]
+start = time.perf_counter()
+subprocess.run(argv, check=True)
+print(json.dumps({"inner_seconds": time.perf_counter() - start}))
+"""
+
+
+@case("submit")
+def bench_submit(bench: Bench) -> None:
+    """A submission against the sandbox Sendemodul on loopback (TLS): the whole run in a fresh
+    process (validate, encrypt, upload, receipt; peak RSS is the client's), its upload phase timed
+    inside, and `curl -T` of the same ciphertext files to the same part endpoints."""
+    from iplos_tui.core.config import save_profile
+    from iplos_tui.sandbox.server import SandboxServer
+
+    curl = shutil.which("curl")
+    with SandboxServer(bench.workdir / "sandbox", process=False) as sandbox:
+        profile = sandbox.profile.replace(secure_dir=bench.workdir / "secure")
+        config = bench.workdir / "submit-config" / "config.toml"
+        save_profile(profile, config)
+        pin_file = sandbox.dir.pin_file
+        for persons in bench.persons:
+            path = bench.extract(persons)
+            ours = [
+                Tool("submit end to end", [sys.executable, "-c", _SUBMIT_RUN, str(config), str(path), str(pin_file), "all"]),
+                Tool("submit upload phase", [sys.executable, "-c", _SUBMIT_RUN, str(config), str(path), str(pin_file), "upload"], inner=True),
+            ]
+            # the envelope the peer sends: the one our last run made (same size and part layout)
+            peer = None
+            if curl:
+                from iplos_tui.core.journal import Journal
+
+                subprocess.run([sys.executable, "-c", _SUBMIT_RUN, str(config), str(path), str(pin_file), "all"], check=True, env=bench.env, capture_output=True)
+                envelope = Journal(profile.secure_dir).submissions()[-1].envelope_dir
+                peer = Tool("curl -T (same parts)", [sys.executable, "-c", _CURL_RUN, str(config), envelope, str(pin_file), curl], inner=True)
+            else:
+                print("curl not found: running without the peer", file=sys.stderr)
+            size = sum(f.stat().st_size for f in Path(Journal(profile.secure_dir).submissions()[-1].envelope_dir).glob("*.p7m")) if curl else path.stat().st_size
+            bench.compare("submit", persons, size, ours, peer)
+
+
+
+# The console's key latency while a submission streams: a priority key is injected every 50 ms
+# through the driver (pilot.press would wait for idle) and timed until its action runs.
+_SUBMIT_TUI = r"""
+import asyncio, datetime as dt, json, statistics, sys, time
+from pathlib import Path
+from textual import events
+from textual.binding import Binding
+from iplos_tui.app import IplosApp
+from iplos_tui.core.config import load_profile
+from iplos_tui.core.secrets import Secret
+config, extract, pin_file = sys.argv[1:4]
+profile = load_profile(Path(config))
+NOW = dt.datetime(2018, 1, 8, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+
+class Clock:
+    def now(self):
+        return NOW
+
+class Sandbox:
+    clock = Clock()
+
+class Probe(IplosApp):
+    BINDINGS = [*IplosApp.BINDINGS, Binding("f12", "probe", "", show=False, priority=True)]
+    sent = 0.0
+    latencies = []
+    def action_probe(self):
+        self.latencies.append(time.perf_counter() - self.sent)
+
+async def main():
+    app = Probe(profile, Path(config), initial_mode="submission", sandbox=Sandbox())
+    idle = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for _ in range(20):  # idle baseline
+            app.sent = time.perf_counter()
+            app._driver.send_message(events.Key("f12", None))
+            await asyncio.sleep(0.05)
+        idle = list(app.latencies)
+        app.latencies.clear()
+        app.remember_pin(Secret(Path(pin_file).read_text().strip()))
+        pane = app.screen
+        pane.query_one("#sub-path").value = extract
+        pane.allow_again = True
+        await pilot.press("f6")
+        while type(app.screen).__name__ != "ConfirmSend":
+            await asyncio.sleep(0.05)
+            app.sent = time.perf_counter()
+            app._driver.send_message(events.Key("f12", None))
+        await pilot.press("f9")
+        start = time.perf_counter()
+        while pane.running or pane.last_result is None:
+            app.sent = time.perf_counter()
+            app._driver.send_message(events.Key("f12", None))
+            await asyncio.sleep(0.05)
+        took = time.perf_counter() - start
+        lines = pane.query_one("#sub-log").line_count
+        ok = pane.last_result.ok
+    lat = sorted(app.latencies)
+    q = lambda xs, p: xs[min(len(xs) - 1, int(p * len(xs)))] * 1000
+    print(json.dumps({"ok": ok, "send_seconds": took, "samples": len(lat), "p50_ms": q(lat, .5), "p95_ms": q(lat, .95),
+                      "max_ms": lat[-1] * 1000, "idle_p50_ms": q(sorted(idle), .5), "log_lines": lines}))
+
+asyncio.run(main())
+"""
+
+
+@case("submit-tui")
+def bench_submit_tui(bench: Bench) -> None:
+    """Key press -> action latency in the console while it validates, encrypts and sends."""
+    from iplos_tui.core.config import save_profile
+    from iplos_tui.sandbox.server import SandboxServer
+
+    with SandboxServer(bench.workdir / "sandbox-tui", process=False) as sandbox:
+        profile = sandbox.profile.replace(secure_dir=bench.workdir / "secure-tui")
+        config = bench.workdir / "submit-tui-config" / "config.toml"
+        save_profile(profile, config)
+        for persons in bench.persons:
+            path = bench.extract(persons)
+            out = subprocess.run([sys.executable, "-c", _SUBMIT_TUI, str(config), str(path), str(sandbox.dir.pin_file)],
+                                 capture_output=True, text=True, env=bench.env, timeout=3600)
+            if out.returncode != 0:
+                raise RuntimeError(out.stderr[-2000:])
+            data = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"submit-tui {persons:>8}  whole run (confirm -> receipt) {data['send_seconds']:.2f} s, ok={data['ok']}; "
+                  f"key latency p50 {data['p50_ms']:.1f} ms, p95 {data['p95_ms']:.1f} ms, max {data['max_ms']:.1f} ms "
+                  f"over {data['samples']} presses (idle p50 {data['idle_p50_ms']:.1f} ms)", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--case", default="validate", help=f"comma-separated cases: {', '.join(CASES)} (default validate)")

@@ -310,9 +310,12 @@ class SubmissionPipeline:
             if self._client_factory is not None:
                 self._client = self._client_factory(self.profile)
             else:
-                from iplos_tui.core.sendemodul import SendemodulClient
+                from iplos_tui.core.sendemodul import SendemodulClient, SendemodulError
 
-                self._client = SendemodulClient.from_profile(self.profile)
+                try:
+                    self._client = SendemodulClient.from_profile(self.profile)
+                except (OSError, ValueError) as exc:  # an unreadable CA bundle, a bad proxy URL
+                    raise SendemodulError("config", t("submit.client_config", detail=safe_text(str(exc), one_line=True, limit=200)), sent=False) from None
         return self._client
 
     # --- phase 1: prepare --------------------------------------------------------------------
