@@ -100,6 +100,87 @@ def run_generate(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+# --- serve and advance-clock ----------------------------------------------------------------------
+
+
+def _register_serve(actions: argparse._SubParsersAction) -> None:
+    serve = actions.add_parser("serve", help=t("sandbox.help_serve"), description=t("sandbox.description_serve"))
+    serve.add_argument("--dir", metavar="DIR", help=t("sandbox.help_dir"))
+    serve.add_argument("--port", type=int, default=0, metavar="PORT", help=t("sandbox.help_port"))
+    serve.set_defaults(handler=run_serve, needs_profile=False)
+
+
+def _register_advance_clock(actions: argparse._SubParsersAction) -> None:
+    adv = actions.add_parser("advance-clock", help=t("sandbox.help_advance"), description=t("sandbox.description_advance"))
+    adv.add_argument("--dir", metavar="DIR", help=t("sandbox.help_dir"))
+    adv.add_argument("--hours", type=float, metavar="H", help=t("sandbox.help_hours"))
+    adv.add_argument("--json", action="store_true", help=t("cli.help_json"))
+    adv.set_defaults(handler=run_advance_clock, needs_profile=False)
+
+
+def _sandbox_missing(exc: ModuleNotFoundError) -> ExitCode:
+    return _usage(t("sandbox.extra_missing", module=exc.name or "?"))
+
+
+def run_serve(args: argparse.Namespace) -> ExitCode:
+    import signal
+    import threading
+
+    if not 0 <= args.port <= 65535:
+        return _usage(t("sandbox.bad_port"))
+    try:
+        from iplos_tui.sandbox.server import SandboxServer
+        from iplos_tui.sandbox.session import ensure_extracts
+    except ModuleNotFoundError as exc:
+        return _sandbox_missing(exc)
+    from iplos_tui.sandbox.layout import SandboxDir
+
+    try:
+        sdir = SandboxDir(args.dir).ensure()
+        clean, with_errors = ensure_extracts(sdir)
+        server = SandboxServer(sdir.root, port=args.port).start()
+    except OSError as exc:
+        from iplos_tui.core.text import safe_text
+
+        print(f"iplos: {t('sandbox.serve_failed', detail=safe_text(exc.strerror or str(exc), one_line=True))}", file=sys.stderr)
+        return ExitCode.NETWORK
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        print(json.dumps(dict(server.info(), extract=str(clean), extract_with_errors=str(with_errors)), ensure_ascii=False), flush=True)
+        print(t("sandbox.serving", url=server.sendemodul_url, profile=str(server.config_path)), file=sys.stderr, flush=True)
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.stop()
+    print(t("sandbox.stopped"), file=sys.stderr)
+    return ExitCode.OK
+
+
+def run_advance_clock(args: argparse.Namespace) -> ExitCode:
+    try:
+        from iplos_tui.sandbox.control import advance_clock
+    except ModuleNotFoundError as exc:
+        return _sandbox_missing(exc)
+    from iplos_tui.sandbox.layout import SandboxDir
+
+    if args.hours is not None and not 0 <= args.hours <= 24 * 366:
+        return _usage(t("sandbox.bad_hours"))
+    sdir = SandboxDir(args.dir)
+    if not sdir.account_file.exists():
+        return _usage(t("sandbox.no_sandbox", dir=str(sdir.root)))
+    outcome = advance_clock(sdir, None if args.hours is None else args.hours * 3600)
+    if args.json:
+        print(json.dumps(outcome, ensure_ascii=False, indent=2))
+    print(t("sandbox.clock_now", now=outcome["clock"], delivered=len(outcome["delivered"]), pending=outcome["pending"]), file=sys.stderr)
+    return ExitCode.OK
+
+
 ACTIONS: list[Callable[[argparse._SubParsersAction], None]] = [
     _register_generate,
+    _register_serve,
+    _register_advance_clock,
 ]

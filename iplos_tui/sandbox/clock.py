@@ -1,8 +1,9 @@
 """The sandbox clock: Norwegian local time that starts in the submission window and can be advanced.
 
-The clock ticks with real time from a sandbox start instant (by default Monday 8 January 2018,
-09:00 in Oslo, inside the 2–15 January window for 2017 data) plus every advance. Its state is a
-small JSON file in the sandbox directory, read again whenever it changed, so that
+The clock starts at Monday 8 January 2018, 09:00 in Oslo (inside the 2–15 January window for
+2017 data). It ticks with real time only while the sandbox runs (``resume``/``pause``), so a
+sandbox left for a week is still in the submission window, and moves on with every advance. Its
+state is a small JSON file in the sandbox directory, read again whenever it changed, so that
 ``iplos sandbox advance-clock`` in another process moves the clock of a running ``serve``.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import threading
 import time
 from functools import lru_cache
@@ -76,8 +76,7 @@ class SandboxClock:
     def __init__(self, path: Path | None = None, start: dt.datetime = DEFAULT_START) -> None:
         self.path = Path(path) if path is not None else None
         self._lock = threading.Lock()
-        self._mtime: int | None = None
-        self._state = {"start": start.isoformat(), "real_epoch": time.time(), "advanced": 0.0}
+        self._state = {"start": start.isoformat(), "real_epoch": time.time(), "advanced": 0.0, "running": False}
         if self.path is not None:
             if self.path.exists():
                 self._reload()
@@ -85,38 +84,54 @@ class SandboxClock:
                 self._save()
 
     def _reload(self) -> None:
+        # Read every time (about 100 bytes): mtime alone misses two writes within one clock tick.
         assert self.path is not None
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return
-        if st.st_mtime_ns == self._mtime:
-            return
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             state = {
                 "start": dt.datetime.fromisoformat(str(data["start"])).isoformat(),
                 "real_epoch": float(data["real_epoch"]),
                 "advanced": float(data["advanced"]),
+                "running": bool(data.get("running", False)),
             }
         except (OSError, ValueError, KeyError, TypeError):
-            return  # a broken file keeps the clock as it was
-        self._state, self._mtime = state, st.st_mtime_ns
+            return  # a missing or broken file keeps the clock as it was
+        self._state = state
 
     def _save(self) -> None:
         if self.path is None:
             return
         atomic_write_bytes(self.path, (json.dumps(self._state, indent=2) + "\n").encode("utf-8"), mode=0o600)
-        self._mtime = os.stat(self.path).st_mtime_ns
+
+    def _now_locked(self) -> dt.datetime:
+        state = self._state
+        start = dt.datetime.fromisoformat(state["start"])
+        elapsed = state["advanced"]
+        if state["running"]:
+            elapsed += max(0.0, time.time() - state["real_epoch"])
+        return (start + dt.timedelta(seconds=elapsed)).astimezone(OSLO)
 
     def now(self) -> dt.datetime:
         with self._lock:
             if self.path is not None:
                 self._reload()
-            state = self._state
-            start = dt.datetime.fromisoformat(state["start"])
-            elapsed = max(0.0, time.time() - state["real_epoch"]) + state["advanced"]
-        return (start + dt.timedelta(seconds=elapsed)).astimezone(OSLO)
+            return self._now_locked()
+
+    def _set_running(self, running: bool) -> None:
+        with self._lock:
+            if self.path is not None:
+                self._reload()
+            now = self._now_locked()
+            self._state = {"start": now.isoformat(), "real_epoch": time.time(), "advanced": 0.0, "running": running}
+            self._save()
+
+    def resume(self) -> None:
+        """Tick with real time from now on (the sandbox started)."""
+        self._set_running(True)
+
+    def pause(self) -> None:
+        """Stand still (the sandbox stopped)."""
+        self._set_running(False)
 
     def advance(self, seconds: float) -> dt.datetime:
         if seconds < 0:

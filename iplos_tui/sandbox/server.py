@@ -117,12 +117,10 @@ class SandboxServer:
         self.sendemodul = Sendemodul(
             self.dir.sendemodul_dir, self.account, self.pin, self.clock, part_cap=part_cap, on_commit=self._committed
         )
-        from iplos_tui.sandbox.gateway import Gateway
-
-        self.gateway = Gateway(self.dir.gateway_dir, clock=self.clock.now)
-        if self.gateway.users.get(self.gateway_username.casefold()) is None:
-            self.gateway.add_user(self.gateway_username, self.gateway_password.reveal(), full_name=f"IPLOS-Tilbakemelding {self.account.name}")
+        from iplos_tui.sandbox.control import open_gateway
         from iplos_tui.sandbox.world import World
+
+        self.gateway = open_gateway(self.dir, self.clock)
 
         self.world = World(self.dir, self.account, self.pin, self.clock, self.gateway)
 
@@ -242,6 +240,7 @@ class SandboxServer:
             self.dir.server_file,
             (json.dumps({"pid": os.getpid(), **self.info()}, indent=2) + "\n").encode("utf-8"),
         )
+        self.clock.resume()
         self.world.start()
         self._stop.clear()
         self._ticker = threading.Thread(target=self._tick, daemon=True, name="sandbox-clock")
@@ -257,6 +256,7 @@ class SandboxServer:
         if self._running is not None:
             self._running.stop()
             self._running = None
+            self.clock.pause()
         try:
             data = json.loads(self.dir.server_file.read_text(encoding="utf-8"))
             if data.get("pid") == os.getpid():

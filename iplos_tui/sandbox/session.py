@@ -1,0 +1,119 @@
+"""The sandbox inside the console's own process: what ``iplos tui --sandbox`` (``make run``) starts.
+
+``start_session()`` makes (or reuses) the sandbox directory, starts the loopback servers, writes
+a sandbox profile (``config_path``) and makes two synthetic extracts in the profile's secure
+directory: ``extract_path`` (clean, ready to send) and ``extract_with_errors_path`` (planted
+errors, to see validation and feedback at work). The PIN is on the session as a ``Secret``
+(the TUI may prefill it); nothing here prints anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from iplos_tui.core.secrets import Secret
+from iplos_tui.sandbox.layout import SandboxDir
+from iplos_tui.sandbox.server import SandboxServer
+
+EXTRACT_PERSONS = 1000
+EXTRACT_SEED = 2017
+ERROR_RATE = 0.05
+
+
+def extract_paths(sdir: SandboxDir, year: int) -> tuple[Path, Path]:
+    return sdir.secure_dir / f"uttrekk-{year}.xml", sdir.secure_dir / f"uttrekk-{year}-med-feil.xml"
+
+
+def ensure_extracts(sdir: SandboxDir) -> tuple[Path, Path]:
+    """The sandbox's two synthetic extracts, made once (deterministic, so the same every time)."""
+    from iplos_tui.core.extract.generator import generate_file
+
+    account = sdir.account()
+    clean, with_errors = extract_paths(sdir, account.year)
+    common = {
+        "persons": EXTRACT_PERSONS,
+        "seed": EXTRACT_SEED,
+        "kommunenr": account.kommunenr,
+        "bydel": account.bydel,
+        "year": account.year,
+        "orgnr": account.orgnr,
+        "contact_email": account.contact_email,
+        "contact_mobile": account.contact_mobile,
+    }
+    if not clean.exists():
+        generate_file(clean, **common)
+    if not with_errors.exists():
+        generate_file(with_errors, error_rate=ERROR_RATE, **common)
+    return clean, with_errors
+
+
+@dataclass
+class SandboxSession:
+    server: SandboxServer
+    extract_path: Path
+    extract_with_errors_path: Path
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def dir(self) -> Path:
+        return self.server.dir.root
+
+    @property
+    def profile(self):
+        return self.server.profile
+
+    @property
+    def config_path(self) -> Path:
+        return self.server.config_path
+
+    @property
+    def pin(self) -> Secret:
+        return self.server.pin
+
+    @property
+    def gateway_password(self) -> Secret:
+        return self.server.gateway_password
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.server.mail_dir
+
+    def now(self):
+        """The sandbox clock (Oslo time)."""
+        return self.server.clock.now()
+
+    def advance_clock(self, seconds: float | None = None) -> list[dict[str, Any]]:
+        """Let "08:00 the next working day" arrive (or move ``seconds``); returns what was delivered:
+        receipt mails, the feedback zip in the gateway, the gateway's "new file" mail."""
+        return self.server.advance_clock(seconds)
+
+    def pending_deliveries(self) -> list[dict[str, Any]]:
+        return self.server.world.pending_deliveries()
+
+    def mails(self) -> list[Path]:
+        return sorted(self.mail_dir.glob("*.eml"))
+
+    def info(self) -> dict[str, Any]:
+        return dict(self.server.info(), extract=str(self.extract_path), extract_with_errors=str(self.extract_with_errors_path))
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self.server.stop()
+
+    def __enter__(self) -> SandboxSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_session(directory: Path | str | None = None, *, port: int = 0) -> SandboxSession:
+    """Start the sandbox in this process. ``directory`` None: ``<user data>/iplos-tui/sandbox``;
+    deleting that directory resets the sandbox."""
+    sdir = SandboxDir(directory).ensure()
+    clean, with_errors = ensure_extracts(sdir)
+    server = SandboxServer(sdir.root, port=port).start()
+    return SandboxSession(server, clean, with_errors)
