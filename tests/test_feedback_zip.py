@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import struct
 import subprocess
+import tempfile
 import sys
 import time
 import zlib
+from pathlib import Path
 
 import pyzipper
 import pytest
@@ -50,8 +52,15 @@ OPEN_POLICY = ZipLimits(require_aes256=False)
 
 
 def opened(data: bytes, pin: object = PIN, **kw):
+    """Open ``data`` from a file in a fresh directory; afterwards that directory holds only it."""
     kw.setdefault("check_name", False)
-    return open_feedback(data, pin, **kw)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / FEEDBACK_NAME
+        path.write_bytes(data)
+        try:
+            return open_feedback(path, pin, **kw)
+        finally:
+            assert os.listdir(folder) == [FEEDBACK_NAME]  # nothing extracted, nothing half-written
 
 
 def refused(data: bytes, reason: str, pin: object = PIN, **kw) -> ZipRefusal:
