@@ -233,3 +233,12 @@ def test_fetch_unreachable_gateway_exit_3(config, valid_profile, tls):
     cfg.save_profile(valid_profile.replace(feedback_url=f"https://127.0.0.1:{port}", feedback_username=USER, feedback_ca_bundle=tls.ca), config)
     result = iplos(config, "fetch", "--password-stdin", stdin=GW_PASSWORD + "\n")
     assert result.returncode == ExitCode.NETWORK
+
+
+def test_fetch_into_a_foreign_feedback_dir_is_a_clear_error(config, gateway, valid_profile):
+    gateway.put_file(USER, FEEDBACK_NAME, b"zip")
+    folder = valid_profile.secure_dir / "feedback"
+    folder.symlink_to(valid_profile.secure_dir.parent)  # not a private directory of ours
+    result = iplos(config, "fetch", "--password-stdin", stdin=GW_PASSWORD + "\n")
+    assert result.returncode == ExitCode.USAGE and "Traceback" not in result.stderr
+    assert [p.name for p in valid_profile.secure_dir.parent.iterdir() if p.name.endswith(".zip")] == []

@@ -325,6 +325,7 @@ def run_fetch(args: argparse.Namespace) -> ExitCode:
     from iplos_tui.core.feedback.naming import parse_feedback_name
     from iplos_tui.core.feedback.store import feedback_dir
     from iplos_tui.core.filsluse import GatewayClient, GatewayError
+    from iplos_tui.core.fsutil import UnsafePathError
     from iplos_tui.core.text import safe_text
 
     profile = args.profile
@@ -380,6 +381,11 @@ def run_fetch(args: argparse.Namespace) -> ExitCode:
                     row["deleted"] = True
     except GatewayError as exc:
         code = fail(exc)
+        if not args.json:
+            return code
+    except (OSError, UnsafePathError) as exc:  # the secure directory: full disk, wrong owner, ...
+        _err(t("feedback.cli_write_failed", detail=str(exc)))
+        code = ExitCode.USAGE
         if not args.json:
             return code
     finally:
