@@ -80,8 +80,13 @@ class SandboxSession:
     def mail_dir(self) -> Path:
         return self.server.mail_dir
 
+    @property
+    def clock(self):
+        """The sandbox clock (``clock.now()``: Oslo time, January 2018 at the start)."""
+        return self.server.clock
+
     def now(self):
-        """The sandbox clock (Oslo time)."""
+        """The sandbox clock's time (Oslo time)."""
         return self.server.clock.now()
 
     def advance_clock(self, seconds: float | None = None) -> list[dict[str, Any]]:
