@@ -7,6 +7,10 @@ placeholders instead of acting on the operator's terminal.
 
 from __future__ import annotations
 
+import re
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 # C0 controls (except tab and newline) -> the Unicode "control pictures" block, DEL -> ␡.
 _C0 = {code: chr(0x2400 + code) for code in range(0x20) if code not in (0x09, 0x0A)}
 _C0[0x7F] = "\u2421"
@@ -17,6 +21,14 @@ _BIDI = {code: f"<U+{code:04X}>" for code in (*range(0x202A, 0x202F), *range(0x2
 _TABLE = {**_C0, **_C1, **_BIDI}
 
 _ONE_LINE = {**_TABLE, 0x09: "\u2409", 0x0A: "\u240a"}
+
+
+def _pattern(table: dict[int, str]) -> re.Pattern[str]:
+    return re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(table)) + "]")
+
+
+_UNSAFE = _pattern(_TABLE)
+_UNSAFE_ONE_LINE = _pattern(_ONE_LINE)
 
 
 def safe_text(value: str | bytes | None, *, one_line: bool = False, limit: int | None = None) -> str:
@@ -33,10 +45,14 @@ def safe_text(value: str | bytes | None, *, one_line: bool = False, limit: int |
         value = bytes(value).decode("utf-8", errors="replace")
     elif not isinstance(value, str):
         value = str(value)
-    # Lone surrogates (from os.fsdecode of bad bytes) cannot be encoded for the terminal.
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
-        value = value.encode("utf-8", errors="surrogatepass").decode("utf-8", errors="replace")
-    text = value.translate(_ONE_LINE if one_line else _TABLE)
+    if value.isascii() and value.isprintable():
+        text = value  # the common case, at C speed
+    else:
+        # Lone surrogates (from os.fsdecode of bad bytes) cannot be encoded for the terminal.
+        if _SURROGATE.search(value):
+            value = value.encode("utf-8", errors="surrogatepass").decode("utf-8", errors="replace")
+        table, pattern = (_ONE_LINE, _UNSAFE_ONE_LINE) if one_line else (_TABLE, _UNSAFE)
+        text = pattern.sub(lambda match: table[ord(match.group())], value)
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 1, 0)] + "…"
     return text
@@ -44,4 +60,4 @@ def safe_text(value: str | bytes | None, *, one_line: bool = False, limit: int |
 
 def is_safe(text: str) -> bool:
     """True when ``text`` holds no character that safe_text() would replace."""
-    return not any(ord(ch) in _TABLE for ch in text)
+    return _UNSAFE.search(text) is None
