@@ -184,3 +184,36 @@ def test_the_zip_opens_with_7z(world, tmp_path):
     assert out.stdout.startswith(b"\xef\xbb\xbflokal_id;regel;alvorlighet;felt;verdi;melding")
     wrong = subprocess.run([seven, "t", "-pwrong-pin", str(path)], capture_output=True, timeout=60)
     assert wrong.returncode != 0
+
+
+def test_parts_ssb_cannot_decrypt_give_one_clear_row(tmp_path):
+    """Encrypted to the wrong SSB certificate: stored (the Sendemodul cannot tell), then SSB says so."""
+    import datetime as dt
+
+    from iplos_tui.core.envelope import EnvelopeParams, encrypt_extract
+    from iplos_tui.core.extract.generator import generate_file
+    from iplos_tui.core.feedback.reader import open_feedback
+    from iplos_tui.sandbox.certs import issue_recipient, make_ca
+    from iplos_tui.sandbox.server import SandboxServer
+
+    with SandboxServer(tmp_path / "sb") as server:
+        wrong = tmp_path / "wrong-ssb.pem"
+        issue_recipient(make_ca("someone else's CA"), "SSB IPLOS 2017 (wrong)",
+                        not_before=dt.datetime(2017, 12, 1, tzinfo=dt.timezone.utc)).write(wrong)
+        extract = tmp_path / "uttrekk.xml"
+        generate_file(extract, persons=5, orgnr=server.account.orgnr)
+        envelope = tmp_path / "envelope"
+        encrypt_extract(extract, envelope, wrong, server.tpf_certificate, EnvelopeParams.from_profile(server.profile))
+        key = str(uuid.uuid4())
+        with client_for(server) as client:
+            send_envelope(client, session(client, server), key, envelope)
+        summary = server.wait_processed(key)
+        assert summary["fatal"] and summary["persons"] == 0
+        server.advance_clock()
+        client, items = _gateway_files(server)
+        with contextlib.closing(client):
+            data = client.get(f"files/{items[0]['id']}/download").content
+        archive = open_feedback(data, server.pin, name=items[0]["name"], kommunenr="0403", bydel="00")
+        rows = list(csv.DictReader(io.StringIO(archive.entry("feilliste.csv").data[3:].decode("utf-8")), delimiter=";"))
+        assert [(r["regel"], r["alvorlighet"], r["felt"]) for r in rows] == [("file.format", "feil", "content")]
+        assert "SSB" in rows[0]["melding"]

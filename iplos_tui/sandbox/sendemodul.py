@@ -556,6 +556,8 @@ class Sendemodul:
                 left = MAX_FAILED_LOGINS - state.failures
                 return error_response(401, "invalid_credentials", t("sandbox.err_credentials", left=left), attempts_left=left)
             state.failures = 0
+            if len(self._sessions) > 1000:
+                self._sessions = {k: v for k, v in self._sessions.items() if v[1] > now}
             token = secrets.token_urlsafe(32)
             self._sessions[token] = (account.code, now + SESSION_SECONDS)
             self.stats.logins += 1

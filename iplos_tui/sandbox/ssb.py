@@ -147,6 +147,7 @@ def check_content(
         findings.append(fatal_finding(exc))
     except TpfError as exc:
         result.fatal = str(exc)
+        findings.append(unusable_finding("content", str(exc)))
     report = validator.finish()
     # What only the end knows (duplicates, an empty file), and TPF findings of persons not found.
     findings.extend(f for f in report.findings if f.rule in ("person.duplicate", "file.no_persons"))
@@ -157,6 +158,15 @@ def check_content(
     result.findings_omitted = report.findings_omitted
     result.table = dict(cells)
     return result
+
+
+def unusable_finding(part: str, detail: str) -> Finding:
+    """The one row that says a part could not be read at all (then nothing else can be checked)."""
+    from iplos_tui.core.i18n import t
+    from iplos_tui.core.text import safe_text
+
+    message = t(f"sandbox.ssb_unusable_{part}", detail=safe_text(detail, one_line=True, limit=200))
+    return Finding("file.format", ERROR, None, None, part, None, message)
 
 
 def _csv_bytes(header: tuple[str, ...], rows: Iterator[list[str]] | list[list[str]]) -> bytes:

@@ -100,6 +100,7 @@ class World:
             feilliste_csv,
             kontrolltabeller_csv,
             make_feedback_zip,
+            unusable_finding,
         )
         from iplos_tui.sandbox.tpf import TpfError, TpfResult, decrypt_part, process_identity
 
@@ -127,7 +128,7 @@ class World:
                 tpf_findings=tpf.findings,
             )
         else:
-            result = SsbResult(fatal=fatal)
+            result = SsbResult(fatal=fatal, findings=[unusable_finding("identity", fatal)])
         received = dt.datetime.fromisoformat(receipt["received_at"])
         deliver_at = next_working_day_at(received)
         name = feedback_name(manifest.kommunenr, manifest.bydel, deliver_at.strftime("%Y%m%d"))
