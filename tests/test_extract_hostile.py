@@ -149,6 +149,18 @@ def test_50mb_single_node_refused_in_bounded_memory(tmp_path, name, before, fill
     assert outcome["grew_kb"] < 16 * 1024, outcome  # far below the 50 MB the node holds
 
 
+def test_a_person_with_a_million_children_is_refused_early(tmp_path):
+    path = _huge(tmp_path / "fat.xml", HEAD + HEADER + '<Person localId="x">', b'<Score variable="memory" value="3" date="2017-01-01"/>\n', 50 * MB, "</Person></Extract>\n")
+    outcome = child_validate(path)
+    assert outcome["rule"] == "file.structure" and "5000" in outcome["message"], outcome
+    assert outcome["grew_kb"] < 16 * 1024, outcome
+
+
+def test_doctype_html_is_not_claimed_as_an_extract(tmp_path):
+    report = validate_file(write(tmp_path / "page.xml", "<!DOCTYPE html>\n<html><body>x</body></html>\n"))
+    assert report.fatal.rule == "file.format"
+
+
 def test_50mb_of_whitespace_between_elements_is_harmless(tmp_path):
     path = _huge(tmp_path / "ws.xml", HEAD + HEADER, b" ", 50 * MB, "</Extract>\n")
     outcome = child_validate(path)

@@ -3,7 +3,8 @@
 Reading is streaming with expat fed in chunks: one ``Person`` is held at a time. Anything that
 could make a parser work or allocate out of proportion is refused before it can: a DOCTYPE (so no
 entity can be declared, internal or external), entity references, any element where the format
-has none (so nesting stops at the format's three levels), field text over a few KiB, text where the format has none, a single tag over 1 MiB, bytes
+has none (so nesting stops at the format's three levels), field text over a few KiB, more than
+5,000 scores, services and refusals in one person, text where the format has none, a single tag over 1 MiB, bytes
 that are not UTF-8.
 """
 
@@ -25,6 +26,7 @@ VERSION = "1"
 ROOT = "Extract"
 
 MAX_FIELD_CHARS = 4096  # the text of one header field
+MAX_PERSON_CHILDREN = 5000  # scores, services and refusals of one person (a real one has < 100)
 MAX_PENDING_BYTES = 1024 * 1024  # one tag (with its attributes) or comment that expat must buffer
 
 # Header child element -> Header attribute.
@@ -137,6 +139,7 @@ class _Reader:
         self.header_done = False
         self.person: Person | None = None
         self.lists: tuple[list[Score], list[Service], list[Refusal]] = ([], [], [])
+        self.children = 0
         self.seen_fields: set[str] = set()
         self.field: str | None = None  # header field whose text is being read
         self.text: list[str] = []
@@ -175,6 +178,9 @@ class _Reader:
                 make, allowed, index, element = child
                 if not attrs.keys() <= allowed:
                     raise self._unexpected_attr(element, {k: v for k, v in attrs.items() if k not in allowed})
+                self.children += 1
+                if self.children > MAX_PERSON_CHILDREN:
+                    raise _Fatal("file.structure", "person_too_large", self._line(), limit=MAX_PERSON_CHILDREN)
                 self.lists[index].append(make(attrs, self.parser.CurrentLineNumber))
                 return
             raise self._unexpected(name)
@@ -190,6 +196,7 @@ class _Reader:
                     raise self._unexpected_attr("Person", {k: v for k, v in attrs.items() if k not in PERSON_ATTRS}) from None
                 person = self.person = Person(**values, line=self._line())
                 self.lists = (person.scores, person.services, person.refusals)
+                self.children = 0
                 return
             if name == _E_HEADER:
                 if self.header is not None:
@@ -269,7 +276,8 @@ class UttrekkV1Importer:
 
     def sniff(self, head: bytes) -> bool:
         text = head.lstrip(b"\xef\xbb\xbf").lstrip()
-        return text.startswith(b"<") and (_NS_BYTES in head or b"<!DOCTYPE" in head)
+        # A DOCTYPE naming our root is claimed too, so that it is refused as such (not as "unknown").
+        return text.startswith(b"<") and (_NS_BYTES in head or (b"<!DOCTYPE" in head and ROOT.encode() in head))
 
     def iter_records(self, stream: BinaryIO) -> Iterator[Header | Person]:
         reader = _Reader()
