@@ -197,3 +197,17 @@ def test_clock_state_is_shared_through_its_file(tmp_path):
     with pytest.raises(ValueError):
         first.advance(-1)
     os.chmod(tmp_path / "clock.json", 0o600)
+
+
+def test_an_old_sandbox_renews_its_certificates(tmp_path):
+    from iplos_tui.sandbox.layout import SandboxDir
+
+    sdir = SandboxDir(tmp_path / "sb").ensure()
+    pin, tls, ca = sdir.pin_file.read_text(), sdir.tls_cert.read_bytes(), sdir.ca_bundle.read_bytes()
+    SandboxDir(tmp_path / "sb").ensure()
+    assert sdir.tls_cert.read_bytes() == tls  # nothing changes while young
+    old = time.time() - 301 * 86400
+    os.utime(sdir.tls_cert, (old, old))
+    SandboxDir(tmp_path / "sb").ensure()
+    assert sdir.tls_cert.read_bytes() != tls
+    assert sdir.ca_bundle.read_bytes() == ca and sdir.pin_file.read_text() == pin

@@ -197,6 +197,10 @@ class SandboxDir:
         return self
 
     def _ensure_certificates(self) -> None:
+        needed = (self.ca_bundle, self.keys / "ca.key", self.tls_cert, self.tls_key,
+                  self.ssb_cert, self.ssb_key, self.tpf_cert, self.tpf_key)
+        if all(path.exists() for path in needed) and not self._aging():
+            return  # nothing to make: no need to load cryptography
         from cryptography.hazmat.primitives import serialization
 
         from iplos_tui.sandbox.certs import Issued, issue_recipient, issue_tls_server, make_ca
@@ -215,6 +219,9 @@ class SandboxDir:
             ca.write(self.ca_bundle, ca_key_path)
             for stale in (self.tls_cert, self.ssb_cert, self.tpf_cert):
                 stale.unlink(missing_ok=True)
+        if self._aging():  # an old sandbox directory: renew before the certificates expire
+            for stale in (self.tls_cert, self.ssb_cert, self.tpf_cert):
+                stale.unlink(missing_ok=True)
         if not (self.tls_cert.exists() and self.tls_key.exists()):
             issue_tls_server(ca, TLS_NAMES, TLS_ADDRESSES).write(self.tls_cert, self.tls_key)
         later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3 * 365)
@@ -224,6 +231,15 @@ class SandboxDir:
                     ca, f"{role} IPLOS 2017 (sandkasse)", not_before=RECIPIENT_NOT_BEFORE, not_after=later
                 )
                 issued.write(cert_path, key_path)
+
+    def _aging(self) -> bool:
+        """The TLS certificate (valid 365 days) is over 300 days old."""
+        import time
+
+        try:
+            return time.time() - self.tls_cert.stat().st_mtime > 300 * 86400
+        except FileNotFoundError:
+            return False
 
     # -- reading ----------------------------------------------------------------------------
     def account(self) -> Account:
