@@ -411,3 +411,21 @@ def test_keep_alive_requests_are_fast(server, client):
         assert lookup(client, auth, key).status_code == 404
         times.append(time.perf_counter() - start)
     assert statistics.median(times) < 0.02, times
+
+
+def test_injected_delay_makes_a_read_timeout_then_the_server_answers(server, client):
+    auth = session(client, server)
+    key = str(uuid.uuid4())
+    server.faults.inject("lookup", "before", "delay", delay=1.5)
+    with pytest.raises(httpx.ReadTimeout):
+        client.get(f"submissions/{key}", headers=headers(auth, key), timeout=0.5)
+    time.sleep(1.2)  # let the delayed handler finish
+    assert lookup(client, auth, key).status_code == 404
+    assert server.stats.requests["lookup"] >= 2
+
+
+def test_a_dropped_login_answer_leaves_no_session_problem(server, client):
+    server.faults.inject("login", "before", "drop")
+    with pytest.raises(httpx.TransportError):
+        login(client, server)
+    assert login(client, server).status_code == 200
