@@ -166,7 +166,9 @@ class _Reader:
         raise _Fatal("file.doctype", "entity", self._line(), name=_shown(name, 40))
 
     def _unexpected(self, name: str) -> _Fatal:
-        return _Fatal("file.structure", "unexpected_element", self._line(), element=_shown(_local(name), 60))
+        # Ours by their local name; an element of another namespace as {namespace}name.
+        shown = _local(name) if name.startswith(_Q) or _SEP not in name else "{%s}%s" % tuple(name.split(_SEP, 1))
+        return _Fatal("file.structure", "unexpected_element", self._line(), element=_shown(shown, 100))
 
     # -- elements ---------------------------------------------------------------------------
     def _start(self, name: str, attrs: dict[str, str]) -> None:
@@ -317,19 +319,14 @@ class UttrekkV1Importer:
 
     @staticmethod
     def _expat_fatal(reader: _Reader, exc: expat.ExpatError, final: bool) -> _Fatal:
-        code = exc.code
-        errors = expat.errors
-        if final and code in (
-            expat.errors.codes[errors.XML_ERROR_NO_ELEMENTS],
-            expat.errors.codes[errors.XML_ERROR_UNCLOSED_TOKEN],
-            expat.errors.codes[errors.XML_ERROR_PARTIAL_CHAR],
-        ) or (final and reader.root_seen and not reader.root_closed):
-            if not reader.root_seen:
-                return _Fatal("file.empty", "empty_document", exc.lineno)
-            return _Fatal("file.truncated", "truncated", exc.lineno)
-        if code == expat.errors.codes[errors.XML_ERROR_UNDEFINED_ENTITY]:
+        codes = expat.errors.codes
+        if final:  # the last, empty chunk: every error there is about where the input ends
+            if reader.root_seen:
+                return _Fatal("file.truncated", "truncated", exc.lineno)
+            return _Fatal("file.empty", "empty_document", exc.lineno)
+        if exc.code == codes[expat.errors.XML_ERROR_UNDEFINED_ENTITY]:
             return _Fatal("file.doctype", "entity", exc.lineno, name="?")
-        return _Fatal("file.not_xml", "not_xml", exc.lineno, detail=_shown(expat.errors.messages[code], 120))
+        return _Fatal("file.not_xml", "not_xml", exc.lineno, detail=_shown(expat.errors.messages[exc.code], 120))
 
 
 # ---------------------------------------------------------------------------------------------
