@@ -13,7 +13,6 @@ import ssl
 import subprocess
 import uuid
 from email import policy
-from pathlib import Path
 
 import httpx
 import pytest
