@@ -12,7 +12,7 @@ downloading does not clear ``isNew`` (the client PATCHes it).
 Each user's folder is ``/Home/Ekstern/iplos/<username>/``. State (users with PBKDF2 password
 hashes, folders, file metadata) lives in ``<root>/state.json`` and the files in
 ``<root>/files/``, so deleting ``root`` resets the gateway. The SSB emulation puts files in with
-``Gateway.put_file()``; ``serve_in_thread()`` runs any ASGI app with uvicorn over TLS.
+``Gateway.put_file()``; ``serve_in_thread()`` (from ``runner``) runs it with uvicorn over TLS.
 """
 
 from __future__ import annotations
@@ -30,13 +30,12 @@ import math
 import os
 import re
 import secrets
-import socket
 import threading
 import time
 import urllib.parse
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from iplos_tui.core.fsutil import atomic_write_bytes, ensure_private_dir
+from iplos_tui.sandbox.runner import RunningServer, serve_in_thread  # noqa: F401  (tests import it from here)
 
 ORG_ID = 5281  # SSB's organisation id in the seed's URLs
 FOLDER_ROOT = "/Home/Ekstern/iplos"
@@ -734,59 +734,3 @@ class Gateway:
 
 
 # ---- running over TLS -------------------------------------------------------------------------
-
-@dataclass
-class RunningServer:
-    url: str
-    port: int
-    server: Any = field(repr=False)
-    thread: threading.Thread = field(repr=False)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout)
-
-    def __enter__(self) -> RunningServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def serve_in_thread(
-    app: Any,
-    *,
-    certfile: Path | str,
-    keyfile: Path | str,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    ready_timeout: float = 10.0,
-) -> RunningServer:
-    """Run an ASGI app with uvicorn over TLS in a daemon thread; returns once it accepts."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    actual = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        ssl_certfile=str(certfile),
-        ssl_keyfile=str(keyfile),
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        http="h11",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"uvicorn-{actual}")
-    thread.start()
-    deadline = time.monotonic() + ready_timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError("the server did not start")
-        time.sleep(0.01)
-    shown = f"[{host}]" if ":" in host else host
-    return RunningServer(url=f"https://{shown}:{actual}", port=actual, server=server, thread=thread)

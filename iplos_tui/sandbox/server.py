@@ -14,20 +14,15 @@
         sandbox.wait_processed(key) # TPF and SSB have handled the submission
         sandbox.advance_clock()     # "08:00 the next working day": receipt mail + feedback delivered
 
-One uvicorn (h11, TLS) in a daemon thread serves both the Sendemodul (mounted at
-``/Sendemodul``) and the gateway (at ``/``). The listening socket is made with ``IPPROTO_TCP``:
-asyncio sets TCP_NODELAY on accepted sockets only when their ``proto`` says TCP (a socket made
-with proto 0 keeps Nagle on, and every answer waited 40 ms for a delayed ACK).
+One uvicorn (h11, TLS) in a daemon thread (``runner.serve_in_thread``) serves both the
+Sendemodul (mounted at ``/Sendemodul``) and the gateway (at ``/``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,54 +30,8 @@ from iplos_tui.core.fsutil import atomic_write_bytes
 from iplos_tui.core.secrets import Secret
 from iplos_tui.sandbox.clock import SandboxClock
 from iplos_tui.sandbox.layout import Account, SandboxDir
+from iplos_tui.sandbox.runner import serve_in_thread
 from iplos_tui.sandbox.sendemodul import DEFAULT_PART_CAP, Faults, Sendemodul, Stats, Submission
-
-
-@dataclass
-class Running:
-    url: str
-    port: int
-    server: Any
-    thread: threading.Thread
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout)
-
-
-def serve_in_thread(app: Any, *, certfile: Path, keyfile: Path, host: str = "127.0.0.1", port: int = 0) -> Running:
-    """uvicorn over TLS in a daemon thread, TCP_NODELAY on every connection; returns once it accepts."""
-    import uvicorn
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted sockets on Linux
-    sock.bind((host, port))
-    actual = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        ssl_certfile=str(certfile),
-        ssl_keyfile=str(keyfile),
-        log_level="critical",  # injected faults would otherwise print tracebacks
-        access_log=False,
-        lifespan="off",
-        http="h11",
-        timeout_graceful_shutdown=2,
-        server_header=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"sandbox-{actual}")
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            raise RuntimeError("the sandbox server did not start")
-        time.sleep(0.01)
-    shown = f"[{host}]" if ":" in host else host
-    return Running(url=f"https://{shown}:{actual}", port=actual, server=server, thread=thread)
 
 
 class SandboxServer:
