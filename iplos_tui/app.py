@@ -57,6 +57,7 @@ class IplosApp(App[int]):
             Binding(key, f"switch_mode('{mode}')", t(f"app.mode_{mode}"), id=f"mode.{mode}")
             for mode, key in MODE_KEYS
         ),
+        Binding("f9", "advance_clock", t("app.advance_clock"), id="app.advance_clock"),
         Binding("f10", "quit", t("app.quit"), id="app.quit"),
     ]
 
@@ -140,6 +141,30 @@ class IplosApp(App[int]):
         else:
             guard(proceed)
 
+    # --- the sandbox's clock ----------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "advance_clock":
+            return self.sandbox is not None
+        return True
+
+    def action_advance_clock(self) -> None:
+        """Sandbox only: let "08:00 the next working day" arrive (receipt mail, feedback zip)."""
+        if self.sandbox is not None:
+            self.run_worker(self._advance_clock, thread=True, exclusive=True, group="sandbox-clock", exit_on_error=False)
+
+    def _advance_clock(self) -> None:
+        delivered = self.sandbox.advance_clock()
+        self.call_from_thread(self._clock_advanced, len(delivered))
+
+    def _clock_advanced(self, count: int) -> None:
+        from iplos_tui.widgets.header import ProfileHeader
+
+        for header in self.screen.query(ProfileHeader):
+            header.refresh_header()
+        now = self.now()
+        self.notify(t("app.clock_advanced", time=f"{now:%d.%m.%Y %H:%M}", count=count), markup=False)
+
     # --- command palette: every action, and no screenshot ----------------------------------
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -152,6 +177,8 @@ class IplosApp(App[int]):
         screen_commands = getattr(screen, "palette_commands", None)
         if screen_commands is not None:
             yield from screen_commands()
+        if self.sandbox is not None:
+            yield SystemCommand(f"{t('app.advance_clock')} (F9)", t("app.advance_clock_help"), self.action_advance_clock)
         yield SystemCommand(t("app.theme"), t("app.theme_help"), self.action_change_theme)
         yield SystemCommand(t("app.keys"), t("app.keys_help"), self.action_show_help_panel)
         yield SystemCommand(t("app.quit"), t("app.quit_help"), self.action_quit)

@@ -238,3 +238,22 @@ async def test_config_pane_follows_a_profile_saved_elsewhere(tmp_path, valid_pro
         await pilot.pause()
     saved = load_profile(tmp_path / "conf" / "config.toml")
     assert saved.spam_allowlist_confirmed is True
+
+
+async def test_sandbox_clock_key(tmp_path):
+    """F9 exists only with a sandbox and moves its clock to the next working morning."""
+    from iplos_tui.sandbox.session import start_session
+
+    with start_session(tmp_path / "sandbox") as session:
+        app = IplosApp(session.profile, session.config_path, sandbox=session, clock=session.now)
+        async with app.run_test(size=(80, 24)) as pilot:
+            before = app.now()
+            assert "SANDKASSE" in str(app.screen.query_one("ProfileHeader").render())
+            await pilot.press("f9")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            after = app.now()
+            assert after > before and after.hour == 8
+    plain = make_app(tmp_path)
+    async with plain.run_test(size=(80, 24)) as pilot:
+        assert plain.check_action("advance_clock", ()) is False

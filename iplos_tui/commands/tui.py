@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> ExitCode:
             profile, config_path = sandbox.profile, sandbox.config_path
     from iplos_tui.app import IplosApp
 
-    app = IplosApp(profile, config_path, sandbox=sandbox)
+    app = IplosApp(profile, config_path, sandbox=sandbox, clock=sandbox.now if sandbox is not None else None)
     try:
         code = app.run()
     finally:
