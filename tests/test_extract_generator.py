@@ -89,3 +89,25 @@ def test_bad_arguments():
         _bytes(persons=-1)
     with pytest.raises(ValueError):
         _bytes(persons=1, error_rate=1.5)
+
+
+def test_header_errors_are_planted_once_each(tmp_path):
+    from iplos_tui.core.extract.generator import HEADER_PLANTS
+
+    path = tmp_path / "header.xml"
+    planted = generate_file(path, persons=200, seed=8, error_rate=0.1, header_errors=tuple(HEADER_PLANTS))
+    report = validate_file(path, max_findings=100_000)
+    assert report.fatal is None
+    expected = Counter((p.local_id, p.rule) for p in planted)
+    found = Counter((f.local_id or "", f.rule) for f in report.findings)
+    assert found == expected
+    assert {rule for _, rule in expected} >= set(HEADER_PLANTS)
+    with pytest.raises(ValueError):
+        _bytes(persons=1, header_errors=("header.year",))
+
+
+def test_no_persons_is_the_file_rule(tmp_path):
+    path = tmp_path / "none.xml"
+    generate_file(path, persons=0)
+    report = validate_file(path)
+    assert report.by_rule == {"file.no_persons": 1} and report.ok

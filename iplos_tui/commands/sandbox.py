@@ -35,6 +35,7 @@ def _register_generate(actions: argparse._SubParsersAction) -> None:
     gen.add_argument("--error-rate", type=float, default=0.0, metavar="R", help=t("sandbox.help_error_rate"))
     gen.add_argument("-o", "--output", required=True, metavar="FILE", help=t("sandbox.help_output"))
     gen.add_argument("--planted", metavar="FILE", help=t("sandbox.help_planted"))
+    gen.add_argument("--header-error", action="append", default=[], metavar="RULE", help=t("sandbox.help_header_error"))
     gen.add_argument("--json", action="store_true", help=t("cli.help_json"))
     gen.set_defaults(handler=run_generate)
 
@@ -68,10 +69,16 @@ def run_generate(args: argparse.Namespace) -> ExitCode:
     if not 0.0 <= args.error_rate <= 1.0:
         return _usage(t("sandbox.bad_error_rate"))
 
+    from iplos_tui.core.extract.generator import HEADER_PLANTS
+
+    unknown = [rule for rule in args.header_error if rule not in HEADER_PLANTS]
+    if unknown:
+        return _usage(t("sandbox.bad_header_error", rules=", ".join(unknown), known=", ".join(HEADER_PLANTS)))
     output = Path(args.output)
     try:
         planted = generate_file(
-            output, persons=args.persons, seed=args.seed, kommunenr=kommunenr, bydel=bydel, year=year, error_rate=args.error_rate
+            output, persons=args.persons, seed=args.seed, kommunenr=kommunenr, bydel=bydel, year=year,
+            error_rate=args.error_rate, header_errors=tuple(dict.fromkeys(args.header_error)),
         )
         if args.planted:
             with atomic_writer(Path(args.planted)) as handle:

@@ -37,8 +37,19 @@ class Planted:
     rule: str
 
 
-#: Rules the generator plants in persons (header rules and file.no_persons are file-wide).
+#: Rules the generator plants in persons, at the error rate.
 PLANTABLE = tuple(rule for rule in RULES if not rule.startswith(("header.", "file.")))
+
+#: Header rules that ``header_errors`` can plant, once each, with the header change that breaks
+#: them. The profile rules (kommunenr_profile, bydel_profile) and header.year depend on what the
+#: validator is told, not on the file; file.no_persons is ``persons=0``.
+HEADER_PLANTS: dict[str, dict[str, str | None]] = {
+    "header.kommunenr": {"kommunenr": "0000"},
+    "header.bydel": {"bydel": "0"},
+    "header.orgnr": {"orgnr": "123456789"},
+    "header.contact": {"contact_email": "iplos@"},
+    "header.produced_at": {"produced_at": "i går"},
+}
 
 
 def _valid_orgnr(start: int) -> str:
@@ -265,8 +276,12 @@ def generate(
     orgnr: str | None = None,
     contact_email: str | None = None,
     contact_mobile: str | None = "+47 400 00 000",
+    header_errors: tuple[str, ...] = (),
 ) -> list[Planted]:
-    """Write a synthetic extract of ``persons`` persons to ``out``; return the planted errors."""
+    """Write a synthetic extract of ``persons`` persons to ``out``; return the planted errors.
+
+    ``header_errors`` (rules of HEADER_PLANTS) break the header once each; they are returned
+    with an empty local id."""
     if persons < 0:
         raise ValueError("persons must be >= 0")
     if not 0.0 <= error_rate <= 1.0 or math.isnan(error_rate):
@@ -284,8 +299,14 @@ def generate(
         source_version="1",
         produced_at=f"{year + 1}-01-03T08:00:00+01:00",
     )
-    write_header(out, header)
     planted: list[Planted] = []
+    for rule in header_errors:
+        if rule not in HEADER_PLANTS:
+            raise ValueError(f"cannot plant {rule!r} in a header; choose from {', '.join(HEADER_PLANTS)}")
+        for attr, value in HEADER_PLANTS[rule].items():
+            setattr(header, attr, value)
+        planted.append(Planted("", rule))
+    write_header(out, header)
     context: dict[str, object] = {}
     turn = 0
     for index in range(persons):
