@@ -12,6 +12,7 @@ number, D-nummer day + 40, H-nummer month + 40, synthetic Tenor/Test Norge numbe
 from __future__ import annotations
 
 import datetime
+import operator
 import re
 from dataclasses import dataclass
 
@@ -92,6 +93,8 @@ def _is_ascii_digits(value: str) -> bool:
 
 def _shape(value: str, expected: int, field: str, label_key: str, *, quote: bool = True) -> Verdict | None:
     """The error for ``value`` not being exactly ``expected`` ASCII digits, else None."""
+    if _is_ascii_digits(value) and len(value) == expected:
+        return None  # the common case: no message text is built
     subject = _subject(label_key, value if quote else None)
     if not value.strip():
         return _error(field, t("identifiers.missing", label=t(f"identifiers.{label_key}")))
@@ -205,7 +208,9 @@ def orgnr_check_digit(first8: str) -> int | None:
 
 
 def _mod11(digits: str, weights: tuple[int, ...]) -> int | None:
-    digit = (11 - sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11) % 11
+    if len(digits) != len(weights):
+        raise ValueError("digits and weights differ in length")
+    digit = (11 - sum(map(operator.mul, map(int, digits), weights)) % 11) % 11
     return None if digit == 10 else digit
 
 
@@ -250,6 +255,10 @@ def _birth_year(yy: int, individual: int) -> int | None:
     return None
 
 
+def _person_label() -> str:
+    return t("identifiers.label_person_id")
+
+
 def check_person_id(value: str, field: str = "fnr", *, allow_synthetic: bool = True) -> Verdict:
     """Fødselsnummer, d-nummer (day + 40), h-nummer (month + 40), FH-nummer (first digit 8/9) or
     a synthetic test number (month + 80): 11 ASCII digits, both check digits, a real date of
@@ -260,14 +269,13 @@ def check_person_id(value: str, field: str = "fnr", *, allow_synthetic: bool = T
     False (a real submission), where they are an error. The number is never quoted in a message.
     """
     value = _text(value)
-    label = t("identifiers.label_person_id")
     problem = _shape(value, 11, field, "label_person_id", quote=False)
     if problem is not None:
         return problem
     if person_id_check_digits(value[:9]) != (int(value[9]), int(value[10])):
-        return _error(field, t("identifiers.person_check_digits", label=label))
+        return _error(field, t("identifiers.person_check_digits", label=_person_label()))
     if value[0] in "89":
-        return _warning(field, t("identifiers.person_fhnr", label=label), "fhnr")
+        return _warning(field, t("identifiers.person_fhnr", label=_person_label()), "fhnr")
 
     day, month, yy, individual = int(value[0:2]), int(value[2:4]), int(value[4:6]), int(value[6:9])
     kind = "fnr"
@@ -277,23 +285,23 @@ def check_person_id(value: str, field: str = "fnr", *, allow_synthetic: bool = T
         kind, month = "synthetic", month - 80
     elif 41 <= month <= 52:
         if kind == "dnr":  # day + 40 and month + 40 together is no known kind of number
-            return _error(field, t("identifiers.person_date", label=label))
+            return _error(field, t("identifiers.person_date", label=_person_label()))
         kind, month = "hnr", month - 40
     year = _birth_year(yy, individual)
     if year is None:
-        return _error(field, t("identifiers.person_individual", label=label), kind)
+        return _error(field, t("identifiers.person_individual", label=_person_label()), kind)
     try:
         birth = datetime.date(year, month, day)
     except ValueError:
-        return _error(field, t("identifiers.person_date", label=label), kind)
+        return _error(field, t("identifiers.person_date", label=_person_label()), kind)
     if birth > datetime.date.today():
-        return _error(field, t("identifiers.person_future", label=label), kind)
+        return _error(field, t("identifiers.person_future", label=_person_label()), kind)
     if kind == "synthetic" and not allow_synthetic:
-        return _error(field, t("identifiers.person_synthetic", label=label), kind)
+        return _error(field, t("identifiers.person_synthetic", label=_person_label()), kind)
     if kind == "hnr":
-        return _warning(field, t("identifiers.person_hnr", label=label), kind)
+        return _warning(field, t("identifiers.person_hnr", label=_person_label()), kind)
     if year < 1900:
-        return _warning(field, t("identifiers.person_old", label=label), kind)
+        return _warning(field, t("identifiers.person_old", label=_person_label()), kind)
     return _fine(field, kind)
 
 
