@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import threading
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -350,7 +351,7 @@ class _Encryptor:
     def write(self, name: str, plaintext: bytes | bytearray, cert: x509.Certificate) -> tuple[int, str]:
         builder = (
             self._pkcs7.PKCS7EnvelopeBuilder()
-            .set_data(bytes(plaintext))
+            .set_data(plaintext)
             .add_recipient(cert)
             .set_content_encryption_algorithm(self._aes256)
         )
@@ -377,8 +378,6 @@ class _ContentParts:
         self.on_part = on_part
 
     def add(self, data: bytes, line: int = 0) -> None:
-        self.total.update(data)
-        self.total_size += len(data)
         if self.buffer and len(self.buffer) + len(data) > self.part_size:
             self.flush()
         if len(data) <= self.part_size:
@@ -405,6 +404,8 @@ class _ContentParts:
         name = CONTENT_PATTERN.format(index=index)
         plain_sha = hashlib.sha256(self.buffer).hexdigest()
         plain_size = len(self.buffer)
+        self.total.update(self.buffer)  # the parts in order are the whole content
+        self.total_size += plain_size
         size, digest = self.encryptor.write(name, self.buffer, self.cert)
         self.buffer = bytearray()
         self.parts.append(PartInfo("content", name, "ssb", index, plain_size, plain_sha, size, digest))
@@ -433,6 +434,23 @@ def _raise_on_fnr(plaintext: bytes | bytearray, marks: list[tuple[int, int]]) ->
                 index = bisect.bisect_right(marks, (position, float("inf"))) - 1
                 raise EnvelopeError("fnr_in_content", line=marks[index][1] if index >= 0 else 0)
         position = mapped.find(_ELEVEN, end)
+
+
+def _check_unique_ids(identity_text: str, hashes: array, lines: array) -> None:
+    ordered = sorted(hashes)
+    suspects = {a for a, b in zip(ordered, ordered[1:]) if a == b}
+    del ordered
+    if not suspects:
+        return
+    seen: set[str] = set()
+    rows = csv.reader(io.StringIO(identity_text), delimiter=";")
+    next(rows)
+    for index, row in enumerate(rows):
+        local_id = row[0]
+        if hash(local_id) in suspects:
+            if local_id in seen:
+                raise EnvelopeError("duplicate_local_id", line=lines[index])
+            seen.add(local_id)
 
 
 def _cert_summary(cert: x509.Certificate) -> dict[str, str]:
@@ -609,7 +627,9 @@ def encrypt_extract(
         identity_buffer = io.StringIO()
         identity = csv.writer(identity_buffer, delimiter=";", lineterminator="\n")
         identity.writerow(IDENTITY_COLUMNS)
-        seen_ids: set[str] = set()
+        # Duplicate local ids are found at the end from 64-bit hashes (12 bytes per person, not ~100).
+        id_hashes = array("q")
+        id_lines = array("I")
         header: Header | None = None
         kommunenr = bydel = ""
         year = params.year
@@ -634,9 +654,8 @@ def encrypt_extract(
                 local_id = record.local_id or ""
                 if not local_id:
                     raise EnvelopeError("no_local_id", line=record.line)
-                if local_id in seen_ids:
-                    raise EnvelopeError("duplicate_local_id", line=record.line)
-                seen_ids.add(local_id)
+                id_hashes.append(hash(local_id))
+                id_lines.append(record.line)
                 write_person(record_buffer, record, include_person_id=False)
                 data = record_buffer.getvalue()
                 if record.person_id and record.person_id.encode("utf-8") in data:
@@ -677,8 +696,11 @@ def encrypt_extract(
             raise EnvelopeCancelled()
 
         report("identity")
-        identity_plain = identity_buffer.getvalue().encode("utf-8")
-        del identity_buffer, seen_ids
+        identity_text = identity_buffer.getvalue()
+        del identity_buffer
+        _check_unique_ids(identity_text, id_hashes, id_lines)
+        identity_plain = identity_text.encode("utf-8")
+        del identity_text, id_hashes, id_lines
         id_size, id_digest = encryptor.write(IDENTITY_FILE, identity_plain, tpf)
         identity_part = PartInfo(
             "identity",
