@@ -405,6 +405,102 @@ def bench_submit_tui(bench: Bench) -> None:
                   f"max {data['max_ms']:.1f} ms ({data['samples']} presses); idle p50 {data['idle_p50_ms']:.1f} ms", flush=True)
 
 
+# --- encrypt: the envelope beside openssl cms -encrypt, sha256sum and xmllint --stream ----------
+
+# encrypt_extract alone, timed inside the process (no interpreter start-up or imports).
+_ENCRYPT_ONLY = r"""
+import json, shutil, sys, time
+from pathlib import Path
+from iplos_tui.core.envelope import EnvelopeParams, encrypt_extract
+extract, out, ssb, tpf = sys.argv[1:5]
+shutil.rmtree(out, ignore_errors=True)
+start = time.perf_counter()
+encrypt_extract(extract, out, Path(ssb), Path(tpf), EnvelopeParams())
+print(json.dumps({"inner_seconds": time.perf_counter() - start}))
+"""
+
+
+def _encrypt_certs(workdir: Path) -> tuple[Path, Path]:
+    """SSB and TPF test certificates valid for the generator's year (2017) and for today."""
+    import datetime as dt
+
+    from iplos_tui.sandbox import certs
+
+    ssb, tpf = workdir / "bench-ssb.pem", workdir / "bench-tpf.pem"
+    if not ssb.exists():
+        ca = certs.make_ca()
+        since = dt.datetime(2017, 11, 1, tzinfo=dt.timezone.utc)
+        certs.issue_recipient(ca, "SSB bench", not_before=since).write(ssb)
+        certs.issue_recipient(ca, "TPF bench", not_before=since).write(tpf)
+    return ssb, tpf
+
+
+@case("encrypt")
+def bench_encrypt(bench: Bench) -> None:
+    """`iplos encrypt` (whole process, default 4 MiB parts) and encrypt_extract timed in-process,
+    interleaved with `openssl cms -encrypt -aes256 -binary` of the same file to the same
+    certificate, `sha256sum` and `xmllint --stream --noout`. Ratios are ours / peer; the goal
+    line is ours / (xmllint + openssl), the issue's aim being <= 3x. Peak RSS is per process."""
+    ssb, tpf = _encrypt_certs(bench.workdir)
+    openssl, sha256sum, xmllint = shutil.which("openssl"), shutil.which("sha256sum"), shutil.which("xmllint")
+    peaks: dict[int, float] = {}
+    for persons in bench.persons:
+        path = bench.extract(persons)
+        out = bench.workdir / f"envelope-{persons}"
+        tools = [
+            Tool("iplos encrypt", ["sh", "-c", 'rm -rf "$1" && exec "$2" -m iplos_tui encrypt "$3" --out "$1" --ssb-cert "$4" --tpf-cert "$5"',
+                                   "sh", str(out), sys.executable, str(path), str(ssb), str(tpf)]),
+            Tool("encrypt_extract in-process", [sys.executable, "-c", _ENCRYPT_ONLY, str(path), str(out), str(ssb), str(tpf)], inner=True),
+        ]
+        peers = []
+        if openssl:
+            peers.append(Tool("openssl cms -encrypt -aes256", [openssl, "cms", "-encrypt", "-aes256", "-binary", "-outform", "DER",
+                                                                "-in", str(path), "-out", str(bench.workdir / "peer.p7m"), str(ssb)]))
+        if sha256sum:
+            peers.append(Tool("sha256sum", [sha256sum, str(path)]))
+        if xmllint:
+            peers.append(Tool("xmllint --stream --noout", [xmllint, "--stream", "--noout", str(path)]))
+        missing = [name for name, found in (("openssl", openssl), ("sha256sum", sha256sum), ("xmllint", xmllint)) if not found]
+        if missing:
+            print(f"peer(s) missing: {', '.join(missing)}", file=sys.stderr)
+        everything = tools + peers
+        for tool in everything:  # warm-up: page cache, .pyc files
+            first = bench.measure(tool.argv)
+            if first["rc"] != 0:
+                raise RuntimeError(f"{tool.label} exited {first['rc']}")
+        samples: dict[str, list[dict]] = {tool.label: [] for tool in everything}
+        for _ in range(bench.repeat):  # interleaved: A B C D ... A B C D
+            for tool in everything:
+                samples[tool.label].append(bench.measure(tool.argv))
+        size = path.stat().st_size
+        rows = {}
+        for tool in everything:
+            runs = samples[tool.label]
+            times = [r["inner_seconds"] if tool.inner else r["seconds"] for r in runs]
+            rows[tool.label] = Row("encrypt", persons, size, tool.label, statistics.median(times),
+                                   statistics.median(r["peak_kb"] for r in runs) / 1024, [round(v, 4) for v in times])
+        peer_row = rows.get("openssl cms -encrypt -aes256")
+        for tool in tools:
+            if peer_row:
+                rows[tool.label].ratio = rows[tool.label].seconds / peer_row.seconds
+        for row in rows.values():
+            print_row(row)
+            bench.rows.append(row)
+        ours = rows["iplos encrypt"]
+        notes = []
+        if "sha256sum" in rows:
+            notes.append(f"vs sha256sum {ours.seconds / rows['sha256sum'].seconds:.1f}x")
+        if peer_row and "xmllint --stream --noout" in rows:
+            goal = ours.seconds / (rows["xmllint --stream --noout"].seconds + peer_row.seconds)
+            notes.append(f"vs xmllint+openssl {goal:.1f}x (aim <= 3x)")
+        peaks[persons] = ours.peak_mb
+        print(f"{'':<10} {persons:>8} {'':>8}  iplos encrypt: {', '.join(notes)}", flush=True)
+    if len(peaks) > 1:
+        low, high = min(peaks), max(peaks)
+        print(f"{'':<10} peak RSS of iplos encrypt: {peaks[low]:.1f} MB at {low} persons, {peaks[high]:.1f} MB at {high} "
+              f"(+{peaks[high] - peaks[low]:.1f} MB for {high / low:.0f}x the file)", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--case", default="validate", help=f"comma-separated cases: {', '.join(CASES)} (default validate)")
