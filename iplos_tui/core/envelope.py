@@ -13,8 +13,9 @@ One streaming pass over the extract (docs/envelope-format.md is the contract):
   leaves no ``out_dir`` at all, just a hidden staging directory the next run removes.
 
 The extract is hashed as it is read; its size, mtime, inode and hash are checked again at the
-end, so a file changed during the run aborts it (I11). Peak memory is about three part sizes
-(cryptography's pkcs7 encrypts a part in memory), whatever the extract's size.
+end, so a file changed during the run aborts it (I11). Peak memory is about four part sizes
+(cryptography's pkcs7 encrypts a part in memory) plus about 100 bytes per person (the identity
+table and the duplicate check), never the extract or the content as a whole.
 """
 
 from __future__ import annotations
@@ -436,14 +437,21 @@ def _raise_on_fnr(plaintext: bytes | bytearray, marks: list[tuple[int, int]]) ->
         position = mapped.find(_ELEVEN, end)
 
 
-def _check_unique_ids(identity_text: str, hashes: array, lines: array) -> None:
+def _csv_field(value: str) -> str:
+    """RFC 4180 quoting with ``;`` as the separator, only where needed."""
+    if any(ch in value for ch in ';"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _check_unique_ids(identity: bytearray, hashes: array, lines: array) -> None:
     ordered = sorted(hashes)
     suspects = {a for a, b in zip(ordered, ordered[1:]) if a == b}
     del ordered
     if not suspects:
         return
     seen: set[str] = set()
-    rows = csv.reader(io.StringIO(identity_text), delimiter=";")
+    rows = csv.reader(io.StringIO(identity.decode("utf-8")), delimiter=";")
     next(rows)
     for index, row in enumerate(rows):
         local_id = row[0]
@@ -624,9 +632,8 @@ def encrypt_extract(
             report("part")
 
         content = _ContentParts(encryptor, ssb, part_size, part_done)
-        identity_buffer = io.StringIO()
-        identity = csv.writer(identity_buffer, delimiter=";", lineterminator="\n")
-        identity.writerow(IDENTITY_COLUMNS)
+        # UTF-8 bytes, 1 byte per character (io.StringIO would keep 4).
+        identity = bytearray(";".join(IDENTITY_COLUMNS).encode("ascii") + b"\n")
         # Duplicate local ids are found at the end from 64-bit hashes (12 bytes per person, not ~100).
         id_hashes = array("q")
         id_lines = array("I")
@@ -660,7 +667,7 @@ def encrypt_extract(
                 data = record_buffer.getvalue()
                 if record.person_id and record.person_id.encode("utf-8") in data:
                     raise EnvelopeError("fnr_in_content", line=record.line)
-                identity.writerow((local_id, record.person_id or ""))
+                identity += f"{_csv_field(local_id)};{_csv_field(record.person_id or '')}\n".encode("utf-8")
                 state["persons"] += 1
                 if state["persons"] % 1000 == 0:
                     if cancel is not None and cancel.is_set():
@@ -696,11 +703,9 @@ def encrypt_extract(
             raise EnvelopeCancelled()
 
         report("identity")
-        identity_text = identity_buffer.getvalue()
-        del identity_buffer
-        _check_unique_ids(identity_text, id_hashes, id_lines)
-        identity_plain = identity_text.encode("utf-8")
-        del identity_text, id_hashes, id_lines
+        _check_unique_ids(identity, id_hashes, id_lines)
+        identity_plain = identity
+        del id_hashes, id_lines
         id_size, id_digest = encryptor.write(IDENTITY_FILE, identity_plain, tpf)
         identity_part = PartInfo(
             "identity",
