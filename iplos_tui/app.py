@@ -29,12 +29,16 @@ def _mode_screens() -> dict[str, Callable[[], Screen]]:
     from iplos_tui.screens.preflight import PreflightScreen
     from iplos_tui.screens.submission import SubmissionScreen
 
-    return {
-        "config": ConfigScreen,
-        "preflight": PreflightScreen,
-        "submission": SubmissionScreen,
-        "feedback": FeedbackScreen,
-    }
+    def factory(screen_class: type[Screen], mode: str) -> Callable[[], Screen]:
+        def make() -> Screen:
+            screen = screen_class()
+            screen.MODE = mode  # the header's tabs show which pane this is
+            return screen
+
+        return make
+
+    classes = {"config": ConfigScreen, "preflight": PreflightScreen, "submission": SubmissionScreen, "feedback": FeedbackScreen}
+    return {mode: factory(screen_class, mode) for mode, screen_class in classes.items()}
 
 
 def is_16_colour_terminal(environ: dict[str, str] | None = None) -> bool:
@@ -54,11 +58,12 @@ class IplosApp(App[int]):
     ALLOW_SELECT = False  # selection + ctrl+c would copy through OSC 52 to the workstation
     BINDINGS = [
         *(
-            Binding(key, f"switch_mode('{mode}')", t(f"app.mode_{mode}"), id=f"mode.{mode}")
+            Binding(key, f"switch_mode('{mode}')", t(f"app.mode_{mode}"), id=f"mode.{mode}", show=False)
             for mode, key in MODE_KEYS
         ),
-        Binding("f9", "advance_clock", t("app.advance_clock"), id="app.advance_clock"),
-        Binding("f10", "quit", t("app.quit"), id="app.quit"),
+        # The header shows these as tabs; the footer keeps room for each pane's own keys.
+        Binding("f9", "advance_clock", t("app.advance_clock"), id="app.advance_clock", show=False),
+        Binding("f10", "quit", t("app.quit"), id="app.quit", show=False),
     ]
 
     def __init__(

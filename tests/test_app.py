@@ -109,7 +109,7 @@ async def test_palette_has_every_action_and_no_screenshot(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert not any("screenshot" in title.lower() for title in titles)
-        for expected in ("Profil", "Sjekk", "Send", "Lagre", "Avslutt"):
+        for expected in ("Profil", "Sjekk", "Innsending", "Lagre", "Avslutt"):
             assert any(expected in title for title in titles), expected
         assert app.ALLOW_SELECT is False
 

@@ -1,4 +1,5 @@
-"""The header line: the profile and the submission window countdown, on every pane."""
+"""The header: the profile and the submission window countdown, and the panes as tabs with their
+F-keys (so the footer keeps room for the pane's own keys at 80 columns)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from textual.widgets import Static
 from iplos_tui.core.i18n import t
 from iplos_tui.core.status import window_status
 
+MODE_KEYS = (("config", "F1"), ("preflight", "F2"), ("submission", "F3"), ("feedback", "F4"))
+
 
 class ProfileHeader(Static):
     DEFAULT_CSS = """
     ProfileHeader {
         dock: top;
-        height: 1;
+        height: 2;
         background: $panel;
         color: $foreground;
         padding: 0 1;
@@ -30,10 +33,23 @@ class ProfileHeader(Static):
         profile = app.profile  # type: ignore[attr-defined]
         parts: list[Content] = []
         if getattr(app, "sandbox", None) is not None:
-            parts.append(Content.styled(f" {t('app.sandbox_marker')} ", "bold reverse"))
+            parts.append(Content.styled(f"{t('app.sandbox_marker')} ", "bold"))
             self.add_class("-sandbox")
         parts.append(Content.styled("IPLOS ", "bold"))
         parts.append(Content(app.profile_label()))  # type: ignore[attr-defined]
         parts.append(Content(" │ "))
         parts.append(Content(window_status(profile.year, app.today())))  # type: ignore[attr-defined]
+        parts.append(Content("\n"))
+        parts.append(self._tabs())
         self.update(Content("").join(parts))
+
+    def _tabs(self) -> Content:
+        current = getattr(self.screen, "MODE", None) or self.app.current_mode
+        tabs: list[Content] = []
+        for mode, key in MODE_KEYS:
+            label = f" {key} {t(f'app.mode_{mode}')} "
+            tabs.append(Content.styled(label, "reverse bold") if mode == current else Content.styled(label, "dim"))
+        if getattr(self.app, "sandbox", None) is not None:
+            tabs.append(Content.styled(f" F9 {t('app.advance_clock')} ", "dim"))
+        tabs.append(Content.styled(f" F10 {t('app.quit')}", "dim"))
+        return Content("").join(tabs)
