@@ -104,15 +104,17 @@ class ConfirmSend(ModalScreen[dict | None]):
 
 class SubmissionScreen(PaneScreen):
     DEFAULT_CSS = """
-    SubmissionScreen #sub-top { height: 3; padding: 0 1; }
-    SubmissionScreen #sub-path { width: 1fr; }
+    SubmissionScreen #sub-top { height: 1; padding: 0 1; margin-top: 1; }
+    SubmissionScreen #sub-top Label { width: auto; padding-right: 1; color: $text-muted; }
+    SubmissionScreen #sub-path { width: 1fr; background: $boost; }
+    SubmissionScreen #sub-path:focus { background: $primary 30%; }
     SubmissionScreen #sub-deadlines { height: 1; padding: 0 1; color: $text-muted; }
     SubmissionScreen #sub-steps { height: 5; padding: 0 1; grid-size: 3; grid-columns: 28 18 1fr; grid-rows: 1; }
     SubmissionScreen .step-label { width: 28; }
     SubmissionScreen .step-detail { width: 1fr; color: $text-muted; }
     SubmissionScreen ProgressBar { width: 18; }
     SubmissionScreen ProgressBar Bar { width: 16; }
-    SubmissionScreen #sub-log { height: 1fr; border: round $primary-darken-2; }
+    SubmissionScreen #sub-log { height: 1fr; border: round $primary-darken-2; overflow-x: hidden; scrollbar-size-vertical: 1; scrollbar-background: $panel; }
     SubmissionScreen #sub-history { height: 1fr; display: none; }
     SubmissionScreen.show-history #sub-history { display: block; }
     SubmissionScreen.show-history #sub-log { display: none; }
@@ -150,7 +152,8 @@ class SubmissionScreen(PaneScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="sub-top"):
-            yield Input(placeholder=t("submit.pane.path_placeholder"), id="sub-path")
+            yield Label(t("submit.pane.path_label"))
+            yield Input(placeholder=t("submit.pane.path_placeholder"), id="sub-path", compact=True)
         yield Static("", id="sub-deadlines")
         with Grid(id="sub-steps"):
             for step in _steps():
