@@ -67,6 +67,7 @@ ENCRYPTION = {
 
 _DIGIT_MAP = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _ELEVEN = b"0" * 11
+_CSV_SPECIAL = re.compile('[;"\r\n]')
 
 
 # --- results and errors ----------------------------------------------------------------------
@@ -439,7 +440,7 @@ def _raise_on_fnr(plaintext: bytes | bytearray, marks: list[tuple[int, int]]) ->
 
 def _csv_field(value: str) -> str:
     """RFC 4180 quoting with ``;`` as the separator, only where needed."""
-    if any(ch in value for ch in ';"\r\n'):
+    if _CSV_SPECIAL.search(value):
         return '"' + value.replace('"', '""') + '"'
     return value
 
