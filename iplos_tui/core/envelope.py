@@ -666,7 +666,8 @@ def encrypt_extract(
                 id_lines.append(record.line)
                 write_person(record_buffer, record, include_person_id=False)
                 data = record_buffer.getvalue()
-                if record.person_id and record.person_id.encode("utf-8") in data:
+                # The person's own id, even a malformed one (too short to mean anything below 8).
+                if record.person_id and len(record.person_id) >= 8 and record.person_id.encode("utf-8") in data:
                     raise EnvelopeError("fnr_in_content", line=record.line)
                 identity += f"{_csv_field(local_id)};{_csv_field(record.person_id or '')}\n".encode("utf-8")
                 state["persons"] += 1
