@@ -32,15 +32,22 @@ def get_language() -> str:
     return _language
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=None)
+def _area(area: str) -> dict[str, dict[str, str]]:
+    """One area's messages, loaded on first use (start-up reads only what it shows)."""
+    entry = resources.files("iplos_tui.locale").joinpath(f"{area}.toml")
+    messages: dict[str, dict[str, str]] = {}
+    if entry.is_file():
+        _flatten(area, tomllib.loads(entry.read_text(encoding="utf-8")), messages)
+    return messages
+
+
 def catalog() -> dict[str, dict[str, str]]:
     """Every message of every area: ``{"area.key": {"nb": ..., "en": ...}}``."""
     messages: dict[str, dict[str, str]] = {}
     for entry in sorted(resources.files("iplos_tui.locale").iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".toml"):
-            continue
-        area = entry.name.removesuffix(".toml")
-        _flatten(area, tomllib.loads(entry.read_text(encoding="utf-8")), messages)
+        if entry.name.endswith(".toml"):
+            messages.update(_area(entry.name.removesuffix(".toml")))
     return messages
 
 
@@ -55,13 +62,17 @@ def _flatten(prefix: str, table: dict, into: dict[str, dict[str, str]]) -> None:
             _flatten(f"{prefix}.{key}", value, into)
 
 
+def has(key: str) -> bool:
+    return key in _area(key.partition(".")[0])
+
+
 def t(key: str, /, **values: object) -> str:
     """The message ``key`` in the current language, with ``{placeholders}`` filled in.
 
     A missing key or language falls back to Norwegian, then to the key itself, so that a
     catalog slip never crashes a screen.
     """
-    texts = catalog().get(key)
+    texts = _area(key.partition(".")[0]).get(key)
     if texts is None:
         return key
     text = texts.get(_language) or texts.get("nb") or key

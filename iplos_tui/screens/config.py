@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from iplos_tui.core import config as cfg
-from iplos_tui.core.i18n import t
+from iplos_tui.core.i18n import has, t
 from iplos_tui.core.secrets import Secret, check_pin
 from iplos_tui.core.text import safe_text
 from iplos_tui.screens.base import PaneScreen
@@ -107,7 +107,7 @@ class ConfigScreen(PaneScreen):
             _widget_value_to_text(spec, value),
             id=widget_id,
             compact=True,
-            placeholder=t(f"config_screen.placeholder.{spec.attr}") if f"config_screen.placeholder.{spec.attr}" in _placeholders() else "",
+            placeholder=t(f"config_screen.placeholder.{spec.attr}") if has(f"config_screen.placeholder.{spec.attr}") else "",
         )
 
     def on_mount(self) -> None:
@@ -277,9 +277,3 @@ class ConfigScreen(PaneScreen):
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand(t("config_screen.save"), t("config_screen.save_help"), self.action_save)
-
-
-def _placeholders() -> set[str]:
-    from iplos_tui.core.i18n import catalog
-
-    return {key for key in catalog() if key.startswith("config_screen.placeholder.")}
