@@ -11,6 +11,7 @@ that are not UTF-8.
 from __future__ import annotations
 
 import codecs
+import operator
 import re
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -345,15 +346,39 @@ def _checked(value: str) -> str:
     return value
 
 
-def _attributes(record: object, names: dict[str, str], skip: str | None = None) -> str:
-    parts = []
-    for xml_name, attr in names.items():
-        if attr == skip:
-            continue
-        value = getattr(record, attr)
-        if value is not None and value != "":
-            parts.append(f' {xml_name}="{_checked(str(value)).translate(_ATTR_ESCAPE)}"')
-    return "".join(parts)
+# Anything that needs escaping or refusing; most values (codes, dates, ids) have none of it.
+_ATTR_SPECIAL = re.compile('[&<>"\n\r\t\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+
+
+def _attr_value(value: object) -> str:
+    text = value if value.__class__ is str else str(value)
+    if _ATTR_SPECIAL.search(text) is None:  # type: ignore[arg-type]
+        return text  # type: ignore[return-value]
+    return _checked(text).translate(_ATTR_ESCAPE)  # type: ignore[arg-type]
+
+
+def _attribute_writer(names: dict[str, str], skip: str | None = None):
+    """A function record -> ' name="value" ...' for the given attributes (the writer's hot path)."""
+    pairs = [(xml_name, attr) for xml_name, attr in names.items() if attr != skip]
+    getter = operator.attrgetter(*(attr for _, attr in pairs))
+    xml_names = [xml_name for xml_name, _ in pairs]
+
+    def write(record: object) -> str:
+        values = getter(record)
+        if len(xml_names) == 1:
+            values = (values,)
+        return "".join(
+            f' {xml_name}="{_attr_value(value)}"' for xml_name, value in zip(xml_names, values) if value is not None and value != ""
+        )
+
+    return write
+
+
+_PERSON_WITH_ID = _attribute_writer(PERSON_ATTRS)
+_PERSON_WITHOUT_ID = _attribute_writer(PERSON_ATTRS, "person_id")
+_SCORE = _attribute_writer(SCORE_ATTRS)
+_SERVICE = _attribute_writer(SERVICE_ATTRS)
+_REFUSAL = _attribute_writer(REFUSAL_ATTRS)
 
 
 def write_header(out: BinaryIO, header: Header) -> None:
@@ -372,14 +397,11 @@ def write_header(out: BinaryIO, header: Header) -> None:
 
 
 def person_xml(person: Person, include_person_id: bool = True) -> str:
-    skip = None if include_person_id else "person_id"
-    parts = [f"  <Person{_attributes(person, PERSON_ATTRS, skip)}>\n"]
-    for score in person.scores:
-        parts.append(f"    <Score{_attributes(score, SCORE_ATTRS)}/>\n")
-    for service in person.services:
-        parts.append(f"    <Service{_attributes(service, SERVICE_ATTRS)}/>\n")
-    for refusal in person.refusals:
-        parts.append(f"    <Refusal{_attributes(refusal, REFUSAL_ATTRS)}/>\n")
+    person_attributes = _PERSON_WITH_ID if include_person_id else _PERSON_WITHOUT_ID
+    parts = [f"  <Person{person_attributes(person)}>\n"]
+    parts.extend([f"    <Score{_SCORE(score)}/>\n" for score in person.scores])
+    parts.extend([f"    <Service{_SERVICE(service)}/>\n" for service in person.services])
+    parts.extend([f"    <Refusal{_REFUSAL(refusal)}/>\n" for refusal in person.refusals])
     parts.append("  </Person>\n")
     return "".join(parts)
 
