@@ -286,7 +286,7 @@ async def test_fetch_unlock_browse_reveal_export_delete(profile, gateway, secure
         await pilot.press("e")
         await wait(pilot, lambda: isinstance(app.screen, ExportPrompt))
         target = secure / "feedback" / "040300_iplos_tilbakemelding_20170207"
-        assert app.screen.query_one("#export-path").value == str(target)
+        assert app.screen.query_one("#export-path").value == "~/secure/feedback/040300_iplos_tilbakemelding_20170207"
         await pilot.press("enter")
         await wait(pilot, lambda: "eksportert" in status(app))
         assert "2 filer eksportert til ~/secure/feedback/040300_iplos_tilbakemelding_20170207" in status(app)
@@ -411,7 +411,9 @@ async def test_big_table_is_paged_and_filtered(profile, secure, tmp_path):
         assert grid.get_row_at(0)[0].plain == str(PAGE_SIZE + 1)
         counts = text(pane.query_one("#fb-counts"))
         assert f"F000 {len(range(0, total, 7))}" in counts and "feil " in counts
-        await pilot.press("s", *"F003", "enter")
+        await pilot.press("s", *"F003")
+        await pilot.press("escape")  # Esc leaves the field for the table; the filter still runs
+        assert app.focused is grid
         await wait(pilot, lambda: pane.indices is not None)
         assert pane.page == 0 and grid.row_count == len(range(3, total, 7))
         assert all(grid.get_row_at(i)[2].plain == "F003" for i in range(grid.row_count))
@@ -558,6 +560,41 @@ async def test_gateway_demands_a_new_password(profile, gateway, secure, tmp_path
     assert not gateway.users[USER.casefold()].force_change_password
 
 
+async def test_fetch_against_a_hostile_gateway_and_cancel(server, profile, secure, tmp_path):
+    """A wrong SHA-1 is discarded and named; a dripping download stops at «c» and leaves no
+    temp file; a server error with markup and escapes is shown as plain text."""
+    from fault_gateway import FaultGateway
+
+    holder, _running = server
+    fault = FaultGateway()
+    holder.target = fault.app
+    fault.add("11", FEEDBACK_NAME, feedback_zip(), fault="wrong_sha1")
+    fault.add("12", "040300_iplos_tilbakemelding_20170208.zip", feedback_zip(), fault="slow")
+    app = make_app(profile, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = _pane(app)
+        assert pane.check_action("cancel_fetch", ()) is False
+        await pilot.press("h")
+        await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+        await fill_and_enter(pilot, app, "#prompt-password", "anything1")
+        await wait(pilot, lambda: "Henter 2/2" in status(app))
+        assert pane.check_action("cancel_fetch", ()) is True and pane.check_action("fetch", ()) is None
+        await pilot.press("c")
+        await wait(pilot, lambda: not pane.fetching, limit=10)
+        shown = status(app)
+        assert "SHA-1-summen stemmer ikke" in shown and "Avbrutt" in shown
+        assert not (secure / "feedback").exists() or list((secure / "feedback").iterdir()) == []
+        assert fault.calls["patch"] == 0  # nothing fetched, nothing marked
+        fault.list_mode = "error"
+        await pilot.press("h")
+        await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+        await fill_and_enter(pilot, app, "#prompt-password", "anything1")
+        await wait(pilot, lambda: not pane.fetching and "status 500" in status(app))
+        shown = status(app)
+        assert "[@click=app.quit]x[/]" in shown and "Boom [bold]" in shown and "\x1b" not in shown
+        assert app.is_running
+
+
 async def test_every_action_is_in_the_palette(profile, tmp_path):
     app = make_app(profile, tmp_path)
     async with app.run_test(size=(80, 24)):
@@ -568,22 +605,35 @@ async def test_every_action_is_in_the_palette(profile, tmp_path):
         assert all(command.title and command.help for command in commands)
 
 
-async def test_sandbox_prefills_the_pin_without_showing_it(profile, secure, tmp_path):
-    class FakeSession:  # the two attributes the pane reads from iplos_tui.sandbox.session
-        pin = Secret(PIN_CANARY)
-        gateway_password = Secret(GW_PASSWORD)
+async def test_sandbox_session_prefills_password_and_pin_without_showing_them(tmp_path):
+    """`iplos tui --sandbox`: the in-process sandbox session's gateway password and PIN are
+    prefilled into the masked fields; Enter twice fetches and opens; neither is on screen."""
+    from iplos_tui.sandbox.session import start_session
+    from iplos_tui.sandbox.ssb import feedback_name, make_feedback_zip
 
-    put_local(secure, FEEDBACK_NAME, feedback_zip())
-    app = IplosApp(profile, tmp_path / "config.toml", clock=lambda: FROZEN_NOW, initial_mode="feedback", sandbox=FakeSession())
-    async with app.run_test(size=(80, 24)) as pilot:
-        pane = _pane(app)
-        await wait(pilot, lambda: pane.query_one("#fb-zips").row_count == 1)
-        await pilot.press("enter")
-        await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
-        screen = app.export_screenshot()
-        assert PIN_CANARY not in screen and "sandkassen" in text(app.screen.query_one(".prompt-body"))
-        await pilot.press("enter")
-        await wait(pilot, lambda: pane.archive is not None)
+    with start_session(tmp_path / "sandbox") as session:
+        prof = session.profile
+        name = feedback_name(prof.kommunenr, prof.bydel, "20180109")
+        session.server.gateway.put_file(prof.gateway_username, name, make_feedback_zip({"feilliste.csv": FEILLISTE}, session.pin.reveal()))
+        app = IplosApp(prof, session.config_path, sandbox=session, clock=lambda: FROZEN_NOW, initial_mode="feedback")
+        screens = []
+        async with app.run_test(size=(80, 24)) as pilot:
+            pane = _pane(app)
+            await pilot.press("h")
+            await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+            assert "sandkassen" in text(app.screen.query_one(".prompt-body"))
+            screens.append(app.export_screenshot())
+            await pilot.press("enter")
+            await wait(pilot, lambda: not pane.fetching and len(pane.local) == 1)
+            await pilot.press("enter")
+            await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+            screens.append(app.export_screenshot())
+            await pilot.press("enter")
+            await wait(pilot, lambda: pane.archive is not None and pane.current_view().table is not None)
+            assert "F014 2" in text(pane.query_one("#fb-counts"))
+            screens.append(app.export_screenshot())
+        for secret in (session.pin.reveal(), session.gateway_password.reveal()):
+            assert all(secret not in screen for screen in screens)
 
 
 # ---- snapshots (80x24) ------------------------------------------------------------------------

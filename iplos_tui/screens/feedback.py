@@ -73,13 +73,18 @@ def fmt_count(number: int) -> str:
     return f"{number:,}".replace(",", " ")
 
 
-def shown_path(path: Path | str) -> str:
-    """A path for the screen: ``~`` for the home directory, control characters made visible."""
+def tilde(path: Path | str) -> str:
+    """``~`` for the home directory (what ``os.path.expanduser`` turns back)."""
     text = str(path)
     home = str(Path.home())
     if home not in ("", "/") and (text == home or text.startswith(home + os.sep)):
         text = "~" + text[len(home):]
-    return safe_text(text, one_line=True)
+    return text
+
+
+def shown_path(path: Path | str) -> str:
+    """A path for the screen: ``~`` for the home directory, control characters made visible."""
+    return safe_text(tilde(path), one_line=True)
 
 
 def plain(text: str, style: str = "") -> Text:
@@ -301,7 +306,7 @@ class ExportPrompt(ModalScreen[str | None]):
         with Vertical():
             yield Static(Content(t("feedback_screen.export_confirm_title")), classes="export-title")
             yield Static(Content("\n".join(self._lines)), classes="export-body")
-            yield Input(self._default, compact=True, id="export-path")
+            yield Input(self._default, compact=True, select_on_focus=False, id="export-path")
             with Horizontal():
                 yield Button(t("feedback_screen.cancel"), id="export-cancel")
                 yield Button(t("feedback_screen.export"), variant="warning", id="export-ok")
@@ -527,6 +532,12 @@ class FeedbackScreen(PaneScreen):
             entries.add_column(t(f"feedback_screen.col_{key}"), key=key)
         self._show_rows()
         self.refresh_local()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self.archive is None and self.is_mounted:  # the profile may have changed meanwhile
+            self._show_folder()
+            self.refresh_local()
 
     def on_unmount(self) -> None:
         from iplos_tui.core.feedback import remove_reveal_hook
@@ -1208,7 +1219,7 @@ class FeedbackScreen(PaneScreen):
             self.status(t("feedback_screen.exporting", path=shown_path(target)))
             self._export_worker(archive, target, self.secure_dir)
 
-        self.app.push_screen(ExportPrompt(lines, str(self.default_export_dir())), answer)
+        self.app.push_screen(ExportPrompt(lines, tilde(self.default_export_dir())), answer)
 
     @work(thread=True, exclusive=True, group="feedback-export", exit_on_error=False)
     def _export_worker(self, archive: Any, target: Path, secure: Path) -> None:
