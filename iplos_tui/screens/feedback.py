@@ -51,9 +51,9 @@ REVEAL_LOG = "feedback-reveals.jsonl"  # in the secure directory: who saw which 
 def tn(key: str, count: int, **values: object) -> str:
     """``key`` with a count: ``key_one`` for exactly one, where the catalog has it (Norwegian
     and English both say «1 fil» / «2 filer»)."""
-    from iplos_tui.core.i18n import catalog
+    from iplos_tui.core.i18n import has
 
-    if count == 1 and f"{key}_one" in catalog():
+    if count == 1 and has(f"{key}_one"):
         key = f"{key}_one"
     return t(key, count=fmt_count(count), **values)
 
