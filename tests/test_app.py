@@ -8,7 +8,6 @@ import sys
 import textwrap
 import tomllib
 
-import pytest
 
 from iplos_tui.app import IplosApp
 from iplos_tui.core.config import Profile, load_profile
@@ -106,7 +105,7 @@ async def test_every_pane_is_reachable_with_f_keys(tmp_path):
 
 async def test_palette_has_every_action_and_no_screenshot(tmp_path):
     app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24)):
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert not any("screenshot" in title.lower() for title in titles)
         for expected in ("Profil", "Sjekk", "Innsending", "Lagre", "Avslutt"):
@@ -116,7 +115,7 @@ async def test_palette_has_every_action_and_no_screenshot(tmp_path):
 
 async def test_header_shows_profile_and_countdown(tmp_path, valid_profile):
     app = make_app(tmp_path, valid_profile)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24)):
         header = str(app.screen.query_one("ProfileHeader").render())
         assert "0403 Hamar" in header and "bydel 00" in header and "2017" in header
         assert "7 d igjen" in header  # 8 January 2018, deadline 15 January
@@ -212,7 +211,7 @@ def test_sixteen_colour_detection():
 async def test_no_color_is_respected(tmp_path, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24)):
         assert app.no_color is True
 
 

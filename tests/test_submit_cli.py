@@ -9,7 +9,7 @@ import signal
 import time
 
 import pytest
-from submit_world import PIN_CANARY, World
+from submit_world import World
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -23,7 +23,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, DataTable, Input, Label, Log, ProgressBar, Static
+from textual.widgets import Button, DataTable, Input, Label, Log, ProgressBar, Static
 
 from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text

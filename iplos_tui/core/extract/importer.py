@@ -15,7 +15,6 @@ import stat
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from iplos_tui.core.extract.model import Header, Person

@@ -22,7 +22,6 @@ from iplos_tui.core.extract.model import HOUSEHOLD_CODES, Header, Person, Servic
 from iplos_tui.core.extract.rules import (
     ERROR,
     LOCAL_ID,
-    RULES,
     Finding,
     finding,
     mask_person_id,
