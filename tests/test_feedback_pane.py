@@ -7,7 +7,6 @@ snapshots at 80x24; the PIN canary in no file afterwards."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import stat
 from pathlib import Path
@@ -21,7 +20,8 @@ from iplos_tui.core.config import Profile
 from iplos_tui.core.feedback import tables as feedback_tables
 from iplos_tui.core.secrets import Secret
 from iplos_tui.sandbox.gateway import Gateway
-from iplos_tui.screens.feedback import PAGE_SIZE, REVEAL_LOG, ConfirmPrompt, ExportPrompt, FeedbackScreen, SecretPrompt
+from iplos_tui.core.journal import JOURNAL_FILE as REVEAL_LOG, Journal
+from iplos_tui.screens.feedback import PAGE_SIZE, ConfirmPrompt, ExportPrompt, FeedbackScreen, SecretPrompt
 from tests.conftest import FNR_CANARY, FROZEN_NOW, PIN_CANARY
 
 USER = "postmottak@hamar.kommune.no"
@@ -272,11 +272,13 @@ async def test_fetch_unlock_browse_reveal_export_delete(profile, gateway, secure
         await wait(pilot, lambda: pane.current_view().revealed is not None)
         assert grid_rows(pane)[0][5] == FNR_IN_LIST
         assert "1 fnr VISES" in text(pane.query_one("#fb-page"))
-        records = [json.loads(line) for line in (secure / REVEAL_LOG).read_text().splitlines()]
+        records = Journal(secure).events("reveal_fnr")
         assert len(records) == 1
-        assert records[0] | {"at": "", "user": "", "uid": 0} == {
-            "at": "", "action": "reveal_fnr", "zip": FEEDBACK_NAME, "entry": "feilliste.csv", "rows": "all", "cells": 1, "user": "", "uid": 0,
+        assert records[0] | {"at": "", "shown_at": "", "user": "", "uid": 0, "seq": 0} == {
+            "seq": 0, "at": "", "shown_at": "", "id": "event:reveal_fnr", "state": "note",
+            "zip": FEEDBACK_NAME, "entry": "feilliste.csv", "rows": "all", "cells": 1, "user": "", "uid": 0,
         }
+        assert Journal(secure).submissions() == []  # an event is not a submission in F3's history
         assert FNR_IN_LIST not in (secure / REVEAL_LOG).read_text()
         assert stat.S_IMODE((secure / REVEAL_LOG).stat().st_mode) == 0o600
         await pilot.press("v")  # masking again needs no question

@@ -46,6 +46,8 @@ AMBIGUOUS = "ambiguous"
 STATES = (PREPARED, ENCRYPTED, SENDING, CONFIRMED, FAILED_SAFE, AMBIGUOUS)
 # Records that note something without changing the state.
 NOTE = "note"
+# Operator actions that are not submissions (revealing fnr in feedback): id "event:<kind>".
+EVENT_PREFIX = "event:"
 
 _FREE_TEXT = ("reason", "detail", "extract_path", "note")
 _FNR_RUN = re.compile(r"(?<!\d)\d{11}(?!\d)")
@@ -202,6 +204,8 @@ class Journal:
         last = 0
         for record in sorted(self.records(), key=lambda r: r["seq"]):
             last = max(last, record["seq"])
+            if record["id"].startswith(EVENT_PREFIX):
+                continue  # an operator action, not a submission
             sub = subs.get(record["id"])
             if sub is None:
                 sub = subs[record["id"]] = Submission(id=record["id"], created=str(record.get("at", "")))
@@ -268,6 +272,15 @@ class Journal:
             raise JournalError(t("submit.journal_write_failed", path=str(self.path), detail=safe_text(detail.strip(), one_line=True))) from None
         self._seq = seq
         return record
+
+    def event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Record an operator action (e.g. ``reveal_fnr``) in the journal; free text is scrubbed."""
+        clean = {key: scrub(value) if isinstance(value, str) else value for key, value in fields.items()}
+        return self.append(f"{EVENT_PREFIX}{kind}", NOTE, **clean)
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        prefix = f"{EVENT_PREFIX}{kind}" if kind else EVENT_PREFIX
+        return [record for record in self.records() if record["id"].startswith(prefix)]
 
     def _ends_with_newline(self, size: int) -> bool:
         fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)

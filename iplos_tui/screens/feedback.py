@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import json
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -35,6 +34,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Static
 
 from iplos_tui.core.i18n import t
+from iplos_tui.core.journal import JOURNAL_FILE
 from iplos_tui.core.secrets import Secret
 from iplos_tui.core.text import safe_text
 from iplos_tui.screens.base import PaneScreen
@@ -45,7 +45,6 @@ CELL_LIMIT = 40  # characters of one cell on screen; the full value stays in mem
 ZIP_COLUMNS = (("mark", 3), ("where", 8), ("date", 10), ("size", 8))
 MIN_NAME_WIDTH = 24
 FILTER_DELAY = 0.25  # seconds after the last keystroke before the filter runs
-REVEAL_LOG = "feedback-reveals.jsonl"  # in the secure directory: who saw which fnr, when
 
 
 def tn(key: str, count: int, **values: object) -> str:
@@ -93,36 +92,29 @@ def plain(text: str, style: str = "") -> Text:
 
 
 def reveal_log_hook(secure_dir: Callable[[], Path]) -> Callable[[Any], None]:
-    """A reveal hook that appends one fsynced JSON line per reveal to the secure directory's
-    reveal log (no values, only what was shown: zip, entry, rows, count, time, OS user).
+    """A reveal hook that writes one record per reveal to the submission journal in the secure
+    directory (no values, only what was shown: zip, entry, rows, count, OS user).
     If it cannot write, it raises, and the reveal is refused."""
-    from iplos_tui.core.fsutil import ensure_private_dir
+    from iplos_tui.core.journal import Journal, JournalError
 
     def hook(event: Any) -> None:
         try:
             user = getpass.getuser()
         except Exception:  # no user name in the environment: the uid still says who
             user = ""
-        record = {
-            "at": event.at.isoformat(timespec="seconds"),
-            "action": "reveal_fnr",
-            "zip": event.source,
-            "entry": event.entry,
-            "rows": "all" if event.rows is None else len(event.rows),
-            "cells": event.cells,
-            "user": safe_text(user, one_line=True, limit=64),
-            "uid": os.geteuid(),
-        }
-        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-        directory = ensure_private_dir(Path(secure_dir()).expanduser())
-        fd = os.open(directory / REVEAL_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
         try:
-            view = memoryview(line)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            Journal(Path(secure_dir()).expanduser()).event(
+                "reveal_fnr",
+                shown_at=event.at.isoformat(timespec="seconds"),
+                zip=event.source,
+                entry=event.entry,
+                rows="all" if event.rows is None else len(event.rows),
+                cells=event.cells,
+                user=safe_text(user, one_line=True, limit=64),
+                uid=os.geteuid(),
+            )
+        except JournalError as exc:
+            raise OSError(exc.message) from None
 
     return hook
 
@@ -1158,7 +1150,7 @@ class FeedbackScreen(PaneScreen):
         name = self.entry_name
         lines = [
             tn("feedback_screen.reveal_body", view.table.masked_cells, entry=safe_text(view.table.name, one_line=True, limit=60)),
-            t("feedback_screen.reveal_logged", path=shown_path(self.secure_dir / REVEAL_LOG)),
+            t("feedback_screen.reveal_logged", path=shown_path(self.secure_dir / JOURNAL_FILE)),
         ]
 
         def answer(yes: bool | None) -> None:
