@@ -189,8 +189,8 @@ class SecretPrompt(ModalScreen[bool | None]):
         return {field_id: self.query_one(f"#prompt-{field_id}", Input).value for field_id, _ in self._fields}
 
     def clear(self) -> None:
-        for field in self.query(Input).results(Input):
-            field.value = ""
+        for widget in self.query(Input).results(Input):
+            widget.value = ""
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#prompt-ok")
