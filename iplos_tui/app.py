@@ -122,6 +122,9 @@ class IplosApp(App[int]):
     def on_mount(self) -> None:
         for mode, factory in _mode_screens().items():
             self.add_mode(mode, factory)
+        sandbox_pin = getattr(self.sandbox, "pin", None)
+        if self.pin is None and isinstance(sandbox_pin, Secret) and sandbox_pin.is_set:
+            self.pin = Secret(sandbox_pin.reveal())  # the sandbox's own test PIN, a copy in memory
         if not self.is_headless and self.theme == "textual-dark" and is_16_colour_terminal():
             self.theme = "ansi-dark"
         self.switch_mode(self._initial_mode)

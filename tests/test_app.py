@@ -256,3 +256,20 @@ async def test_sandbox_clock_key(tmp_path):
     plain = make_app(tmp_path)
     async with plain.run_test(size=(80, 24)) as pilot:
         assert plain.check_action("advance_clock", ()) is False
+
+
+async def test_sandbox_round_is_ready_to_send(tmp_path):
+    """In the sandbox the extract is chosen and the test PIN is in memory, never on screen."""
+    from iplos_tui.sandbox.session import start_session
+
+    with start_session(tmp_path / "sandbox") as session:
+        app = IplosApp(session.profile, session.config_path, sandbox=session, clock=session.now)
+        async with app.run_test(size=(80, 24)) as pilot:
+            assert app.pin is not None and app.pin.reveal() == session.pin.reveal()
+            await pilot.press("f3")
+            await pilot.pause()
+            assert app.screen.query_one("#sub-path").value == str(session.extract_path)
+            for key in ("f1", "f3", "f4"):
+                await pilot.press(key)
+                await pilot.pause()
+                assert session.pin.reveal() not in app.export_screenshot()

@@ -175,6 +175,10 @@ class SubmissionScreen(PaneScreen):
         self.refresh_history()
         self._deadlines()
         self._status(t("submit.pane.ready"))
+        sandbox_extract = getattr(self.app.sandbox, "extract_path", None)  # type: ignore[attr-defined]
+        if sandbox_extract is not None:
+            self.query_one("#sub-path", Input).value = str(sandbox_extract)
+            self._status(t("submit.pane.sandbox_ready"))
 
     def _deadlines(self) -> None:
         from iplos_tui.core.config import submission_window
