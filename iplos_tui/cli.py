@@ -133,6 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         error(t("cli.interrupted"))
         return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and let Python's exit flush go nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return int(ExitCode.OK)
     except ConfigError as exc:
         error(t("cli.config_error", detail=exc.describe()))
         return int(ExitCode.USAGE)

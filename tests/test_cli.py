@@ -97,3 +97,17 @@ def test_textual_automation_variables_are_refused(tmp_path, name):
 def test_tui_needs_a_terminal(tmp_path):
     result = iplos("--config", str(tmp_path / "c.toml"))
     assert result.returncode == ExitCode.USAGE and "terminal" in result.stderr
+
+
+def test_a_closed_pipe_is_not_a_crash(tmp_path, valid_profile):
+    """`iplos ... | head` must end quietly, without a traceback."""
+    path = tmp_path / "c" / "config.toml"
+    cfg.save_profile(valid_profile, path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iplos_tui", "--config", str(path), "config", "show"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # the reader is gone before anything is written
+    _, err = proc.communicate(timeout=60)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err
