@@ -692,3 +692,10 @@ def test_clock_moved_two_years_gives_a_clock_hint_for_the_keys(valid_profile, pk
     result = preflight.run_checks(profile, only=["ssb_certificate"], now=shifted)[0]
     assert result.status == ("fail" if years > 0 else "warn"), result
     assert "klokken" in result.hint
+
+
+def test_cli_check_ids_match_the_core():
+    """The CLI keeps its own copy of the ids (cheap start-up); it must not drift from the core."""
+    from iplos_tui.commands import preflight as command
+
+    assert command.CHECK_IDS == preflight.CHECK_IDS
