@@ -396,3 +396,14 @@ def test_home_folder_found_by_path_when_users_self_has_none(faults, tls):
     with logged_in(faults, tls) as gw:
         assert [f.id for f in gw.list_files()] == ["19"]
     assert faults.calls["folders_path:/Home/Ekstern/iplos/postmottak@x.kommune.no"] == 1
+
+
+def test_environment_cert_file_does_not_add_trust(gateway, tls, monkeypatch):
+    """F15: with no CA bundle configured, SSL_CERT_FILE naming the server's own CA must not make
+    it trusted (only the system store counts)."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tls.ca.parent))
+    with GatewayClient(gateway.url, ca_bundle=None) as gw:
+        with pytest.raises(GatewayNetworkError) as info:
+            gw.login(USER, PASSWORD)
+    assert info.value.key.startswith("tls")

@@ -308,16 +308,16 @@ class Downloaded:
 # ---- TLS and local names ------------------------------------------------------------------------
 
 def make_ssl_context(ca_bundle: Path | str | None = None) -> ssl.SSLContext:
-    """Verification always on: the configured CA bundle, else the system store (not certifi)."""
+    """Verification always on: the configured CA bundle, else the system store; never the
+    environment's SSL_CERT_FILE / SSL_CERT_DIR (the one trust helper every client uses)."""
+    from iplos_tui.core import tlsconfig
+
+    path = None
     if ca_bundle:
         path = Path(ca_bundle).expanduser()
         if not path.is_file():
             raise GatewayUsageError("ca_bundle_missing", path=str(path))
-        context = ssl.create_default_context(cafile=str(path))
-    else:
-        context = ssl.create_default_context()
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
+    return tlsconfig.make_ssl_context(path)
 
 
 def local_name_for(file: GatewayFile) -> str:
