@@ -107,3 +107,27 @@ async def test_validation_findings_grouped_by_rule(world):
     assert "✗" in log or "!" in log
     assert any(": " in line and line.split(": ")[-1].isdigit() for line in log.splitlines())
     assert world.server.requests == []
+
+
+async def test_enter_on_an_unfinished_entry_in_the_history_continues_it(world):
+    """A send cut halfway leaves an open journal entry; F8, then Enter on it, asks, and only
+    what the Sendemodul lacks is sent, under the same key, committed once."""
+    from sendemodul_fake import Fault
+
+    world.server.faults.append(Fault("PUT", r"submissions/[0-9a-f-]+/parts/content-0001\.p7m", "close_mid_body"))
+    app = _app(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await _send(pilot, app, world, PIN_CANARY)
+        first = pane.last_result
+        assert not first.ok and world.server.committed() == []
+        await pilot.press("f8")
+        await pilot.pause()
+        pane.query_one("#sub-history").focus()
+        pane.last_result = None
+        await pilot.press("enter")
+        await _wait(pilot, lambda: type(app.screen).__name__ == "ConfirmSend")
+        await pilot.press("enter")  # the PIN is in memory: the dialog only asks to confirm
+        await _wait(pilot, lambda: app.screen is pane and pane.last_result is not None and not pane.running)
+        assert pane.last_result.ok and pane.last_result.submission_id == first.submission_id
+        log = "\n".join(pane.query_one("#sub-log").lines)
+    world.assert_invariants(log, delivered=True)

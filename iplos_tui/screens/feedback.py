@@ -382,7 +382,6 @@ class FeedbackScreen(PaneScreen):
         Binding("e", "export", t("feedback_screen.export"), id="feedback.export"),
         Binding("f8", "export", t("feedback_screen.export"), show=False, id="feedback.export_alt"),
         Binding("l", "close", t("feedback_screen.close"), id="feedback.close"),
-        Binding("f9", "close", t("feedback_screen.close"), show=False, id="feedback.close_alt"),
         Binding("escape", "leave_filter", t("feedback_screen.leave_filter"), show=False, id="feedback.leave_filter"),
     ]
     FILE_ACTIONS = ("open", "fetch", "refresh", "delete")

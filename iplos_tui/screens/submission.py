@@ -55,7 +55,6 @@ class ConfirmSend(ModalScreen[dict | None]):
     """
     BINDINGS = [
         Binding("escape", "cancel", t("submit.pane.not_now"), id="submission.confirm.cancel"),
-        Binding("f9", "send", t("submit.pane.send_now"), id="submission.confirm.send"),
     ]
     AUTO_FOCUS = "#confirm-pin, #confirm-send"
 
@@ -126,7 +125,6 @@ class SubmissionScreen(PaneScreen):
         Binding("f6", "send", t("submit.pane.send"), id="submission.send"),
         Binding("f7", "cancel_run", t("submit.pane.cancel"), id="submission.cancel"),
         Binding("f8", "toggle_history", t("submit.pane.history"), id="submission.history"),
-        Binding("f9", "resume", t("submit.pane.resume"), id="submission.resume", show=False),
     ]
 
     class Prepared(Message):
@@ -293,7 +291,7 @@ class SubmissionScreen(PaneScreen):
         yield SystemCommand(t("submit.pane.send_again"), t("submit.pane.send_again_help"), self.action_send_again)
         yield SystemCommand(t("submit.pane.cancel") + " (F7)", t("submit.pane.cancel_help"), self.action_cancel_run)
         yield SystemCommand(t("submit.pane.history") + " (F8)", t("submit.pane.history_help"), self.action_toggle_history)
-        yield SystemCommand(t("submit.pane.resume") + " (F9)", t("submit.pane.resume_help"), self.action_resume)
+        yield SystemCommand(t("submit.pane.resume") + " (Enter)", t("submit.pane.resume_help"), self.action_resume)
 
     @on(Input.Submitted, "#sub-path")
     def _path_entered(self) -> None:
@@ -328,6 +326,10 @@ class SubmissionScreen(PaneScreen):
         if self.has_class("show-history"):
             self.refresh_history()
             self.query_one("#sub-history", DataTable).focus()
+
+    @on(DataTable.RowSelected, "#sub-history")
+    def _history_row_chosen(self, event: DataTable.RowSelected) -> None:
+        self.action_resume()  # Enter on a journal entry; it asks before anything is sent
 
     def action_resume(self) -> None:
         """Finish or resolve the highlighted journal entry (history view)."""
