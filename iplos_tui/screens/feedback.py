@@ -1024,7 +1024,12 @@ class FeedbackScreen(PaneScreen):
                 items = " · ".join(f"{safe_text(name, one_line=True, limit=30) or '–'} {fmt_count(count)}" for name, count in counts.items())
                 lines.append(f"{t(f'feedback_screen.per_{key}')}: {items}")
         if not lines:
-            lines.append(t("feedback_screen.no_counts", rows=fmt_count(len(view.table)), columns=len(view.table.header)))
+            from iplos_tui.core.feedback.tables import RULE_COLUMNS
+
+            if len(view.table) == 0 and view.table.column(*RULE_COLUMNS) is not None:
+                lines.append(t("feedback_screen.no_findings"))  # an error list without errors
+            else:
+                lines.append(t("feedback_screen.no_counts", rows=fmt_count(len(view.table)), columns=len(view.table.header)))
         self.query_one("#fb-counts", Static).update(Content("\n".join(lines)))
 
     def _render_page(self) -> None:
