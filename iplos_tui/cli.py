@@ -92,7 +92,12 @@ def error(message: str) -> None:
 
 
 def harden_process() -> None:
-    """No core dumps and no ptrace by other processes of the same user (the PIN lives in memory)."""
+    """No core dumps and no ptrace by other processes of the same user (the PIN lives in memory);
+    httpx/httpcore never log URLs or headers, whatever logging a host program sets up."""
+    import logging
+
+    for name in ("httpx", "httpcore", "hpack", "h11"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         import resource
 

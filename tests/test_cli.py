@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -111,3 +112,21 @@ def test_a_closed_pipe_is_not_a_crash(tmp_path, valid_profile):
     proc.stdout.close()  # the reader is gone before anything is written
     _, err = proc.communicate(timeout=60)
     assert b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+def test_hardening_quiets_http_logs_and_core_dumps():
+    """In a child (the settings are process-wide): httpx/httpcore at WARNING, no core dumps,
+    not dumpable (so not ptrace-able by the same user, /proc/PID/environ root-only)."""
+    code = textwrap.dedent(
+        """
+        import ctypes, logging, resource
+        from iplos_tui.cli import harden_process
+        logging.getLogger("httpx").setLevel(logging.DEBUG)
+        harden_process()
+        PR_GET_DUMPABLE = 3
+        print(logging.getLogger("httpx").getEffectiveLevel(), logging.getLogger("httpcore").getEffectiveLevel(),
+              resource.getrlimit(resource.RLIMIT_CORE)[0], ctypes.CDLL(None).prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout.split()
+    assert out == ["30", "30", "0", "0"]
