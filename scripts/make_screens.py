@@ -33,7 +33,34 @@ FROZEN = dt.datetime(2018, 1, 8, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)
 MODES = ("config", "preflight", "submission", "feedback")
 
 
+async def shoot_submission_run(out: Path) -> None:
+    """The Submission pane after a real run against the sandbox (in a throwaway directory)."""
+    import tempfile
+
+    from iplos_tui.sandbox.session import start_session
+
+    with tempfile.TemporaryDirectory() as scratch, start_session(Path(scratch) / "sandbox") as session:
+        app = IplosApp(session.profile, session.config_path, sandbox=session, clock=session.now, initial_mode="submission")
+        async with app.run_test(size=(80, 24)) as pilot:
+            pane = app.screen
+            await pilot.press("f6")
+            for _ in range(400):
+                await pilot.pause(0.05)
+                if type(app.screen).__name__ == "ConfirmSend":
+                    break
+            await pilot.press("enter")
+            for _ in range(600):
+                await pilot.pause(0.05)
+                if pane.last_result is not None and not pane.running:
+                    break
+            await pilot.pause(0.3)
+            app.save_screenshot(str(out / "submission.svg"))
+
+
 async def shoot(mode: str, out: Path) -> None:
+    if mode == "submission":
+        await shoot_submission_run(out)
+        return
     app = IplosApp(DEMO_PROFILE, Path("/srv/iplos/config.toml"), clock=lambda: FROZEN, initial_mode=mode)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()

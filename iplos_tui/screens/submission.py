@@ -184,8 +184,8 @@ class SubmissionScreen(PaneScreen):
         opens, closes, corrections = submission_window(self.app.profile.year)
         text = t("submit.pane.deadlines", opens=f"{opens:%d.%m}", closes=f"{closes:%d.%m.%Y}", corrections=f"{corrections:%d.%m.%Y}")
         last = self._last_confirmed()
-        if last is not None:
-            text = last.waiting_for() + " · " + text
+        if last is not None:  # what the operator waits for now; the deadline stays in the header
+            text = last.waiting_for()
         self.query_one("#sub-deadlines", Static).update(Content(safe_text(text, one_line=True)))
 
     def _last_confirmed(self) -> Any:
