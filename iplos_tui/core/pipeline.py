@@ -600,7 +600,7 @@ class SubmissionPipeline:
         if server_view is not None and server_view.get("state") == "committed":
             self._log(t("submit.log_already_committed"))
             receipt = server_view.get("receipt") or {}
-            return self._confirm(prepared, receipt, extra, from_lookup=True)
+            return self._confirm(prepared, receipt, extra)
         if server_view is None:
             opened = client.open(sub_id, prepared.manifest_bytes)
             self._log(t("submit.log_opened", id=sub_id[:8]))
@@ -641,7 +641,7 @@ class SubmissionPipeline:
         self.emit(StepStarted("commit", t("submit.step_commit")))
         progress["commit_sent"] = True
         receipt = client.commit(sub_id)
-        return self._confirm(prepared, receipt, extra, from_lookup=False)
+        return self._confirm(prepared, receipt, extra)
 
     def _check_cancel_sending(self, where: str) -> None:
         if self.cancel.is_set():
@@ -658,7 +658,7 @@ class SubmissionPipeline:
                 held[part["file"]] = (part.get("size"), part.get("sha256"))
         return [f for f in expected if held.get(f) != expected[f]]
 
-    def _confirm(self, prepared: Prepared, raw_receipt: Any, extra: dict[str, Any], *, from_lookup: bool) -> RunResult:
+    def _confirm(self, prepared: Prepared, raw_receipt: Any, extra: dict[str, Any]) -> RunResult:
         from iplos_tui.core.sendemodul import SendemodulError
 
         sub_id = prepared.submission_id
@@ -700,7 +700,7 @@ class SubmissionPipeline:
         if looked:
             if view is not None and view.get("state") == "committed":
                 try:
-                    result = self._confirm(prepared, view.get("receipt") or {}, extra, from_lookup=True)
+                    result = self._confirm(prepared, view.get("receipt") or {}, extra)
                 except SendemodulError as bad:
                     self._safe_journal(sub_id, jn.AMBIGUOUS, reason=bad.message, reason_code=bad.kind)
                     return self._fail(step, jn.AMBIGUOUS, ExitCode.NETWORK, bad.message, t("submit.ambiguous_hint"), sub_id, **extra)
