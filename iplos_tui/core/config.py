@@ -79,7 +79,6 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("postmottak_routing_confirmed", "preflight", "postmottak_routing_confirmed", bool, "Postmottak confirmed: SSB's mail is forwarded to the IPLOS contact."),
     FieldSpec("preflight_timeout", "preflight", "timeout", float, "Timeout in seconds for each network check."),
 )
-FIELD_BY_ATTR = {spec.attr: spec for spec in FIELDS}
 FIELD_BY_DOTTED = {spec.dotted: spec for spec in FIELDS}
 SECTIONS = tuple(dict.fromkeys(spec.section for spec in FIELDS))
 

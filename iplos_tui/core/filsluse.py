@@ -629,11 +629,6 @@ class GatewayClient:
         files = (GatewayFile.from_json(item) for item in self._pages(f"{API}/folders/{int(folder_id)}/files", params))
         return [f for f in files if f is not None]
 
-    def list_all_files(self, *, new_only: bool = False) -> list[GatewayFile]:
-        params: dict[str, Any] = {"newOnly": "true"} if new_only else {}
-        files = (GatewayFile.from_json(item) for item in self._pages(f"{API}/files", params))
-        return [f for f in files if f is not None]
-
     def _file_path(self, file_id: str) -> str:
         checked = _file_id(file_id)
         if checked is None:

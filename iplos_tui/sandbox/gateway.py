@@ -282,9 +282,6 @@ class Gateway:
             self._save()
             return user
 
-    def folder_path(self, username: str) -> str:
-        return f"{FOLDER_ROOT}/{username}/"
-
     def put_file(
         self,
         username: str,

@@ -256,11 +256,6 @@ class SandboxDir:
     def tpf_secret_bytes(self) -> bytes:
         return self.tpf_secret.read_bytes()
 
-    def load_private_key(self, path: Path):
-        from cryptography.hazmat.primitives import serialization
-
-        return serialization.load_pem_private_key(path.read_bytes(), password=None)
-
     def load_certificate(self, path: Path):
         from cryptography import x509
 

@@ -106,10 +106,6 @@ class ZipLayout:
         return tuple(e for e in self.entries if not e.is_dir)
 
 
-def _u16(data: bytes, offset: int) -> int:
-    return struct.unpack_from("<H", data, offset)[0]
-
-
 def _find_eocd(data: bytes) -> int:
     """Offset of the end record: last 22 bytes (no comment) or the last signature before them."""
     size = len(data)
