@@ -106,6 +106,7 @@ async def test_validation_findings_grouped_by_rule(world):
         log = "\n".join(pane.query_one("#sub-log").lines)
     assert "✗" in log or "!" in log
     assert any(": " in line and line.split(": ")[-1].isdigit() for line in log.splitlines())
+    assert "(linje " in log  # each example names the care system's local id and the line
     assert world.server.requests == []
 
 

@@ -377,7 +377,15 @@ class SubmissionScreen(PaneScreen):
                 emit(pl.StepProgress("validate", done, total))
 
         try:
-            report = validate_file(path, year=profile.year, profile_kommunenr=profile.kommunenr or None, profile_bydel=profile.bydel or None, progress=progress, cancel=cancel)
+            report = validate_file(
+                path,
+                year=profile.year,
+                profile_kommunenr=profile.kommunenr or None,
+                profile_bydel=profile.bydel or None,
+                max_per_rule=FINDINGS_PER_RULE,  # examples of every rule, not only the commonest
+                progress=progress,
+                cancel=cancel,
+            )
         except Cancelled:
             emit(pl.StepFailed("validate", t("submit.cancelled")))
             self.post_message(self.Finished(None))
@@ -524,7 +532,10 @@ class SubmissionScreen(PaneScreen):
 STATE_KEYS = ("prepared", "encrypted", "sending", "confirmed", "failed-safe", "ambiguous")
 
 
-def findings_by_rule(report: Any, per_rule: int = 3) -> list[str]:
+FINDINGS_PER_RULE = 3
+
+
+def findings_by_rule(report: Any, per_rule: int = FINDINGS_PER_RULE) -> list[str]:
     """The validation findings grouped by rule: a count per rule and its first few lines."""
     lines: list[str] = []
     counts = Counter(report.by_rule)
@@ -534,8 +545,19 @@ def findings_by_rule(report: Any, per_rule: int = 3) -> list[str]:
     for rule, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         lines.append(t("submit.pane.rule_count", rule=rule, count=count))
         for finding in first.get(rule, [])[:per_rule]:
-            where = f"{finding.line}: " if getattr(finding, "line", None) else ""
+            where = _finding_place(finding)
             lines.append(f"    {where}{safe_text(str(finding.message), one_line=True, limit=160)}")
     if report.fatal is not None:
         lines.append(safe_text(report.fatal.message, one_line=True, limit=300))
     return lines
+
+
+def _finding_place(finding: Any) -> str:
+    """"EO-000101 (linje 18): " – the care system's own id first, which is what gets corrected."""
+    local_id = safe_text(getattr(finding, "local_id", None) or "", one_line=True, limit=24)
+    line = getattr(finding, "line", None)
+    if local_id and line:
+        return t("submit.pane.finding_at", local_id=local_id, line=line) + " "
+    if line:
+        return t("submit.pane.finding_line", line=line) + " "
+    return f"{local_id}: " if local_id else ""
