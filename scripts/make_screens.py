@@ -7,7 +7,6 @@ Panes can add a `demo_state(app)` coroutine hook in `SCREEN_SETUPS` to show them
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import sys
 from pathlib import Path
 
@@ -15,21 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from iplos_tui.app import IplosApp  # noqa: E402
-from iplos_tui.core.config import Profile  # noqa: E402
+from iplos_tui.sandbox.demo import DEMO_NOW, DEMO_PROFILE  # noqa: E402
 
-DEMO_PROFILE = Profile(
-    kommunenr="0403",
-    bydel="00",
-    orgnr="974550571",
-    year=2017,
-    contact_email="iplos@hamar.kommune.no",
-    contact_mobile="91234567",
-    postmottak="postmottak@hamar.kommune.no",
-    secure_dir=Path("/srv/iplos/secure"),
-    ssb_certificate=Path("/srv/iplos/keys/ssb-2017.pem"),
-    tpf_certificate=Path("/srv/iplos/keys/tpf-2017.pem"),
-)
-FROZEN = dt.datetime(2018, 1, 8, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+FROZEN = DEMO_NOW
 MODES = ("config", "preflight", "submission", "feedback")
 
 

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import socket
 from pathlib import Path
@@ -15,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from iplos_tui.core import i18n
+from iplos_tui.sandbox.demo import DEMO_NOW
 
 PIN_CANARY = "PIN-CANARY-7391"
 # A synthetic (month + 80) identity number used as a canary in leak tests.
 FNR_CANARY = "01918099960"
-FROZEN_NOW = dt.datetime(2018, 1, 8, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+FROZEN_NOW = DEMO_NOW
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
@@ -99,15 +99,6 @@ def secure_dir(tmp_path) -> Path:
 
 @pytest.fixture
 def valid_profile(secure_dir):
-    from iplos_tui.core.config import Profile
+    from iplos_tui.sandbox.demo import DEMO_PROFILE
 
-    return Profile(
-        kommunenr="0403",
-        bydel="00",
-        orgnr="974550571",  # a correct MOD11 number (test value)
-        year=2017,
-        contact_email="iplos@hamar.kommune.no",
-        contact_mobile="91234567",
-        postmottak="postmottak@hamar.kommune.no",
-        secure_dir=secure_dir,
-    )
+    return DEMO_PROFILE.replace(secure_dir=secure_dir, ssb_certificate=None, tpf_certificate=None)

@@ -39,6 +39,23 @@ class _Listener:
     def __exit__(self, *exc):
         self.close()
 
+    def _start_serving(self) -> None:
+        """Accept in a thread; each connection goes to ``self._handle`` in its own thread."""
+        thread = threading.Thread(target=self._serve, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                client, _ = self.sock.accept()
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
 
 class TlsHttpServer(_Listener):
     """Answers every request with ``status`` and a Date header ``date_offset`` seconds off."""
@@ -68,20 +85,7 @@ class TlsHttpServer(_Listener):
         self.requests: list[bytes] = []
         self.request_bytes = 0
         self._lock = threading.Lock()
-        thread = threading.Thread(target=self._serve, daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self._stop.is_set():
-            try:
-                client, _ = self.sock.accept()
-            except (TimeoutError, socket.timeout):
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+        self._start_serving()
 
     def _handle(self, client: socket.socket) -> None:
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -156,20 +160,7 @@ class ConnectProxy(_Listener):
         super().__init__()
         self.refuse_with = refuse_with
         self.connects: list[str] = []
-        thread = threading.Thread(target=self._serve, daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self._stop.is_set():
-            try:
-                client, _ = self.sock.accept()
-            except (TimeoutError, socket.timeout):
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+        self._start_serving()
 
     def _handle(self, client: socket.socket) -> None:
         client.settimeout(5)

@@ -14,13 +14,15 @@ from pathlib import Path
 
 from sendemodul_fake import Account, FakeSendemodul
 
+from iplos_tui.sandbox.demo import DEMO_PROFILE
+
 PIN_CANARY = "PIN-CANARY-7391"
 ROOT = Path(__file__).resolve().parent.parent
 
 
 class World:
     def __init__(self, tmp_path: Path, persons: int = 120, part_size: int = 64 * 1024) -> None:
-        from iplos_tui.core.config import Profile, save_profile
+        from iplos_tui.core.config import save_profile
         from iplos_tui.core.extract.generator import generate_file
         from iplos_tui.sandbox import certs
 
@@ -42,14 +44,7 @@ class World:
         self.fnrs = re.findall(r'personId="(\d{11})"', text)[:20]
         self.server = FakeSendemodul(tmp_path / "server", account=Account(pin=PIN_CANARY))
         self.server.start()
-        self.profile = Profile(
-            kommunenr="0403",
-            bydel="00",
-            orgnr="974550571",
-            year=2017,
-            contact_email="iplos@hamar.kommune.no",
-            contact_mobile="91234567",
-            postmottak="postmottak@hamar.kommune.no",
+        self.profile = DEMO_PROFILE.replace(
             secure_dir=self.secure,
             ssb_certificate=keys / "ssb.pem",
             tpf_certificate=keys / "tpf.pem",

@@ -13,15 +13,31 @@ from pathlib import Path
 
 import pytest
 from fault_gateway import Holder, make_tls_files, serve_in_thread
-from zipcraft import FEEDBACK_NAME, FEILLISTE, KONTROLL, RawEntry, aes_extra, aes_zip, raw_zip
+from zipcraft import (
+    FEEDBACK_NAME,
+    FEILLISTE,
+    KONTROLL,
+    RawEntry,
+    aes_extra,
+    aes_zip,
+    raw_zip,
+)
 
 from iplos_tui.app import IplosApp
 from iplos_tui.core.config import Profile
 from iplos_tui.core.feedback import tables as feedback_tables
+from iplos_tui.core.journal import JOURNAL_FILE as REVEAL_LOG
+from iplos_tui.core.journal import Journal
 from iplos_tui.core.secrets import Secret
+from iplos_tui.sandbox.demo import DEMO_PROFILE
 from iplos_tui.sandbox.gateway import Gateway
-from iplos_tui.core.journal import JOURNAL_FILE as REVEAL_LOG, Journal
-from iplos_tui.screens.feedback import PAGE_SIZE, ConfirmPrompt, ExportPrompt, FeedbackScreen, SecretPrompt
+from iplos_tui.screens.feedback import (
+    PAGE_SIZE,
+    ConfirmPrompt,
+    ExportPrompt,
+    FeedbackScreen,
+    SecretPrompt,
+)
 from tests.conftest import FNR_CANARY, FROZEN_NOW, PIN_CANARY
 
 USER = "postmottak@hamar.kommune.no"
@@ -72,15 +88,11 @@ def secure(isolated_home) -> Path:
 
 @pytest.fixture
 def profile(secure, gateway, tls) -> Profile:
-    return Profile(
-        kommunenr="0403",
-        bydel="00",
-        orgnr="974550571",
-        year=2017,
-        contact_email="iplos@hamar.kommune.no",
-        contact_mobile="91234567",
+    return DEMO_PROFILE.replace(
         postmottak=USER,
         secure_dir=secure,
+        ssb_certificate=None,
+        tpf_certificate=None,
         feedback_url=gateway.url,
         feedback_ca_bundle=tls.ca,
     )

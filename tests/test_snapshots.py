@@ -8,20 +8,10 @@ import pytest
 
 from iplos_tui.app import IplosApp
 from iplos_tui.core.config import Profile
+from iplos_tui.sandbox.demo import DEMO_PROFILE
 from tests.conftest import FROZEN_NOW
 
-SNAPSHOT_PROFILE = Profile(
-    kommunenr="0403",
-    bydel="00",
-    orgnr="974550571",
-    year=2017,
-    contact_email="iplos@hamar.kommune.no",
-    contact_mobile="91234567",
-    postmottak="postmottak@hamar.kommune.no",
-    secure_dir=Path("/srv/iplos/secure"),
-    ssb_certificate=Path("/srv/iplos/keys/ssb-2017.pem"),
-    tpf_certificate=Path("/srv/iplos/keys/tpf-2017.pem"),
-)
+SNAPSHOT_PROFILE = DEMO_PROFILE
 
 
 def snapshot_app(mode: str = "config", profile: Profile = SNAPSHOT_PROFILE) -> IplosApp:
