@@ -127,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     harden_process()
 
     from iplos_tui.core.config import ConfigError
+    from iplos_tui.core.errors import IplosError
 
     try:
         args.profile = load_profile_for(args) if getattr(args, "needs_profile", True) else None
@@ -146,6 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         error(t("cli.config_error", detail=exc.describe()))
         return int(ExitCode.USAGE)
+    except IplosError as exc:
+        error(exc.message())
+        hint = exc.hint()
+        if hint:
+            error(hint)
+        return int(exc.exit_code)
 
 
 if __name__ == "__main__":
