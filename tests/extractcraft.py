@@ -102,3 +102,15 @@ def write(path: Path, data: bytes | str) -> Path:
 
 def clone(value):
     return copy.deepcopy(value)
+
+
+def defects(report) -> list:
+    """The findings above info: info findings are facts (users per service, persons without
+    scores) that most files have, not defects."""
+    return [f for f in report.findings if f.level != "info"]
+
+
+def defect_counts(report) -> dict[str, int]:
+    from iplos_tui.core.extract.rules import RULES
+
+    return {rule: count for rule, count in report.by_rule.items() if RULES[rule] != "info"}

@@ -15,8 +15,8 @@ from iplos_tui.core.exitcodes import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "docs" / "examples" / "uttrekk-eksempel.xml"
-KEYS = {"ok", "persons", "services", "refusals", "errors", "warnings", "by_rule", "findings", "findings_omitted", "fatal"}
-FINDING_KEYS = {"rule", "severity", "local_id", "line", "field", "value", "message"}
+KEYS = {"ok", "blocks_sending", "needs_acceptance", "persons", "services", "refusals", "counts", "by_rule", "findings", "findings_omitted", "fatal"}
+FINDING_KEYS = {"rule", "level", "local_id", "line", "field", "value", "message"}
 
 
 def iplos(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -34,7 +34,8 @@ def test_clean_extract_exits_0(tmp_path):
     assert result.returncode == ExitCode.OK, result.stderr
     report = json.loads(result.stdout)
     assert KEYS <= set(report)
-    assert report["ok"] is True and report["errors"] == 0 and report["findings"] == [] and report["fatal"] is None
+    assert report["ok"] is True and report["counts"]["error"] == 0 and report["fatal"] is None
+    assert {f["level"] for f in report["findings"]} <= {"info"}
     assert (report["persons"], report["services"], report["refusals"]) == (5, 9, 2)
     assert "kan sendes" in result.stderr
 
@@ -51,16 +52,19 @@ def test_errors_exit_1_with_capped_findings(tmp_path):
     result = iplos("validate", str(path), "--json", "--max-findings", "5")
     assert result.returncode == ExitCode.FAILED, result.stderr
     report = json.loads(result.stdout)
-    assert report["ok"] is False
+    counts = report["counts"]
+    assert report["ok"] is False and report["needs_acceptance"] is True and report["blocks_sending"] is False
     assert len(report["findings"]) == 5
-    assert report["findings_omitted"] == report["errors"] + report["warnings"] - 5
-    assert sum(report["by_rule"].values()) == report["errors"] + report["warnings"] == len(planted)
+    assert report["findings_omitted"] == sum(counts.values()) - 5
+    assert sum(report["by_rule"].values()) == sum(counts.values())
+    assert counts["error"] + counts["warning"] == len(planted) and counts["fatal"] == 0
     for finding in report["findings"]:
-        assert set(finding) == FINDING_KEYS and finding["severity"] in ("error", "warning")
-    assert "må rettes" in result.stderr and "Funn per regel" in result.stderr
+        assert set(finding) == FINDING_KEYS and finding["level"] == "error"  # the most serious kept
+    assert "--accept-errors" in result.stderr and "Funn per regel" in result.stderr
 
     everything = json.loads(iplos("validate", str(path), "--json", "--max-findings", "100000").stdout)
-    assert sorted((f["local_id"], f["rule"]) for f in everything["findings"]) == sorted((p["local_id"], p["rule"]) for p in planted)
+    found = sorted((f["local_id"], f["rule"]) for f in everything["findings"] if f["level"] != "info")
+    assert found == sorted((p["local_id"], p["rule"]) for p in planted)
 
 
 def test_warnings_only_exit_0(tmp_path):
@@ -69,7 +73,8 @@ def test_warnings_only_exit_0(tmp_path):
     result = iplos("validate", str(write(tmp_path / "w.xml", render(None, persons))), "--json")
     assert result.returncode == ExitCode.OK
     report = json.loads(result.stdout)
-    assert report["ok"] is True and report["warnings"] == 1 and report["by_rule"] == {"service.decision_after_start": 1}
+    assert report["ok"] is True and report["counts"]["warning"] == 1 and report["counts"]["error"] == 0
+    assert [f["rule"] for f in report["findings"] if f["level"] == "warning"] == ["service.decision_after_start"]
 
 
 def test_unreadable_exits_2(tmp_path):
@@ -90,7 +95,8 @@ def test_unreadable_exits_2(tmp_path):
 
 def test_usage_errors_exit_2(tmp_path):
     assert iplos("validate").returncode == ExitCode.USAGE
-    assert iplos("validate", str(EXAMPLE), "--year", "1999").returncode == ExitCode.USAGE
+    bad_year = iplos("validate", str(EXAMPLE), "--year", "1999")
+    assert bad_year.returncode == ExitCode.USAGE and "1999" in bad_year.stderr and "Traceback" not in bad_year.stderr
     assert iplos("sandbox", "generate", "--persons", "3").returncode == ExitCode.USAGE  # no -o
     assert iplos("sandbox", "generate", "--persons", "3", "--kommunenr", "0000", "-o", str(tmp_path / "x.xml")).returncode == ExitCode.USAGE
     assert iplos("sandbox", "generate", "--persons", "3", "--error-rate", "2", "-o", str(tmp_path / "x.xml")).returncode == ExitCode.USAGE
@@ -109,7 +115,9 @@ def test_profile_kommunenr_must_match(tmp_path, valid_profile):
     cfg.save_profile(valid_profile, config)
     result = iplos("--config", str(config), "validate", str(EXAMPLE), "--json")
     assert result.returncode == ExitCode.FAILED
-    assert json.loads(result.stdout)["by_rule"] == {"header.kommunenr_profile": 1}
+    report = json.loads(result.stdout)
+    assert report["blocks_sending"] is True and report["counts"]["fatal"] == report["by_rule"]["header.kommunenr_profile"] == 1
+    assert "kan ikke sendes" in result.stderr
     valid_profile.kommunenr = "0403"
     cfg.save_profile(valid_profile, config)
     assert iplos("--config", str(config), "validate", str(EXAMPLE)).returncode == ExitCode.OK

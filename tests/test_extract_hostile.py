@@ -17,7 +17,7 @@ import pytest
 
 from extractcraft import render, write
 from iplos_tui.core.extract.importer import ExtractError, check_extract_path, open_extract
-from iplos_tui.core.extract.rules import FATAL_RULES
+from iplos_tui.core.extract.rules import UNREADABLE
 from iplos_tui.core.extract.validate import validate_file
 
 NS = "urn:iplos-tui:uttrekk:1"
@@ -211,9 +211,9 @@ def test_validation_memory_does_not_grow_with_the_file(tmp_path):
 def test_unreadable_files_are_refused_with_a_reason(tmp_path, name, data, rule):
     report = validate_file(write(tmp_path / f"{name}.xml", data))
     assert report.fatal is not None and report.fatal.rule == rule, report.fatal
-    assert report.fatal.rule in FATAL_RULES
+    assert report.fatal.rule in UNREADABLE
     assert report.fatal.message and "{" not in report.fatal.message
-    assert not report.ok
+    assert not report.ok and report.blocks_sending and report.counts["fatal"] == 1
 
 
 def test_truncated_file(tmp_path):

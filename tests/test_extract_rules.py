@@ -13,6 +13,8 @@ from extractcraft import (
     bad_check,
     base_header,
     base_persons,
+    defect_counts,
+    defects,
     impossible_date_id,
     orgnr,
     render,
@@ -21,7 +23,7 @@ from extractcraft import (
 )
 from iplos_tui.core import i18n
 from iplos_tui.core.extract.model import Refusal, Score, Service
-from iplos_tui.core.extract.rules import FATAL_RULES, RULES, message_key, title_key
+from iplos_tui.core.extract.rules import FATAL, INFO, LEVELS, RULES, UNREADABLE, WARNING, message_key, title_key
 from iplos_tui.core.extract.validate import validate_file
 
 
@@ -208,25 +210,74 @@ def _run(tmp_path, change):
 def test_breaking_file_gives_exactly_that_rule(tmp_path, rule, local_id, change):
     report = _run(tmp_path, change)
     assert report.fatal is None
-    assert [f.rule for f in report.findings] == [rule], [f.message for f in report.findings]
-    found = report.findings[0]
-    assert found.severity == RULES[rule]
+    assert [f.rule for f in defects(report)] == [rule], [f.message for f in report.findings]
+    found = defects(report)[0]
+    assert found.level == RULES[rule]
     assert found.local_id == local_id
     assert found.message and not re.search(r"\{[a-z_]+\}", found.message)
-    assert report.ok == (RULES[rule] == "warning")
-    assert report.by_rule == {rule: 1}
+    assert report.ok == (RULES[rule] == WARNING)
+    assert report.blocks_sending == (RULES[rule] == FATAL)
+    assert report.needs_acceptance == (RULES[rule] == "error")
+    assert defect_counts(report) == {rule: 1}
+    assert report.counts[RULES[rule]] == 1 and sum(report.counts.values()) == sum(report.by_rule.values())
 
 
 @pytest.mark.parametrize(("name", "change"), CLEAN, ids=[name for name, _ in CLEAN])
 def test_clean_file_gives_nothing(tmp_path, name, change):
     report = _run(tmp_path, change)
     assert report.fatal is None
-    assert report.findings == [], [f.message for f in report.findings]
-    assert report.ok and report.errors == report.warnings == 0
+    assert defects(report) == [], [f.message for f in report.findings]
+    assert report.ok and not report.needs_acceptance and not report.blocks_sending
+    assert report.counts == {"fatal": 0, "error": 0, "warning": 0, "info": report.counts["info"]}
 
 
 def test_every_rule_has_a_breaking_case():
-    assert {rule for rule, _, _ in BREAKING} == set(RULES)
+    # the unreadable reasons are tested in test_extract_hostile.py, the info facts below
+    assert {rule for rule, _, _ in BREAKING} == {rule for rule, level in RULES.items() if level != INFO} - set(UNREADABLE)
+
+
+def test_each_rule_has_one_of_the_four_levels():
+    assert LEVELS == ("fatal", "error", "warning", "info")
+    assert set(RULES.values()) == set(LEVELS)
+    fatal = {rule for rule, level in RULES.items() if level == FATAL}
+    assert fatal == {*UNREADABLE, "header.kommunenr_profile", "header.bydel_profile", "header.year", "file.no_persons"}
+
+
+def test_info_facts_persons_without_scores_and_users_per_service(tmp_path):
+    report = _run(tmp_path, lambda h, p, o: None)
+    info = sorted((f.rule, f.local_id, f.value) for f in report.findings if f.level == INFO)
+    # B2 has no scores; A1 has services 15 and 21, B2 has 26 and 06: one user each
+    assert info == [
+        ("file.service_users", None, "06"),
+        ("file.service_users", None, "15"),
+        ("file.service_users", None, "21"),
+        ("file.service_users", None, "26"),
+        ("person.no_scores", "B2", None),
+    ]
+    assert report.counts == {"fatal": 0, "error": 0, "warning": 0, "info": 5} and report.ok
+    scored = _run(tmp_path, both(add_score(1, Score("vision", "2", "2017-03-01")), person(0, services=[])))
+    assert [(f.rule, f.value) for f in scored.findings] == [("file.service_users", "06"), ("file.service_users", "26")]
+    assert "1" in scored.findings[0].message
+
+
+def test_a_profile_mismatch_blocks_whatever_else_is_wrong(tmp_path):
+    report = _run(tmp_path, both(header(kommunenr="0000", bydel="7"), options(profile_kommunenr="0403", profile_bydel="00")))
+    assert [f.rule for f in defects(report)] == ["header.kommunenr_profile", "header.bydel_profile"]
+    assert report.blocks_sending and not report.ok and not report.needs_acceptance
+    assert report.counts["fatal"] == 2
+    assert "0403" in report.block_reason() and report.block_reason().startswith("Linje")
+
+
+def test_an_unreadable_file_is_counted_as_its_fatal_rule(tmp_path):
+    from extractcraft import render as render_file
+
+    data = render_file()
+    path = write(tmp_path / "cut.xml", data[: data.index(b"</Person>") + 10])
+    report = validate_file(path)
+    assert report.fatal is not None and report.fatal.rule == "file.truncated"
+    assert report.findings[0] == report.fatal and report.by_rule["file.truncated"] == 1
+    assert report.counts["fatal"] == 1 and report.blocks_sending
+    assert report.block_reason() and "avkortet" in report.block_reason()
 
 
 @pytest.mark.parametrize("language", ["nb", "en"])
@@ -234,8 +285,8 @@ def test_every_rule_has_a_message_and_title(language):
     i18n.set_language(language)
     catalog = i18n.catalog()
     for rule in RULES:
-        assert message_key(rule) in catalog, rule
-    for rule in (*RULES, *FATAL_RULES):
+        if rule not in UNREADABLE:  # these explain themselves with the reader's own messages
+            assert message_key(rule) in catalog, rule
         assert title_key(rule) in catalog, rule
 
 
@@ -263,8 +314,10 @@ def test_findings_are_capped_and_counted(tmp_path):
         persons.append(extra)
     path = write(tmp_path / "x.xml", render(base_header(), persons))
     report = validate_file(path, max_findings=10)
-    assert report.errors == 30 and len(report.findings) == 10 and report.findings_omitted == 20
-    assert report.by_rule == {"service.orgnr_forbidden": 30}
+    assert report.errors == 30 and len(report.findings) == 10 and report.findings_omitted == report.total - 10
+    assert defect_counts(report) == {"service.orgnr_forbidden": 30}
+    # the info facts (31 persons without scores, users per service) never take an error's place
+    assert report.counts["info"] > 30 and {f.rule for f in report.findings} == {"service.orgnr_forbidden"}
 
 
 def test_duplicate_names_the_first_line(tmp_path):
@@ -289,7 +342,10 @@ def test_examples_of_every_rule_with_max_per_rule(tmp_path):
         persons.append(extra)
     path = write(tmp_path / "x.xml", render(base_header(), persons))
     report = validate_file(path, max_findings=1000, max_per_rule=3)
-    assert report.by_rule == {"service.orgnr_forbidden": 30, "person.household": 30}
+    assert defect_counts(report) == {"service.orgnr_forbidden": 30, "person.household": 30}
     kept = [f.rule for f in report.findings]
     assert kept.count("service.orgnr_forbidden") == 3 and kept.count("person.household") == 3
-    assert report.findings_omitted == 54
+    assert all(kept.count(rule) == min(3, count) for rule, count in report.by_rule.items())
+    assert report.findings_omitted == report.total - len(kept)
+    levels = [LEVELS.index(f.level) for f in report.findings]
+    assert levels == sorted(levels)  # the most serious first

@@ -1,8 +1,8 @@
 """`iplos validate EXTRACT [--json] [--year Y]`: check an extract before it is sent.
 
-stderr gets a summary (counts, findings by rule, the first findings, the verdict); with
-``--json`` stdout gets the report. Exit 0 with no errors, 1 with errors, 2 when the file cannot
-be read as an extract.
+stderr gets a summary (counts per level, findings by rule, the first findings, the verdict);
+with ``--json`` stdout gets the report. Exit 0 when it can be sent as it is (warnings and info
+only), 1 with errors or a fatal finding, 2 when the file cannot be read as an extract.
 """
 
 from __future__ import annotations
@@ -11,10 +11,15 @@ import argparse
 import json
 import sys
 
+from iplos_tui.core.errors import IplosError
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
 
 SHOWN_FINDINGS = 10
+
+
+class BadOption(IplosError):
+    exit_code = ExitCode.USAGE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,11 +67,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     kommunenr, bydel, profile_year = profile_defaults(args)
     year = args.year if args.year is not None else profile_year
     if year is not None and year not in refdata.supported_years():
-        print(f"iplos: {refdata.UnsupportedYear(year)}", file=sys.stderr)
-        return ExitCode.USAGE
+        raise BadOption(str(refdata.UnsupportedYear(year)))
     if args.max_findings < 0:
-        print(f"iplos: {t('validate.bad_max_findings')}", file=sys.stderr)
-        return ExitCode.USAGE
+        raise BadOption(t("validate.bad_max_findings"))
     progress = _TerminalProgress()
     try:
         report = validate_file(
@@ -89,26 +92,28 @@ def run(args: argparse.Namespace) -> ExitCode:
     print(t("validate.file", path=safe_text(args.extract, one_line=True)), file=err)
     if report.fatal is None or report.persons:
         print(t("validate.counts", persons=report.persons, services=report.services, refusals=report.refusals), file=err)
-        print(t("validate.totals", errors=report.errors, warnings=report.warnings), file=err)
-    if report.by_rule:
+    print(t("validate.totals", **report.counts), file=err)
+    fired = report.rules_fired()
+    if fired:
         print(t("validate.by_rule"), file=err)
-        from iplos_tui.core.extract.rules import RULES
-
-        for rule, count in sorted(report.by_rule.items(), key=lambda item: (RULES.get(item[0]) != "error", -item[1], item[0])):
-            severity = t("validate.severity_" + RULES.get(rule, "error"))
-            print(f"  {count:>7}  {severity:<9} {rule:<28} {rule_title(rule)}", file=err)
+        for rule in fired:
+            level = t("validate.level_" + rule.level)
+            print(f"  {rule.count:>7}  {level:<9} {rule.rule:<28} {rule_title(rule.rule)}", file=err)
     if report.findings:
         print(t("validate.first_findings", count=min(SHOWN_FINDINGS, len(report.findings))), file=err)
         for item in report.findings[:SHOWN_FINDINGS]:
             where = t("validate.where", line=item.line or "?", local_id=item.local_id or "-")
             print(f"  {where}: {item.message}", file=err)
-        omitted = report.errors + report.warnings - min(SHOWN_FINDINGS, len(report.findings))
+        omitted = report.total - min(SHOWN_FINDINGS, len(report.findings))
         if omitted > 0:
             print(t("validate.more", count=omitted), file=err)
     if report.fatal is not None:
-        print(t("validate.verdict_unreadable", reason=str(report.fatal.message) if not report.fatal.line else t("extract.at_line", line=report.fatal.line, message=report.fatal.message)), file=err)
+        print(t("validate.verdict_unreadable", reason=report.block_reason()), file=err)
         return ExitCode.USAGE
-    if report.errors:
+    if report.blocks_sending:
+        print(t("validate.verdict_blocked", reason=report.block_reason()), file=err)
+        return ExitCode.FAILED
+    if report.needs_acceptance:
         print(t("validate.verdict_errors", errors=report.errors), file=err)
         return ExitCode.FAILED
     print(t("validate.verdict_ok", warnings=report.warnings), file=err)

@@ -21,13 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from iplos_tui.core.extract.rules import ERROR, Finding
+from iplos_tui.core.extract.rules import ERROR, INFO, Finding
 from iplos_tui.sandbox.tpf import PersonInfo, TpfError, decrypt_part
 
 AGE_GROUPS = ((0, 17, "0-17"), (18, 49, "18-49"), (50, 66, "50-66"), (67, 79, "67-79"), (80, 89, "80-89"), (90, 200, "90+"))
 UNKNOWN_AGE = "ukjent"
 ALL = "alle"
-SEVERITY_NB = {"error": "feil", "warning": "advarsel"}
+SEVERITY_NB = {"fatal": "kritisk", "error": "feil", "warning": "advarsel"}
 FEILLISTE = "feilliste.csv"
 KONTROLLTABELLER = "kontrolltabeller.csv"
 FEILLISTE_COLUMNS = ("lokal_id", "regel", "alvorlighet", "felt", "verdi", "melding")
@@ -83,7 +83,7 @@ class SsbResult:
 
     @property
     def errors(self) -> int:
-        return sum(1 for f in self.findings if f.severity == ERROR)
+        return sum(1 for f in self.findings if f.level == ERROR)
 
 
 def check_content(
@@ -116,7 +116,7 @@ def check_content(
     findings: list[Finding] = []
     try:
         for record in UttrekkV1Importer().iter_records(_PartStream(parts, cert, key)):  # type: ignore[arg-type]
-            found = validator.feed(record)
+            found = [f for f in validator.feed(record) if f.level != INFO]  # facts are no error list rows
             if not isinstance(record, Person):
                 findings.extend(found)
                 continue
@@ -179,7 +179,7 @@ def _csv_bytes(header: tuple[str, ...], rows: Iterator[list[str]] | list[list[st
 
 def feilliste_csv(result: SsbResult) -> bytes:
     rows = [
-        [f.local_id or "", f.rule, SEVERITY_NB.get(f.severity, f.severity), f.field or "", f.value or "", f.message]
+        [f.local_id or "", f.rule, SEVERITY_NB.get(f.level, f.level), f.field or "", f.value or "", f.message]
         for f in result.findings
     ]
     return _csv_bytes(FEILLISTE_COLUMNS, rows)

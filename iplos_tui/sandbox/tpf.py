@@ -128,7 +128,7 @@ def process_identity(plaintext: bytes, year: int, secret: bytes) -> TpfResult:
         local_id, person_id = row[0], row[1] or None
         local_by_line[line] = local_id
         found = validator.feed(Person(local_id=local_id, person_id=person_id, line=line))
-        usable = person_id is not None and not any(f.rule in TPF_RULES and f.severity == "error" for f in found)
+        usable = person_id is not None and not any(f.rule in TPF_RULES and f.level == "error" for f in found)
         born = birth_date(person_id) if usable and person_id else None
         result.persons[local_id] = PersonInfo(
             pseudonym=pseudonym(secret, person_id) if usable and person_id else None,
@@ -140,6 +140,6 @@ def process_identity(plaintext: bytes, year: int, secret: bytes) -> TpfResult:
             continue
         local_id = item.local_id or local_by_line.get(item.line or 0)
         result.findings.append(
-            Finding(item.rule, item.severity, local_id, item.line, item.field, item.value if item.rule != "person.duplicate" else local_id, item.message)
+            Finding(item.rule, item.level, local_id, item.line, item.field, item.value if item.rule != "person.duplicate" else local_id, item.message)
         )
     return result

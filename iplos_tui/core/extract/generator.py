@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from iplos_tui.core import refdata
 from iplos_tui.core.extract.model import Header, Person, Refusal, Score, Service
-from iplos_tui.core.extract.rules import RULES
+from iplos_tui.core.extract.rules import ERROR, RULES, WARNING
 from iplos_tui.core.extract.uttrekk_v1 import write_footer, write_header, write_person
 from iplos_tui.core.identifiers import make_person_id, orgnr_check_digit, person_id_check_digits
 
@@ -37,8 +37,8 @@ class Planted:
     rule: str
 
 
-#: Rules the generator plants in persons, at the error rate.
-PLANTABLE = tuple(rule for rule in RULES if not rule.startswith(("header.", "file.")))
+#: Rules the generator plants in persons, at the error rate (the info facts are not defects).
+PLANTABLE = tuple(rule for rule, level in RULES.items() if level in (ERROR, WARNING) and not rule.startswith(("header.", "file.")))
 
 #: Header rules that ``header_errors`` can plant, once each, with the header change that breaks
 #: them. The profile rules (kommunenr_profile, bydel_profile) and header.year depend on what the

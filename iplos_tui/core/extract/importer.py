@@ -3,7 +3,9 @@
 The importer interface is small so that another format (a real IPLOS XML, say) can be added
 beside ours: ``sniff(head)`` recognises the first bytes, ``iter_records(stream)`` yields one
 ``Header`` and then the ``Person`` records, and raises ``ExtractError`` for a file that cannot be
-read as an extract. Records stream: memory stays constant whatever the file size.
+read as an extract (``ExtractError`` lives in ``base``; it is re-exported here). A set cancel
+event raises the one ``core.errors.Cancelled``. Records stream: memory stays constant whatever
+the file size.
 """
 
 from __future__ import annotations
@@ -17,36 +19,34 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol, runtime_checkable
 
+from iplos_tui.core.errors import Cancelled
+from iplos_tui.core.extract.base import CHUNK_SIZE, ExtractError
 from iplos_tui.core.extract.model import Header, Person
+from iplos_tui.core.extract.uttrekk_v1 import UttrekkV1Importer
 from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text
+
+__all__ = [
+    "CHUNK_SIZE",
+    "DEFAULT_MAX_BYTES",
+    "SNIFF_BYTES",
+    "Cancelled",
+    "ExtractError",
+    "Importer",
+    "OpenedExtract",
+    "Progress",
+    "check_extract_path",
+    "importers",
+    "open_extract",
+    "register_importer",
+]
 
 #: Bytes given to ``sniff``.
 SNIFF_BYTES = 4096
 #: Largest extract we read (a municipality's year is far below: ~500 bytes per person).
 DEFAULT_MAX_BYTES = 2 * 1024**3
-CHUNK_SIZE = 256 * 1024
 
 Progress = Callable[[int, int], None]
-
-
-class ExtractError(Exception):
-    """The file cannot be read as an extract. ``rule`` is a stable id such as ``file.truncated``."""
-
-    def __init__(self, message: str, line: int | None = None, *, rule: str = "file.format") -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-        self.rule = rule
-
-    def __str__(self) -> str:
-        if self.line:
-            return t("extract.at_line", line=self.line, message=self.message)
-        return self.message
-
-
-class Cancelled(Exception):
-    """The caller's cancel event was set; reading stopped between two chunks."""
 
 
 @runtime_checkable
@@ -70,8 +70,6 @@ def register_importer(importer: Importer) -> None:
 
 def importers() -> list[Importer]:
     if not _IMPORTERS:
-        from iplos_tui.core.extract.uttrekk_v1 import UttrekkV1Importer
-
         register_importer(UttrekkV1Importer())
     return list(_IMPORTERS)
 

@@ -1,9 +1,15 @@
-"""The validation rules: stable ids, severities, and the findings they produce.
+"""The validation rules: stable ids, one level each, and the findings they produce.
 
 A rule id is a short stable string (``service.hours_range``); its Norwegian (and English) message
 lives in ``iplos_tui/locale/extract.toml`` as ``rule_<id with _ for .>`` and says what to fix in
-the care system, its short title as ``title_<...>``. Errors make a record unusable; a warning
-never blocks sending.
+the care system, its short title as ``title_<...>``.
+
+Four levels, as in SSB's KOSTRA control program (docs/rules.md lists every rule):
+
+* ``fatal``: the file cannot be used at all (unreadable, not an extract, the header's
+  municipality / district / year not the profile's, no persons). Blocks sending; nothing else does.
+* ``error``: a record SSB will flag. Sendable after an explicit acceptance.
+* ``warning``: probably wrong, worth a look. ``info``: facts worth knowing.
 """
 
 from __future__ import annotations
@@ -16,18 +22,38 @@ from functools import lru_cache
 from iplos_tui.core.i18n import get_language, t
 from iplos_tui.core.text import safe_text
 
+FATAL = "fatal"
 ERROR = "error"
 WARNING = "warning"
+INFO = "info"
+#: The levels, most serious first.
+LEVELS = (FATAL, ERROR, WARNING, INFO)
 
-#: Every rule of a readable extract: id -> severity.
+#: Reasons a file cannot be read as an extract at all (``ExtractError.rule``), all fatal.
+UNREADABLE = (
+    "file.path",
+    "file.empty",
+    "file.too_large",
+    "file.format",
+    "file.structure",
+    "file.not_xml",
+    "file.truncated",
+    "file.encoding",
+    "file.doctype",
+    "file.text_too_large",
+    "file.token_too_large",
+    "file.year",
+)
+
+#: Every rule: id -> level. The rules of a readable file first, then the unreadable reasons.
 RULES: dict[str, str] = {
     # header
     "header.kommunenr": ERROR,
-    "header.kommunenr_profile": ERROR,
+    "header.kommunenr_profile": FATAL,
     "header.bydel": ERROR,
     "header.bydel_unusual": WARNING,
-    "header.bydel_profile": ERROR,
-    "header.year": ERROR,
+    "header.bydel_profile": FATAL,
+    "header.year": FATAL,
     "header.orgnr": ERROR,
     "header.contact": WARNING,
     "header.produced_at": WARNING,
@@ -41,6 +67,7 @@ RULES: dict[str, str] = {
     "person.duplicate": ERROR,
     "person.no_service": ERROR,
     "person.household": WARNING,
+    "person.no_scores": INFO,
     # function scores
     "score.variable": ERROR,
     "score.value": ERROR,
@@ -66,25 +93,14 @@ RULES: dict[str, str] = {
     "refusal.date": ERROR,
     "refusal.period": ERROR,
     # the file as a whole
-    "file.no_persons": WARNING,
+    "file.no_persons": FATAL,
+    "file.service_users": INFO,
+    **dict.fromkeys(UNREADABLE, FATAL),
 }
 
-#: Reasons a file cannot be read as an extract at all (``ExtractError.rule``); never findings
-#: of a readable file, always the verdict "cannot be used".
-FATAL_RULES = (
-    "file.path",
-    "file.empty",
-    "file.too_large",
-    "file.format",
-    "file.structure",
-    "file.not_xml",
-    "file.truncated",
-    "file.encoding",
-    "file.doctype",
-    "file.text_too_large",
-    "file.token_too_large",
-    "file.year",
-)
+
+def rules_of_level(level: str) -> list[str]:
+    return [rule for rule, rule_level in RULES.items() if rule_level == level]
 
 
 def message_key(rule: str) -> str:
@@ -102,7 +118,7 @@ def rule_title(rule: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Finding:
     rule: str
-    severity: str  # "error" | "warning"
+    level: str  # one of LEVELS, always RULES[rule]
     local_id: str | None
     line: int | None
     field: str | None

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 from xml.parsers import expat
 
-from iplos_tui.core.extract.importer import CHUNK_SIZE, ExtractError
+from iplos_tui.core.extract.base import CHUNK_SIZE, ExtractError
 from iplos_tui.core.extract.model import Header, Person, Refusal, Score, Service
 from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text

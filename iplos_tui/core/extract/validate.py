@@ -1,9 +1,14 @@
 """The validator: records in, findings out, one record at a time.
 
 ``Validator.feed`` checks a ``Header`` or a ``Person`` and returns its findings; ``finish`` adds
-what needs the whole file (duplicates, an empty extract) and returns the ``Report``. Memory is
-constant except for the duplicate check, which keeps 32 bytes per person (two 64-bit hashes, each
-with its line number: 3.2 MB per 100,000 persons), never the ids themselves.
+what needs the whole file (duplicates, an empty extract, the users per service) and returns the
+``Report``. Memory is constant except for the duplicate check, which keeps 32 bytes per person
+(two 64-bit hashes, each with its line number: 3.2 MB per 100,000 persons), never the ids
+themselves.
+
+The report's counts always add up: ``sum(counts.values()) == sum(by_rule.values()) ==
+len(findings) + findings_omitted``. When findings are capped, a more serious finding takes the
+place of a less serious one, so an info fact never hides an error.
 """
 
 from __future__ import annotations
@@ -21,7 +26,11 @@ from iplos_tui.core.extract.importer import DEFAULT_MAX_BYTES, ExtractError, Pro
 from iplos_tui.core.extract.model import HOUSEHOLD_CODES, Header, Person, Service
 from iplos_tui.core.extract.rules import (
     ERROR,
+    FATAL,
+    LEVELS,
     LOCAL_ID,
+    RULES,
+    WARNING,
     Finding,
     finding,
     mask_person_id,
@@ -36,39 +45,97 @@ from iplos_tui.core.i18n import t
 
 DEFAULT_MAX_FINDINGS = 1000
 _SCORES = frozenset(str(score) for score in refdata.VALID_SCORES)
+_RANK = {level: rank for rank, level in enumerate(LEVELS)}
 # The duplicate check files each id's 64-bit hash (and its line) into one of this many buckets as
 # it goes; the end looks at one bucket at a time, so its passing dict stays small.
 _DUPLICATE_BUCKETS = 256
 
 
+def _zero_counts() -> dict[str, int]:
+    return dict.fromkeys(LEVELS, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCount:
+    """One rule that fired: its level and how many findings it gave (all of them, kept or not)."""
+
+    rule: str
+    level: str
+    count: int
+
+
 @dataclass
 class Report:
+    """What the validation found.
+
+    The one predicate a submission asks is ``blocks_sending`` (any fatal finding: the file
+    cannot be used, and is never sent). Otherwise ``needs_acceptance`` (errors: SSB will flag
+    them; sent only after an explicit choice), else ``ok`` (warnings and info never stop it).
+    ``counts`` has every level (``fatal``, ``error``, ``warning``, ``info``) as a key.
+    """
+
     persons: int = 0
     services: int = 0
     refusals: int = 0
-    errors: int = 0
-    warnings: int = 0
+    counts: dict[str, int] = field(default_factory=_zero_counts)
     by_rule: dict[str, int] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # most serious level first, then file order
     findings_omitted: int = 0
-    fatal: Finding | None = None  # the file cannot be read as an extract (rule file.*)
+    fatal: Finding | None = None  # the file cannot be read as an extract (one of rules.UNREADABLE)
     year: int | None = None
     kommunenr: str | None = None
     bydel: str | None = None
+    source_system: str | None = None
+    source_version: str | None = None
+
+    @property
+    def blocks_sending(self) -> bool:
+        return self.counts[FATAL] > 0
+
+    @property
+    def needs_acceptance(self) -> bool:
+        return not self.blocks_sending and self.counts[ERROR] > 0
 
     @property
     def ok(self) -> bool:
-        """True when nothing blocks sending: no error (warnings never block)."""
-        return self.fatal is None and self.errors == 0
+        """Sendable with the normal confirmation: nothing fatal, no error."""
+        return not self.blocks_sending and self.counts[ERROR] == 0
+
+    @property
+    def errors(self) -> int:
+        return self.counts[ERROR]
+
+    @property
+    def warnings(self) -> int:
+        return self.counts[WARNING]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def block_reason(self) -> str | None:
+        """Why the file cannot be sent (the first fatal finding, with its line), or None."""
+        if not self.blocks_sending:
+            return None
+        first = self.fatal or next((f for f in self.findings if f.level == FATAL), None)
+        if first is None:  # every fatal finding was capped away (max_findings=0)
+            return t("extract.blocked_count", count=self.counts[FATAL])
+        return t("extract.at_line", line=first.line, message=first.message) if first.line else first.message
+
+    def rules_fired(self) -> list[RuleCount]:
+        """Every rule that fired: the most serious level first, then the commonest, then by id."""
+        fired = [RuleCount(rule, RULES[rule], count) for rule, count in self.by_rule.items()]
+        return sorted(fired, key=lambda r: (_RANK[r.level], -r.count, r.rule))
 
     def to_dict(self) -> dict[str, object]:
         return {
             "ok": self.ok,
+            "blocks_sending": self.blocks_sending,
+            "needs_acceptance": self.needs_acceptance,
             "persons": self.persons,
             "services": self.services,
             "refusals": self.refusals,
-            "errors": self.errors,
-            "warnings": self.warnings,
+            "counts": dict(self.counts),
             "by_rule": dict(self.by_rule),
             "findings": [f.to_dict() for f in self.findings],
             "findings_omitted": self.findings_omitted,
@@ -76,11 +143,13 @@ class Report:
             "year": self.year,
             "kommunenr": self.kommunenr,
             "bydel": self.bydel,
+            "source_system": self.source_system,
+            "source_version": self.source_version,
         }
 
 
 def fatal_finding(error: ExtractError) -> Finding:
-    return Finding(error.rule, ERROR, None, error.line, None, None, error.message)
+    return Finding(error.rule, RULES.get(error.rule, FATAL), None, error.line, None, None, error.reason)
 
 
 class Validator:
@@ -118,6 +187,9 @@ class Validator:
         self.max_per_rule = max_per_rule
         self.report = Report(year=year)
         self._by_rule: Counter[str] = Counter()
+        self._kept: dict[str, list[Finding]] = {level: [] for level in LEVELS}
+        self._kept_total = 0
+        self._users: Counter[str] = Counter()  # persons per valid service code
         self._header: Header | None = None
         # (hashes, lines) per bucket, for the local ids and for the person ids
         self._seen_local = [(array("q"), array("Q")) for _ in range(_DUPLICATE_BUCKETS)]
@@ -134,18 +206,24 @@ class Validator:
         self._last = datetime.date(year, 12, 31)
 
     def _add(self, found: list[Finding]) -> list[Finding]:
-        report = self.report
+        report, by_rule, counts, kept = self.report, self._by_rule, self.report.counts, self._kept
         for item in found:
-            self._by_rule[item.rule] += 1
-            if item.severity == ERROR:
-                report.errors += 1
-            else:
-                report.warnings += 1
-            kept = self._by_rule[item.rule] <= self.max_per_rule if self.max_per_rule is not None else True
-            if kept and len(report.findings) < self.max_findings:
-                report.findings.append(item)
-            else:
+            by_rule[item.rule] += 1
+            counts[item.level] += 1
+            if self.max_per_rule is not None and by_rule[item.rule] > self.max_per_rule:
                 report.findings_omitted += 1
+                continue
+            if self._kept_total < self.max_findings:
+                kept[item.level].append(item)
+                self._kept_total += 1
+                continue
+            # Full: the last kept finding of the least serious level below this one makes room.
+            report.findings_omitted += 1
+            for lower in reversed(LEVELS[_RANK[item.level] + 1 :]):
+                if kept[lower]:
+                    kept[lower].pop()
+                    kept[item.level].append(item)
+                    break
         return found
 
     # -- records ------------------------------------------------------------------------------
@@ -178,18 +256,22 @@ class Validator:
             if header_year != self.year:
                 out.append(finding("header.year", None, line, "Year", shown(h.year), year=self.year))
         year = self.year
-        self.report.kommunenr, self.report.bydel = h.kommunenr, h.bydel
+        report = self.report
+        report.kommunenr, report.bydel = h.kommunenr, h.bydel
+        report.source_system, report.source_version = shown(h.source_system), shown(h.source_version)
 
+        # Not the profile's municipality or district: the file is someone else's (fatal), whatever
+        # else is wrong with the number; without a profile, an invalid number is an error.
         verdict = identifiers.check_kommunenr(h.kommunenr or "", year)
-        if not verdict.ok:
-            out.append(finding("header.kommunenr", None, line, "Kommunenr", shown(h.kommunenr), detail=verdict.message))
-        elif self.profile_kommunenr and h.kommunenr != self.profile_kommunenr:
+        if self.profile_kommunenr and h.kommunenr != self.profile_kommunenr:
             out.append(finding("header.kommunenr_profile", None, line, "Kommunenr", shown(h.kommunenr), profile=self.profile_kommunenr))
+        elif not verdict.ok:
+            out.append(finding("header.kommunenr", None, line, "Kommunenr", shown(h.kommunenr), detail=verdict.message))
         verdict = identifiers.check_bydel(h.bydel or "", h.kommunenr or "")
-        if not verdict.ok:
-            out.append(finding("header.bydel", None, line, "Bydel", shown(h.bydel), detail=verdict.message))
-        elif self.profile_bydel and h.bydel != self.profile_bydel:
+        if self.profile_bydel and h.bydel != self.profile_bydel:
             out.append(finding("header.bydel_profile", None, line, "Bydel", shown(h.bydel), profile=self.profile_bydel))
+        elif not verdict.ok:
+            out.append(finding("header.bydel", None, line, "Bydel", shown(h.bydel), detail=verdict.message))
         elif verdict.severity == "warning" and h.bydel != self.profile_bydel:
             out.append(finding("header.bydel_unusual", None, line, "Bydel", shown(h.bydel), detail=verdict.message))
         verdict = identifiers.check_orgnr(h.orgnr or "")
@@ -249,6 +331,8 @@ class Validator:
             out.append(finding("person.household", lid, line, "household", shown(p.household)))
         if not p.services and not p.refusals:
             out.append(finding("person.no_service", lid, line, None, None))
+        if not p.scores:
+            out.append(finding("person.no_scores", lid, line, None, None))
 
         variables = self._variables
         last = self._last
@@ -262,6 +346,9 @@ class Validator:
                 out.append(finding("score.date", lid, score.line, "date", shown(score.date), year=self.year))
         for service in p.services:
             self._service(service, lid, out)
+        if p.services:
+            codes = self._codes
+            self._users.update({s.code for s in p.services if s.code in codes})
         first = self._first
         for refusal in p.refusals:
             if refusal.code not in self._codes:
@@ -357,17 +444,36 @@ class Validator:
         out.sort(key=lambda pair: pair[0])
         return [item for _, item in out]
 
+    def _service_users(self) -> list[Finding]:
+        """One info finding per service code given: how many persons have it."""
+        out = []
+        for code, users in sorted(self._users.items()):
+            name = self._codes[code].name
+            out.append(finding("file.service_users", None, None, "code", code, code=code, name=name, users=users))
+        return out
+
+    def add_fatal(self, error: ExtractError) -> Finding:
+        """Count the reason the file could not be read (the reading stopped there)."""
+        item = fatal_finding(error)
+        self._add([item])
+        self.report.fatal = item
+        return item
+
     def finish(self) -> Report:
+        """The report; a second call returns the same one."""
+        report = self.report
         if self._finished:
-            return self.report
+            return report
         self._finished = True
-        if self._header is not None:
+        if self._header is not None and report.fatal is None:
             found = self._duplicates()
-            if self.report.persons == 0:
+            if report.persons == 0:
                 found.append(finding("file.no_persons", None, None, None, None))
+            found.extend(self._service_users())
             self._add(found)
-        self.report.by_rule = dict(sorted(self._by_rule.items()))
-        return self.report
+        report.by_rule = dict(sorted(self._by_rule.items()))
+        report.findings = [item for level in LEVELS for item in self._kept[level]]
+        return report
 
 
 def _fill_duplicate_ids(report: Report, opened_records: Iterator[Header | Person]) -> None:
@@ -382,7 +488,7 @@ def _fill_duplicate_ids(report: Report, opened_records: Iterator[Header | Person
             if len(ids) == len(wanted):
                 break
     report.findings = [
-        Finding(f.rule, f.severity, ids.get(f.line), f.line, f.field, ids.get(f.line) if f.field == "localId" else f.value, f.message)
+        Finding(f.rule, f.level, ids.get(f.line), f.line, f.field, ids.get(f.line) if f.field == "localId" else f.value, f.message)
         if f.rule == "person.duplicate" and f.local_id is None
         else f
         for f in report.findings
@@ -425,6 +531,5 @@ def validate_file(
             _fill_duplicate_ids(report, opened.records(cancel=cancel))
             return report
     except ExtractError as exc:
-        report = validator.finish()
-        report.fatal = fatal_finding(exc)
-        return report
+        validator.add_fatal(exc)
+        return validator.finish()
