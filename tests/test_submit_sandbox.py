@@ -25,7 +25,8 @@ def test_pipeline_against_the_sandbox_stores_once_and_resolves_a_reset(tmp_path)
         assert result.ok, (result.message, result.hint)
         assert result.receipt["receipt_id"]
         assert sandbox.stored_count(result.submission_id) == 1
-        with SubmissionPipeline(profile, now=sandbox.clock.now) as pipeline:
-            again = pipeline.run(extract, lambda prepared: sandbox.pin)
+        from iplos_tui.core.submission import Decision, SubmitRun
+
+        again = SubmitRun(profile, now=sandbox.clock.now).run(extract, lambda request: Decision(True, sandbox.pin))
         assert again.state == "duplicate"
         assert sandbox.stored_count(result.submission_id) == 1

@@ -44,57 +44,26 @@ class StderrReporter:
         self._labels: dict[str, str] = {}
 
     def __call__(self, event: Any) -> None:
-        from iplos_tui.core import pipeline as pl
+        from iplos_tui.core import events as ev
+        from iplos_tui.core.submission import progress_text
 
-        if isinstance(event, pl.StepStarted):
+        if isinstance(event, ev.StepStarted):
             self._labels[event.step] = event.label
             _err(f"▸ {event.label} …")
-        elif isinstance(event, pl.StepDone):
+        elif isinstance(event, ev.StepDone):
             _err(f"✓ {self._labels.get(event.step, event.step)}: {event.detail}")
-        elif isinstance(event, pl.StepFailed):
+        elif isinstance(event, ev.StepFailed):
             _err(f"✗ {self._labels.get(event.step, event.step)}: {event.reason}")
             if event.hint:
                 _err(f"  {event.hint}")
-        elif isinstance(event, pl.LogLine):
+        elif isinstance(event, ev.LogLine):
             _err(f"  {event.text}")
-        elif isinstance(event, pl.StepProgress):
+        elif isinstance(event, ev.StepProgress):
             now = time.monotonic()
             if now - self._last.get(event.step, 0.0) < self.interval:
                 return
             self._last[event.step] = now
             _err("  " + progress_text(event))
-
-
-def progress_text(event: Any) -> str:
-    from iplos_tui.core.pipeline import fmt_bytes
-
-    text = f"{event.fraction * 100:5.1f} %  {fmt_bytes(event.done)} / {fmt_bytes(event.total)}"
-    if event.rate:
-        text += f"  {fmt_bytes(event.rate)}/s"
-    if event.eta is not None:
-        text += "  " + t("submit.eta", seconds=f"{event.eta:.0f}")
-    return text
-
-
-def summary_lines(summary: dict[str, Any]) -> list[str]:
-    """What will be sent, for the confirmation (the CLI and the TUI show the same facts)."""
-    from iplos_tui.core.pipeline import fmt_bytes
-
-    lines = [
-        t("submit.sum_kommune", kommunenr=summary["kommunenr"], name=summary.get("kommune_name") or "?", bydel=summary["bydel"]),
-        t("submit.sum_period", period=summary["period"], persons=summary["persons"]),
-        t("submit.sum_parts", count=len(summary["parts"]), size=fmt_bytes(summary["total_bytes"])),
-    ]
-    for file, size in summary["parts"][:12]:
-        lines.append(f"    {file:<20} {fmt_bytes(size):>12}")
-    if len(summary["parts"]) > 12:
-        lines.append("    " + t("submit.sum_more", count=len(summary["parts"]) - 12))
-    for role, info in summary.get("certificates", {}).items():
-        lines.append(t("submit.sum_recipient", role=role.upper(), subject=info.get("subject", ""), sha=info.get("sha256", "")[:32]))
-    lines.append(t("submit.sum_destination", url=summary["destination"]))
-    if summary.get("resumed"):
-        lines.append(t("submit.sum_resumed", id=summary["submission_id"][:8]))
-    return lines
 
 
 def _run_in_thread(function: Any, cancel: threading.Event) -> Any:
@@ -139,9 +108,9 @@ def _ask(question: str) -> bool:
 def run(args: argparse.Namespace) -> ExitCode:
     import signal
 
-    from iplos_tui.core.journal import RunLockBusy
-    from iplos_tui.core.pipeline import RunResult, SubmissionPipeline
+    from iplos_tui.core.pipeline import RunResult
     from iplos_tui.core.secrets import Secret, check_pin, read_secret_stdin
+    from iplos_tui.core.submission import ConfirmRequest, Decision, NotConfirmed, SubmitRun
 
     profile = args.profile
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGXFSZ"):
@@ -159,6 +128,24 @@ def run(args: argparse.Namespace) -> ExitCode:
         _err(f"iplos: {t('submit.cli_needs_tty')}")
         return ExitCode.USAGE
 
+    def confirm(request: ConfirmRequest) -> Decision:
+        nonlocal pin
+        for line in request.lines:
+            _err(line)
+        if not args.yes and not _ask(t("submit.cli_confirm")):
+            return Decision.no()
+        if pin is None:
+            import getpass
+
+            try:
+                pin = Secret(getpass.getpass(t("submit.cli_pin_prompt")))
+            except (EOFError, OSError):
+                return Decision(True, None)
+            problem = check_pin(pin.reveal() if pin.is_set else "")
+            if problem:
+                raise NotConfirmed(problem)
+        return Decision(True, pin)
+
     def finish(result: RunResult) -> ExitCode:
         if args.json:
             print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
@@ -169,39 +156,9 @@ def run(args: argparse.Namespace) -> ExitCode:
         return result.exit_code
 
     cancel = threading.Event()
-    pipeline = SubmissionPipeline(profile, emit=StderrReporter(), cancel=cancel)
+    submission = SubmitRun(profile, emit=StderrReporter(), cancel=cancel)
     try:
-        try:
-            recovered = pipeline.start()
-        except RunLockBusy as busy:
-            _err(f"iplos: {busy}")
-            return finish(RunResult(False, "busy", ExitCode.NETWORK, message=str(busy)))
-        del recovered
-        from iplos_tui.core.pipeline import RunFailed
-
-        try:
-            prepared = _run_in_thread(lambda: pipeline.prepare(args.extract, allow_again=args.again), cancel)
-        except RunFailed as failed:
-            return finish(failed.result)
-        for line in summary_lines(prepared.summary):
-            _err(line)
-        if not args.yes and not _ask(t("submit.cli_confirm")):
-            return finish(RunResult(False, "not-sent", ExitCode.INTERRUPTED, prepared.submission_id, manifest=prepared.manifest_summary(), message=t("submit.not_confirmed")))
-        if pin is None:
-            import getpass
-
-            try:
-                pin = Secret(getpass.getpass(t("submit.cli_pin_prompt")))
-            except (EOFError, OSError):
-                return finish(RunResult(False, "not-sent", ExitCode.AUTH, prepared.submission_id, message=t("submit.no_pin")))
-            problem = check_pin(pin.reveal() if pin.is_set else "")
-            if problem:
-                pin.clear()
-                _err(f"iplos: {problem}")
-                return ExitCode.USAGE
-        result = _run_in_thread(lambda: pipeline.send(prepared, pin), cancel)
-        return finish(result)
+        return finish(_run_in_thread(lambda: submission.run(args.extract, confirm, allow_again=args.again), cancel))
     finally:
         if pin is not None:
             pin.clear()
-        pipeline.close()

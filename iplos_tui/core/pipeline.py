@@ -1,6 +1,6 @@
 """One submission run: validate -> encrypt -> log in -> upload manifest and parts -> receipt.
 
-The TUI and ``iplos submit`` drive this same pipeline. It reports through one callback with small
+The TUI and ``iplos submit`` drive it through ``core.submission.SubmitRun``. It reports through one callback with small
 event dataclasses and checks a ``threading.Event`` between and inside steps. Two phases, so that
 a person can look at exactly what will be sent before anything leaves:
 
@@ -31,57 +31,22 @@ from pathlib import Path
 from typing import Any
 
 from iplos_tui.core import journal as jn
+from iplos_tui.core.events import (  # noqa: F401 - re-exported: the run's events live in core.events
+    PROGRESS_INTERVAL,
+    STEPS,
+    Event,
+    LogLine,
+    StepDone,
+    StepFailed,
+    StepProgress,
+    StepStarted,
+    Throttle,
+    fmt_bytes,
+)
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
+from iplos_tui.core.receipt import clean_receipt, receipt_problem
 from iplos_tui.core.text import safe_text
-
-STEPS = ("validate", "encrypt", "login", "upload", "commit")
-PROGRESS_INTERVAL = 0.1
-
-
-# --- events ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StepStarted:
-    step: str
-    label: str
-
-
-@dataclass(frozen=True)
-class StepProgress:
-    step: str
-    done: int
-    total: int
-    rate: float = 0.0  # bytes per second
-    eta: float | None = None  # seconds left
-
-    @property
-    def fraction(self) -> float:
-        return min(1.0, self.done / self.total) if self.total else 0.0
-
-
-@dataclass(frozen=True)
-class LogLine:
-    text: str
-    level: str = "info"  # info | warning | error
-
-
-@dataclass(frozen=True)
-class StepDone:
-    step: str
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class StepFailed:
-    step: str
-    reason: str
-    hint: str = ""
-
-
-Event = StepStarted | StepProgress | LogLine | StepDone | StepFailed
-
 
 # --- results ------------------------------------------------------------------------------
 
@@ -113,6 +78,11 @@ class RunResult:
             data["existing"] = self.existing
         return data
 
+    @property
+    def auth_refused(self) -> bool:
+        """The Sendemodul refused the login: a PIN held in memory must be forgotten."""
+        return self.exit_code == ExitCode.AUTH
+
 
 class RunFailed(Exception):
     def __init__(self, result: RunResult) -> None:
@@ -141,31 +111,6 @@ class Prepared:
         }
 
 
-def _fmt_bytes(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
-
-
-def fmt_bytes(size: float) -> str:
-    return _fmt_bytes(size)
-
-
-class _Throttle:
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self.last = 0.0
-
-    def ready(self, final: bool = False) -> bool:
-        now = time.monotonic()
-        if final or now - self.last >= self.interval:
-            self.last = now
-            return True
-        return False
-
-
 def _sha256_file(path: Path, cancel: threading.Event | None) -> tuple[str, os.stat_result]:
     digest = hashlib.sha256()
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
@@ -185,50 +130,6 @@ def _sha256_file(path: Path, cancel: threading.Event | None) -> tuple[str, os.st
 
 class _Cancel(Exception):
     pass
-
-
-def clean_receipt(data: dict[str, Any]) -> dict[str, Any]:
-    """The receipt as we keep it: known fields only, every text sanitised and bounded."""
-
-    def text(value: Any, limit: int = 120) -> str:
-        return safe_text(str(value) if value is not None else "", one_line=True, limit=limit)
-
-    parts = []
-    for part in data.get("parts") or []:
-        if isinstance(part, dict):
-            size = part.get("size")
-            parts.append({
-                "file": text(part.get("file"), 40),
-                "size": size if isinstance(size, int) and not isinstance(size, bool) else -1,
-                "sha256": text(part.get("sha256"), 64),
-            })
-    year = data.get("year")
-    return {
-        "receipt_id": text(data.get("receipt_id"), 80),
-        "key": text(data.get("key"), 40),
-        "received_at": text(data.get("received_at"), 40),
-        "kommunenr": text(data.get("kommunenr"), 8),
-        "bydel": text(data.get("bydel"), 4),
-        "year": year if isinstance(year, int) and not isinstance(year, bool) else None,
-        "manifest_sha256": text(data.get("manifest_sha256"), 64),
-        "parts": parts[:10000],
-        "receipt_mail_expected_at": text(data.get("receipt_mail_expected_at"), 40),
-        "duplicate": data.get("duplicate") is True,
-    }
-
-
-def receipt_problem(receipt: dict[str, Any], key: str, manifest_sha256: str, parts: dict[str, tuple[int, str]]) -> str:
-    """'' when the receipt matches what was sent, else what differs (I19)."""
-    if not isinstance(receipt, dict) or not receipt.get("receipt_id"):
-        return "receipt_id"
-    if receipt.get("key") != key:
-        return "key"
-    if receipt.get("manifest_sha256") != manifest_sha256:
-        return "manifest_sha256"
-    got = {p.get("file"): (p.get("size"), p.get("sha256")) for p in receipt.get("parts") or [] if isinstance(p, dict)}
-    if got != parts:
-        return "parts"
-    return ""
 
 
 class SubmissionPipeline:
@@ -387,7 +288,7 @@ class SubmissionPipeline:
         from iplos_tui.core.extract.validate import validate_file
 
         self.emit(StepStarted("validate", t("submit.step_validate")))
-        throttle = _Throttle(PROGRESS_INTERVAL)
+        throttle = Throttle()
 
         def progress(done: int, total: int) -> None:
             if throttle.ready(done >= total):
@@ -462,7 +363,7 @@ class SubmissionPipeline:
             self._safe_journal(sub_id, jn.FAILED_SAFE, reason=t("submit.no_certificates"), reason_code="config")
             raise self._fail("encrypt", "failed-safe", ExitCode.USAGE, t("submit.no_certificates"), t("submit.no_certificates_hint"), sub_id)
         out_dir = self.journal.outbox / sub_id
-        throttle = _Throttle(PROGRESS_INTERVAL)
+        throttle = Throttle()
 
         def progress(p: Any) -> None:
             if throttle.ready(p.phase == "done"):
@@ -502,7 +403,7 @@ class SubmissionPipeline:
             persons=result.manifest.persons,
         )
         total = sum(p["size"] for p in parts)
-        self.emit(StepDone("encrypt", t("submit.encrypted", parts=len(parts), size=_fmt_bytes(total))))
+        self.emit(StepDone("encrypt", t("submit.encrypted", parts=len(parts), size=fmt_bytes(total))))
         return self._prepared(sub_id, result.out_dir, result.manifest, manifest_bytes, path, sha, report, resumed=False)
 
     def _safe_journal(self, sub_id: str, state: str, **fields: Any) -> None:
@@ -613,7 +514,7 @@ class SubmissionPipeline:
         total = sum(expected[f][0] for f in missing)
         done = 0
         started = time.monotonic()
-        throttle = _Throttle(PROGRESS_INTERVAL)
+        throttle = Throttle()
 
         def on_bytes(count: int) -> None:
             nonlocal done
@@ -633,9 +534,9 @@ class SubmissionPipeline:
                 from iplos_tui.core.sendemodul import SendemodulError
 
                 raise SendemodulError("bad_answer", t("submit.part_hash_differs", file=file), sent=True, body_sent=True)
-            self._log(t("submit.log_part_stored", file=file, size=_fmt_bytes(size), sha=digest[:12]))
+            self._log(t("submit.log_part_stored", file=file, size=fmt_bytes(size), sha=digest[:12]))
         elapsed = max(time.monotonic() - started, 1e-6)
-        self.emit(StepDone("upload", t("submit.uploaded", count=len(missing), size=_fmt_bytes(total), rate=_fmt_bytes(total / elapsed))))
+        self.emit(StepDone("upload", t("submit.uploaded", count=len(missing), size=fmt_bytes(total), rate=fmt_bytes(total / elapsed))))
 
         self._check_cancel_sending("commit")
         self.emit(StepStarted("commit", t("submit.step_commit")))
@@ -714,36 +615,22 @@ class SubmissionPipeline:
         self._safe_journal(sub_id, jn.AMBIGUOUS, reason=exc.message, reason_code=exc.kind)
         return self._fail(step, jn.AMBIGUOUS, ExitCode.AUTH if exc.kind == "session_expired" else ExitCode.NETWORK, exc.message, t("submit.ambiguous_hint"), sub_id, **extra)
 
-    # --- the whole run (the CLI) -------------------------------------------------------------
-
-    def run(
-        self,
-        extract_path: Path | str,
-        pin_provider: Callable[[Prepared], Any],
-        *,
-        confirm: Callable[[Prepared], bool] = lambda prepared: True,
-        allow_again: bool = False,
-    ) -> RunResult:
-        try:
-            prepared = self.prepare(extract_path, allow_again=allow_again)
-        except RunFailed as failed:
-            return failed.result
-        if not confirm(prepared):
-            return RunResult(False, "not-sent", ExitCode.INTERRUPTED, prepared.submission_id, manifest=prepared.manifest_summary(), message=t("submit.not_confirmed"))
-        pin = pin_provider(prepared)
-        if pin is None:
-            return RunResult(False, "not-sent", ExitCode.AUTH, prepared.submission_id, manifest=prepared.manifest_summary(), message=t("submit.no_pin"))
-        return self.send(prepared, pin)
-
-    def resume(self, sub_id: str, pin: Any) -> RunResult:
-        """Finish or resolve a journalled submission from its envelope (the history's action)."""
+    def prepare_resume(self, sub_id: str) -> Prepared:
+        """The journalled envelope of an unfinished submission, checked (the history's action)."""
+        if not self._lock.held:
+            raise RuntimeError("start() first")
         sub = self.journal.get(sub_id)
         if sub is None or not sub.open:
-            return RunResult(False, sub.state if sub else "unknown", ExitCode.USAGE, sub_id, message=t("submit.nothing_to_resume"))
+            raise RunFailed(RunResult(False, sub.state if sub else "unknown", ExitCode.USAGE, sub_id, message=t("submit.nothing_to_resume")))
+        prepared = self._resume_envelope(sub, Path(sub.extract_path), sub.extract_sha256, None)
+        if prepared is None:
+            raise RunFailed(RunResult(False, sub.state, ExitCode.USAGE, sub_id, message=t("submit.resume_needs_extract")))
+        return prepared
+
+    def resume(self, sub_id: str, pin: Any) -> RunResult:
+        """Finish or resolve a journalled submission from its envelope."""
         try:
-            prepared = self._resume_envelope(sub, Path(sub.extract_path), sub.extract_sha256, None)
+            prepared = self.prepare_resume(sub_id)
         except RunFailed as failed:
             return failed.result
-        if prepared is None:
-            return RunResult(False, sub.state, ExitCode.USAGE, sub_id, message=t("submit.resume_needs_extract"))
         return self.send(prepared, pin)

@@ -1,7 +1,8 @@
 """The Submission pane: pick and check the extract, confirm exactly what will be sent, then watch
 the run in a live log, and look back at every run in the journal's history.
 
-All blocking work runs in thread workers (``core/pipeline``); its events go on a queue that a
+All blocking work runs in thread workers that call one core flow each (``core/submission``:
+the validate step, the submit run); their events go on a queue that a
 100 ms timer drains into the widgets, the log with a single ``write_lines`` per tick
 (CONVENTIONS.md §7). The PIN is asked for in the confirmation when it is not in memory, kept
 only as a ``Secret``, and cleared after a refused login.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ BAR_STEPS = ("validate", "encrypt", "upload")
 
 
 def _steps() -> tuple[str, ...]:
-    from iplos_tui.core.pipeline import STEPS
+    from iplos_tui.core.events import STEPS
 
     return STEPS
 
@@ -127,12 +127,6 @@ class SubmissionScreen(PaneScreen):
         Binding("f8", "toggle_history", t("submit.pane.history"), id="submission.history"),
     ]
 
-    class Prepared(Message):
-        def __init__(self, pipeline: Any, prepared: Any) -> None:
-            super().__init__()
-            self.pipeline = pipeline
-            self.prepared = prepared
-
     class Finished(Message):
         def __init__(self, result: Any) -> None:
             super().__init__()
@@ -206,7 +200,7 @@ class SubmissionScreen(PaneScreen):
 
     def log_lines(self, lines: list[str]) -> None:
         """Queue lines for the log (any thread)."""
-        from iplos_tui.core.pipeline import LogLine
+        from iplos_tui.core.events import LogLine
 
         for line in lines:
             self.events.put(LogLine(line))
@@ -214,7 +208,7 @@ class SubmissionScreen(PaneScreen):
     # --- the event pump ----------------------------------------------------------------------
 
     def drain_events(self) -> None:
-        from iplos_tui.core import pipeline as pl
+        from iplos_tui.core import events as pl
 
         lines: list[str] = []
         latest: dict[str, Any] = {}
@@ -309,7 +303,7 @@ class SubmissionScreen(PaneScreen):
         if path is None or self.running:
             return
         self._begin()
-        self.prepare_worker(path, self.app.profile, self.cancel_event, self.allow_again)
+        self.submit_worker(path, None, self.app.profile, self.cancel_event, self.allow_again)
         self.allow_again = False
 
     def action_send_again(self) -> None:
@@ -340,12 +334,8 @@ class SubmissionScreen(PaneScreen):
             self._status(t("submit.pane.resume_pick"))
             return
         sub_id = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        sub = self._journal().get(sub_id)
-        if sub is None or not sub.open:
-            self._status(t("submit.nothing_to_resume"))
-            return
-        lines = [t("submit.pane.resume_line", id=sub.id[:8], state=t(f"submit.state_{sub.state}")), sub.waiting_for()]
-        self._ask(lines, lambda pin: self._start_resume(sub_id, pin))
+        self._begin()
+        self.submit_worker(None, sub_id, self.app.profile, self.cancel_event, False)
 
     def _begin(self) -> None:
         self.running = True
@@ -360,67 +350,30 @@ class SubmissionScreen(PaneScreen):
         self.refresh_history()
         self._deadlines()
 
-    # --- workers -----------------------------------------------------------------------------
+    # --- workers: each runs one core flow; the pane only maps its events and result ------------
 
     @work(thread=True, exclusive=True, group="submission", exit_on_error=False)
     def validate_worker(self, path: Path, profile: Any, cancel: threading.Event) -> None:
-        from iplos_tui.core import pipeline as pl
-        from iplos_tui.core.extract.importer import Cancelled
-        from iplos_tui.core.extract.validate import validate_file
-
-        emit = self.events.put
-        emit(pl.StepStarted("validate", t("submit.step_validate")))
-        throttle = pl._Throttle(pl.PROGRESS_INTERVAL)
-
-        def progress(done: int, total: int) -> None:
-            if throttle.ready(done >= total):
-                emit(pl.StepProgress("validate", done, total))
+        from iplos_tui.core.submission import validate_step
 
         try:
-            report = validate_file(
-                path,
-                year=profile.year,
-                profile_kommunenr=profile.kommunenr or None,
-                profile_bydel=profile.bydel or None,
-                max_per_rule=FINDINGS_PER_RULE,  # examples of every rule, not only the commonest
-                progress=progress,
-                cancel=cancel,
-            )
-        except Cancelled:
-            emit(pl.StepFailed("validate", t("submit.cancelled")))
+            validate_step(path, profile, emit=self.events.put, cancel=cancel)
+        finally:  # whatever the core raises, the run ends here (the app reports the failure)
             self.post_message(self.Finished(None))
-            return
-        for line in findings_by_rule(report):
-            emit(pl.LogLine(line, "warning" if report.ok else "error"))
-        if report.ok:
-            emit(pl.StepDone("validate", t("submit.validated", persons=report.persons, warnings=report.warnings)))
-        else:
-            reason = report.fatal.message if report.fatal else t("submit.validation_errors", errors=report.errors, warnings=report.warnings)
-            emit(pl.StepFailed("validate", reason, t("submit.validation_hint")))
-        self.post_message(self.Finished(None))
 
     @work(thread=True, exclusive=True, group="submission", exit_on_error=False)
-    def prepare_worker(self, path: Path, profile: Any, cancel: threading.Event, allow_again: bool) -> None:
-        from iplos_tui.core.journal import RunLockBusy
-        from iplos_tui.core.pipeline import RunFailed, RunResult, StepFailed, SubmissionPipeline
+    def submit_worker(self, path: Path | None, sub_id: str | None, profile: Any, cancel: threading.Event, allow_again: bool) -> None:
+        from iplos_tui.core.submission import SubmitRun
 
-        pipeline = SubmissionPipeline(profile, emit=self.events.put, cancel=cancel, client_factory=self.app.services.get("sendemodul_client"), now=self._now_for_certificates())
+        result = None
         try:
-            pipeline.start()
-        except RunLockBusy as busy:
-            self.events.put(StepFailed("validate", str(busy)))
-            self.post_message(self.Finished(RunResult(False, "busy", 3, message=str(busy))))
-            return
-        try:
-            prepared = pipeline.prepare(path, allow_again=allow_again)
-        except RunFailed as failed:
-            pipeline.close()
-            self.post_message(self.Finished(failed.result))
-            return
-        except BaseException:
-            pipeline.close()
-            raise
-        self.post_message(self.Prepared(pipeline, prepared))
+            run = SubmitRun(profile, emit=self.events.put, cancel=cancel, client_factory=self.app.services.get("sendemodul_client"), now=self._now_for_certificates())
+            if sub_id is not None:
+                result = run.resume(sub_id, self._confirm_from_worker)
+            else:
+                result = run.run(path, self._confirm_from_worker, allow_again=allow_again)
+        finally:
+            self.post_message(self.Finished(result))
 
     def _now_for_certificates(self):
         # The sandbox runs on its own clock (January 2018); the certificates are checked against it.
@@ -428,72 +381,41 @@ class SubmissionScreen(PaneScreen):
         clock = getattr(getattr(sandbox, "clock", None), "now", None)
         return clock if callable(clock) else None
 
-    @work(thread=True, exclusive=True, group="submission", exit_on_error=False)
-    def send_worker(self, pipeline: Any, prepared: Any, pin: Any) -> None:
-        try:
-            result = pipeline.send(prepared, pin)
-        finally:
-            pipeline.close()
-        self.post_message(self.Finished(result))
+    def _confirm_from_worker(self, request: Any) -> Any:
+        """The core's ``confirm``, called in the worker: show the dialog and wait for its answer."""
+        from concurrent.futures import Future, TimeoutError
 
-    @work(thread=True, exclusive=True, group="submission", exit_on_error=False)
-    def resume_worker(self, sub_id: str, profile: Any, cancel: threading.Event, pin: Any) -> None:
-        from iplos_tui.core.journal import RunLockBusy
-        from iplos_tui.core.pipeline import RunResult, StepFailed, SubmissionPipeline
+        from textual.worker import get_current_worker
 
-        pipeline = SubmissionPipeline(profile, emit=self.events.put, cancel=cancel, client_factory=self.app.services.get("sendemodul_client"), now=self._now_for_certificates())
-        try:
-            pipeline.start()
-        except RunLockBusy as busy:
-            self.events.put(StepFailed("login", str(busy)))
-            self.post_message(self.Finished(RunResult(False, "busy", 3, message=str(busy))))
-            return
-        try:
-            result = pipeline.resume(sub_id, pin)
-        finally:
-            pipeline.close()
-        self.post_message(self.Finished(result))
+        from iplos_tui.core.submission import Decision
 
-    # --- messages ----------------------------------------------------------------------------
+        answer: Future = Future()
+        self.app.call_from_thread(self._show_confirm, request, answer)
+        worker = get_current_worker()
+        while True:
+            try:
+                return answer.result(timeout=0.2)
+            except TimeoutError:
+                if worker.is_cancelled:
+                    return Decision.no()
 
-    @on(Prepared)
-    def _prepared(self, message: Prepared) -> None:
-        from iplos_tui.commands.submit import summary_lines
+    def _show_confirm(self, request: Any, answer: Any) -> None:
+        from iplos_tui.core.submission import Decision
 
-        lines = summary_lines(message.prepared.summary)
         self._status(t("submit.pane.waiting_confirm"))
-
-        def answer(pin: Any) -> None:
-            if pin is None:
-                message.pipeline.close()
-                self.events.put(__import__("iplos_tui.core.pipeline", fromlist=["LogLine"]).LogLine(t("submit.not_confirmed"), "warning"))
-                self._finish(None)
-                return
-            self.send_worker(message.pipeline, message.prepared, pin)
-
-        self._ask(lines, answer)
-
-    def _ask(self, lines: list[str], then: Any) -> None:
         need_pin = self.app.pin is None or not self.app.pin.is_set
 
         def done(result: dict | None) -> None:
             if result is None:
-                then(None)
+                answer.set_result(Decision.no())
                 return
             if result.get("pin") is not None:
                 self.app.remember_pin(result["pin"])
-            if not self.running:
-                self._begin()
-            then(self.app.pin)
+            answer.set_result(Decision(True, self.app.pin))
 
-        self.app.push_screen(ConfirmSend(lines, need_pin), done)
+        self.app.push_screen(ConfirmSend(request.lines, need_pin), done)
 
-    def _start_resume(self, sub_id: str, pin: Any) -> None:
-        if pin is None:
-            self._finish(None)
-            return
-        self._begin()
-        self.resume_worker(sub_id, self.app.profile, self.cancel_event, pin)
+    # --- messages ----------------------------------------------------------------------------
 
     @on(Finished)
     def _finished(self, message: Finished) -> None:
@@ -502,7 +424,7 @@ class SubmissionScreen(PaneScreen):
     def _finish(self, result: Any) -> None:
         self.last_result = result
         if result is not None:
-            if getattr(result, "exit_code", None) == 4 and self.app.pin is not None:
+            if result.auth_refused and self.app.pin is not None:
                 self.app.remember_pin(None)  # a refused PIN is not kept
             if result.ok:
                 self._status(result.message)
@@ -530,34 +452,3 @@ class SubmissionScreen(PaneScreen):
 
 
 STATE_KEYS = ("prepared", "encrypted", "sending", "confirmed", "failed-safe", "ambiguous")
-
-
-FINDINGS_PER_RULE = 3
-
-
-def findings_by_rule(report: Any, per_rule: int = FINDINGS_PER_RULE) -> list[str]:
-    """The validation findings grouped by rule: a count per rule and its first few lines."""
-    lines: list[str] = []
-    counts = Counter(report.by_rule)
-    first: dict[str, list[Any]] = {}
-    for finding in report.findings:
-        first.setdefault(finding.rule, []).append(finding)
-    for rule, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
-        lines.append(t("submit.pane.rule_count", rule=rule, count=count))
-        for finding in first.get(rule, [])[:per_rule]:
-            where = _finding_place(finding)
-            lines.append(f"    {where}{safe_text(str(finding.message), one_line=True, limit=160)}")
-    if report.fatal is not None:
-        lines.append(safe_text(report.fatal.message, one_line=True, limit=300))
-    return lines
-
-
-def _finding_place(finding: Any) -> str:
-    """"EO-000101 (linje 18): " – the care system's own id first, which is what gets corrected."""
-    local_id = safe_text(getattr(finding, "local_id", None) or "", one_line=True, limit=24)
-    line = getattr(finding, "line", None)
-    if local_id and line:
-        return t("submit.pane.finding_at", local_id=local_id, line=line) + " "
-    if line:
-        return t("submit.pane.finding_line", line=line) + " "
-    return f"{local_id}: " if local_id else ""
