@@ -13,12 +13,15 @@ from typing import Any
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from iplos_tui.core.config import Profile
+from iplos_tui.core.errors import explain
 from iplos_tui.core.i18n import t
 from iplos_tui.core.secrets import Secret
 from iplos_tui.core.status import profile_label
 from iplos_tui.core.text import safe_text
+from iplos_tui.runs import RunFailed, RunFinished
 
 MODE_KEYS = (("config", "f1"), ("preflight", "f2"), ("submission", "f3"), ("feedback", "f4"))
 
@@ -148,6 +151,27 @@ class IplosApp(App[int]):
             proceed()
         else:
             guard(proceed)
+
+    # --- the one worker handler (iplos_tui/runs.py) -------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.worker_state_changed(event)
+
+    def worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker's end, the app's own and the panes' (through ``ReportsWorkers``): a
+        failure of any kind is shown as one explained, sanitised message, and the worker's node
+        gets ``RunFailed`` (or ``RunFinished``) so that it never stays "running"."""
+        worker = event.worker
+        node = worker.node
+        if event.state == WorkerState.SUCCESS:
+            node.post_message(RunFinished(worker, worker.result))
+        elif event.state == WorkerState.ERROR and worker.error is not None:
+            explanation = explain(worker.error)
+            text = t("errors.worker_failed", message=explanation.message)
+            if explanation.hint:
+                text += "\n" + explanation.hint
+            self.notify(text, severity="warning" if explanation.cancelled else "error", markup=False, timeout=15)
+            node.post_message(RunFailed(worker, explanation))
 
     # --- the sandbox's clock ----------------------------------------------------------------
 

@@ -11,10 +11,15 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from iplos_tui import __version__
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import set_language, t
+from iplos_tui.core.text import safe_text
+
+if TYPE_CHECKING:
+    from iplos_tui.core.config import Profile
 
 # One module per subcommand in iplos_tui/commands/; each has register(subparsers).
 COMMAND_MODULES = (
@@ -49,13 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lang", choices=("nb", "en"), help=t("cli.help_lang"))
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"iplos_tui.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"iplos_tui.commands.{name}":
-                continue  # a command whose issue has not landed yet
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"iplos_tui.commands.{name}").register(subparsers)
     return parser
 
 
@@ -73,22 +72,36 @@ def _early_language(argv: Sequence[str]) -> None:
         set_language(env)
 
 
-def load_profile_for(args: argparse.Namespace):
-    """Resolve and load the profile; the language follows it unless --lang was given."""
+def load_profile_for(args: argparse.Namespace) -> Profile:
+    """Resolve and load the profile; the language follows it unless --lang was given.
+
+    A file named by --config or $IPLOS_CONFIG must exist (a typo never means "the defaults");
+    the default path may be missing on a first run.
+    """
     from iplos_tui.core.config import load_profile, resolve_config_path
 
     path, source = resolve_config_path(args.config)
     args.config_path, args.config_source = path, source
-    profile = load_profile(path)
+    profile = load_profile(path, missing_ok=source == "default")
     if not args.lang and not os.environ.get("IPLOS_LANG") and profile.language in ("nb", "en"):
         set_language(profile.language)
     return profile
 
 
 def error(message: str) -> None:
-    from iplos_tui.core.text import safe_text
-
+    """One diagnostic line on stderr, sanitised."""
     print(f"iplos: {safe_text(message)}", file=sys.stderr)
+
+
+def report_error(exc: BaseException) -> int:
+    """Any error as one line (plus its hint) on stderr; returns its exit code. Never a traceback."""
+    from iplos_tui.core.errors import explain
+
+    explanation = explain(exc)
+    error(explanation.message)
+    if explanation.hint:
+        error(explanation.hint)
+    return int(explanation.exit_code)
 
 
 def harden_process() -> None:
@@ -125,34 +138,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         args = parser.parse_args([*argv, "tui"])
     harden_process()
-
-    from iplos_tui.core.config import ConfigError
-    from iplos_tui.core.errors import IplosError
-
     try:
         args.profile = load_profile_for(args) if getattr(args, "needs_profile", True) else None
-    except ConfigError as exc:
-        error(t("cli.config_error", detail=exc.describe()))
-        return int(ExitCode.USAGE)
-    try:
         return int(args.handler(args))
-    except KeyboardInterrupt:
-        error(t("cli.interrupted"))
-        return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and let Python's exit flush go nowhere.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return int(ExitCode.OK)
-    except ConfigError as exc:
-        error(t("cli.config_error", detail=exc.describe()))
-        return int(ExitCode.USAGE)
-    except IplosError as exc:
-        error(exc.message())
-        hint = exc.hint()
-        if hint:
-            error(hint)
-        return int(exc.exit_code)
+    except (KeyboardInterrupt, Exception) as exc:  # every error: one explained line, its exit code
+        return report_error(exc)
 
 
 if __name__ == "__main__":

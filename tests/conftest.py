@@ -3,39 +3,20 @@
 - Config discovery, platformdirs and $HOME point into tmp_path (autouse).
 - Only loopback addresses may be reached: pytest-socket (see pyproject addopts) refuses other
   hosts, and the guard below fails a test that even tries to resolve or connect elsewhere.
+
+Shared helpers and constants (canaries, the frozen clock, wait helpers) live in ``tests/support``;
+tests import them from there, never from this file.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from pathlib import Path
 
 import pytest
 
 from iplos_tui.core import i18n
-from iplos_tui.sandbox.demo import DEMO_NOW
-
-PIN_CANARY = "PIN-CANARY-7391"
-# A synthetic (month + 80) identity number used as a canary in leak tests.
-FNR_CANARY = "01918099960"
-FROZEN_NOW = DEMO_NOW
-
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
-
-
-def _is_loopback(host: object) -> bool:
-    if host is None:
-        return True
-    if isinstance(host, bytes):
-        host = host.decode("ascii", "replace")
-    host = str(host)
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
+from tests.support import is_loopback
 
 
 class NonLoopbackAccess(AssertionError):
@@ -50,12 +31,12 @@ def loopback_only(monkeypatch):
     real_connect_ex = socket.socket.connect_ex
 
     def guarded_getaddrinfo(host, *args, **kwargs):
-        if not _is_loopback(host):
+        if not is_loopback(host):
             raise NonLoopbackAccess(f"test tried to resolve non-loopback host {host!r}")
         return real_getaddrinfo(host, *args, **kwargs)
 
     def check_address(sock, address):
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not is_loopback(address[0]):
             raise NonLoopbackAccess(f"test tried to connect to non-loopback address {address!r}")
 
     def guarded_connect(self, address):

@@ -11,7 +11,7 @@ import tomllib
 
 from iplos_tui.app import IplosApp
 from iplos_tui.core.config import Profile, load_profile
-from tests.conftest import FROZEN_NOW, PIN_CANARY
+from tests.support import FROZEN_NOW, PIN_CANARY
 
 
 def make_app(tmp_path, profile: Profile | None = None, **kwargs) -> IplosApp:
@@ -273,3 +273,22 @@ async def test_sandbox_round_is_ready_to_send(tmp_path):
                 await pilot.press(key)
                 await pilot.pause()
                 assert session.pin.reveal() not in app.export_screenshot()
+
+
+async def test_a_huge_paste_never_reaches_the_saved_profile(tmp_path):
+    """Issue 11 item 10: a 1 MB paste was saved; afterwards every command refused the file."""
+    from textual import events
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        field = app.screen.query_one("#field-contact_email")
+        field.focus()
+        await pilot.pause()
+        field.post_message(events.Paste("x" * 1_000_000))
+        await pilot.pause()
+        assert len(field.value) <= 256
+        await pilot.press("f5")
+        await pilot.pause()
+    path = tmp_path / "conf" / "config.toml"
+    assert path.stat().st_size < 64 * 1024
+    assert load_profile(path).contact_email == field.value

@@ -83,7 +83,7 @@ def test_group_or_world_readable_is_refused(tmp_path, mode):
     path = _write(tmp_path / "c" / "config.toml", "[profile]\n", mode)
     with pytest.raises(cfg.ConfigError) as info:
         cfg.load_profile(path)
-    assert "chmod 600" in info.value.message
+    assert "chmod 600" in info.value.reason
 
 
 def test_symlink_is_refused(tmp_path):
@@ -124,7 +124,7 @@ def test_wrong_type_names_key_and_line(tmp_path):
     with pytest.raises(cfg.ConfigError) as info:
         cfg.load_profile(path)
     assert info.value.key == "profile.kommunenr" and info.value.line == 3
-    assert "0301" in info.value.message  # says how to write it
+    assert "0301" in info.value.reason  # says how to write it
 
 
 def test_unknown_key_and_pin_key_are_refused(tmp_path):
@@ -175,3 +175,77 @@ def test_submission_window():
     import datetime as dt
 
     assert cfg.submission_window(2017) == (dt.date(2018, 1, 2), dt.date(2018, 1, 15), dt.date(2018, 3, 21))
+
+
+# --- issue 11: a profile that the loader refuses is never saved; hostile files explained ---------
+
+
+def test_a_huge_paste_is_not_saved_and_the_file_stays_loadable(tmp_path, valid_profile):
+    """Item 10: a 1 MB paste was saved, then every command refused the >256 KiB file."""
+    path = tmp_path / "c" / "config.toml"
+    cfg.save_profile(valid_profile, path)
+    before = path.read_bytes()
+    for attr in ("contact_email", "postmottak", "proxy", "sendemodul_url", "ssb_fingerprint"):
+        with pytest.raises(cfg.ConfigError) as info:
+            cfg.save_profile(valid_profile.replace(**{attr: "x" * 1_000_000}), path)
+        assert info.value.key == cfg.FIELD_BY_ATTR[attr].dotted
+        assert path.read_bytes() == before  # untouched, still loads
+    with pytest.raises(cfg.ConfigError):
+        cfg.save_profile(valid_profile.replace(secure_dir=Path("/" + "d" * 5000)), path)
+    with pytest.raises(cfg.ConfigError):
+        cfg.save_profile(valid_profile.replace(sendemodul_spki_pins=["p" * 64] * 10_000), path)
+    assert cfg.load_profile(path) == valid_profile
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config.toml"]  # no temp left
+
+
+def test_every_field_has_a_bound_and_the_loader_keeps_it(tmp_path):
+    """The same limits on load: a hand-edited file with an over-long value names key and line."""
+    for spec in cfg.FIELDS:
+        if spec.kind in (str, Path):
+            assert 0 < spec.max_chars <= 4096, spec.attr
+    path = _write(tmp_path / "c" / "config.toml", '[profile]\nkommunenr = "0403"\ncontact_email = "' + "a" * 300 + '@x.no"\n')
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.load_profile(path)
+    assert info.value.key == "profile.contact_email" and info.value.line == 3
+    assert "256" in info.value.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[profile]\nyear = " + "9" * 5000 + "\n",  # int() refuses > 4300 digits: a ValueError
+        "[profile]\nkommunenr = " + "[" * 100_000 + "]" * 100_000 + "\n",  # RecursionError
+        "[profile]\nyear = 99999999999\n",  # dt.date() would fail later, in the header
+        "[preflight]\ntimeout = nan\n",
+        "[preflight]\ntimeout = inf\n",
+        "[sendemodul]\npart_size = -1\n",
+    ],
+    ids=["5000-digits", "deep-array", "year-out-of-range", "nan", "inf", "negative"],
+)
+def test_hostile_numbers_and_nesting_are_a_config_error(tmp_path, text):
+    """Item 13: these gave a traceback and exit 1."""
+    path = _write(tmp_path / "c" / "config.toml", text)
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.load_profile(path)
+    assert info.value.path == path and info.value.reason
+
+
+def test_a_config_directory_open_to_others_is_refused_on_load(tmp_path, valid_profile):
+    """Item 16: the directory was checked only on save."""
+    path = tmp_path / "c" / "config.toml"
+    cfg.save_profile(valid_profile, path)
+    for mode in (0o777, 0o755, 0o770):
+        os.chmod(path.parent, mode)
+        with pytest.raises(cfg.ConfigError) as info:
+            cfg.load_profile(path)
+        assert f"chmod 700 {path.parent}" in info.value.reason
+    os.chmod(path.parent, 0o700)
+    assert cfg.load_profile(path) == valid_profile
+
+
+def test_a_named_config_that_does_not_exist_is_an_error(tmp_path):
+    """Item 16: a missing file named by --config or $IPLOS_CONFIG is not "the defaults"."""
+    missing = tmp_path / "typo" / "x.toml"
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.load_profile(missing, missing_ok=False)
+    assert info.value.path == missing and str(missing) in str(info.value)

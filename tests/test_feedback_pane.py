@@ -38,7 +38,7 @@ from iplos_tui.screens.feedback import (
     FeedbackScreen,
     SecretPrompt,
 )
-from tests.conftest import FNR_CANARY, FROZEN_NOW, PIN_CANARY
+from tests.support import FNR_CANARY, FROZEN_NOW, PIN_CANARY
 
 USER = "postmottak@hamar.kommune.no"
 GW_PASSWORD = "GW-CANARY-5821x"  # a canary too: never in a file or on screen

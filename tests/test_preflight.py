@@ -20,7 +20,7 @@ from iplos_tui.core import preflight
 from iplos_tui.core.config import Profile, save_profile
 from iplos_tui.core.tlsconfig import normalise_pin, pin_base64
 from iplos_tui.sandbox.certs import issue_recipient, issue_tls_server, make_ca
-from tests.conftest import _is_loopback
+from tests.support import is_loopback as _is_loopback
 from tests.preflight_servers import BlackHole, ConnectProxy, SilentServer, TlsHttpServer, closed_port, utc
 
 NETWORK = ["dns", "tcp", "tls", "http", "clock"]

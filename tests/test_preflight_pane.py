@@ -13,7 +13,7 @@ from iplos_tui.core import preflight as pf
 from iplos_tui.core.config import load_profile
 from iplos_tui.screens.preflight import demo_results
 from iplos_tui.sandbox.certs import issue_tls_server, make_ca
-from tests.conftest import FROZEN_NOW
+from tests.support import FROZEN_NOW
 from tests.preflight_servers import BlackHole, TlsHttpServer
 
 

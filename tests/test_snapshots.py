@@ -9,7 +9,7 @@ import pytest
 from iplos_tui.app import IplosApp
 from iplos_tui.core.config import Profile
 from iplos_tui.sandbox.demo import DEMO_PROFILE
-from tests.conftest import FROZEN_NOW
+from tests.support import FROZEN_NOW
 
 SNAPSHOT_PROFILE = DEMO_PROFILE
 

@@ -8,6 +8,7 @@ import sys
 
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
+from iplos_tui.core.text import safe_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,17 +49,15 @@ def _load(args: argparse.Namespace):
 def run_show(args: argparse.Namespace) -> ExitCode:
     import tomli_w
 
-    from iplos_tui.core.config import ConfigError
+    from iplos_tui.core.text import escape_unsafe
 
-    try:
-        profile = _load(args)
-    except ConfigError as exc:
-        print(f"iplos: {t('cli.config_error', detail=exc.describe())}", file=sys.stderr)
-        return ExitCode.USAGE
+    profile = _load(args)
+    # Values are the operator's own, but may hold bidi or invisible characters: printed escaped
+    # (\u202E), never raw, so the output reads back to the same profile.
     if args.json:
-        print(json.dumps(profile.to_json_dict(), ensure_ascii=False, indent=2))
+        print(escape_unsafe(json.dumps(profile.to_json_dict(), ensure_ascii=False, indent=2), style="json"))
     else:
-        sys.stdout.write(tomli_w.dumps(profile.to_toml_dict()))
+        sys.stdout.write(escape_unsafe(tomli_w.dumps(profile.to_toml_dict()), style="toml"))
     return ExitCode.OK
 
 
@@ -69,9 +68,9 @@ def run_check(args: argparse.Namespace) -> ExitCode:
         profile = _load(args)
     except ConfigError as exc:
         if args.json:
-            print(json.dumps({"ok": False, "config": str(exc.path or ""), "error": {"message": exc.message, "key": exc.key, "line": exc.line}, "problems": []}, ensure_ascii=False))
-        print(f"iplos: {t('cli.config_error', detail=exc.describe())}", file=sys.stderr)
-        return ExitCode.USAGE
+            error = {"message": exc.reason, "key": exc.key, "line": exc.line}
+            print(json.dumps({"ok": False, "config": str(exc.path or ""), "error": error, "problems": []}, ensure_ascii=False))
+        raise
     problems = validate_profile(profile)
     errors = [p for p in problems if p.severity == "error"]
     if args.json:
@@ -82,7 +81,7 @@ def run_check(args: argparse.Namespace) -> ExitCode:
         }, ensure_ascii=False, indent=2))
     for problem in problems:
         mark = t("cli.mark_error") if problem.severity == "error" else t("cli.mark_warning")
-        print(f"{mark} {t('config.field.' + problem.attr)}: {problem.message}", file=sys.stderr)
+        print(f"{mark} {t('config.field.' + problem.attr)}: {safe_text(problem.message)}", file=sys.stderr)
     if errors:
         print(t("config.check_failed", errors=len(errors), warnings=len(problems) - len(errors)), file=sys.stderr)
         return ExitCode.FAILED
@@ -95,13 +94,8 @@ def run_init(args: argparse.Namespace) -> ExitCode:
 
     path, _ = _resolve(args)
     if path.exists() or path.is_symlink():
-        print(f"iplos: {t('config.exists', path=path)}", file=sys.stderr)
-        return ExitCode.USAGE
-    try:
-        save_profile(Profile(), path)
-    except ConfigError as exc:
-        print(f"iplos: {t('cli.config_error', detail=exc.describe())}", file=sys.stderr)
-        return ExitCode.USAGE
+        raise ConfigError(t("config.exists", path=path))
+    save_profile(Profile(), path)
     print(path)
     print(t("config.created", path=path), file=sys.stderr)
     return ExitCode.OK

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
+
+if TYPE_CHECKING:
+    from textual.app import App
 
 # Textual switches that write logs or screenshots, press keys or load drivers (DESIGN.md §4).
 REFUSED_ENV_PREFIXES = ("TEXTUAL_PRESS", "TEXTUAL_SCREENSHOT", "TEXTUAL_LOG", "TEXTUAL_DEVTOOLS", "TEXTUAL_DRIVER", "TEXTUAL_DEBUG")
@@ -50,8 +54,13 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     app = IplosApp(profile, config_path, sandbox=sandbox, clock=sandbox.now if sandbox is not None else None)
     try:
-        code = app.run()
+        return run_app(app)
     finally:
         if sandbox is not None:
             sandbox.stop()
-    return ExitCode(code or 0) if code in (0, 1, None) else ExitCode.FAILED
+
+
+def run_app(app: App[Any]) -> ExitCode:
+    """Run the console; a crash (Textual sets ``return_code`` 1) is a non-zero exit, never 0."""
+    app.run()
+    return ExitCode.OK if not app.return_code else ExitCode.FAILED

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import os
 import re
 import stat
@@ -19,6 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
+from iplos_tui.core.errors import IplosError
+from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.fsutil import UnsafePathError, atomic_write_bytes, check_private_file
 from iplos_tui.core.i18n import t
 
@@ -29,11 +34,16 @@ SENDEMODUL_ADDRESS = "91.186.94.110"
 FEEDBACK_URL = "https://filsluse.ssb.no"
 DEFAULT_PART_SIZE = 4 * 1024 * 1024
 MAX_CONFIG_BYTES = 256 * 1024
+# Bounds of one value: generous for any real value, and together far below MAX_CONFIG_BYTES, so
+# that a profile the loader accepts can always be saved and a saved one always loaded.
+MAX_TEXT_CHARS = 256
+MAX_URL_CHARS = 2048
+MAX_PATH_CHARS = 4096
+MAX_LIST_ITEMS = 32
+MAX_LIST_ITEM_CHARS = 128
 
 
 def default_secure_dir() -> Path:
-    import platformdirs
-
     return platformdirs.user_data_path(APP_NAME) / "secure"
 
 
@@ -44,17 +54,27 @@ class FieldSpec:
     key: str  # the key in that table
     kind: type  # str, int, float, bool, Path, list
     doc: str  # English one-liner for config.example.toml
+    chars: int = 0  # longest text (a list: each item); 0 = the kind's default
+    bounds: tuple[float, float] | None = None  # int and float: the range the code can use
 
     @property
     def dotted(self) -> str:
         return f"{self.section}.{self.key}"
+
+    @property
+    def max_chars(self) -> int:
+        """The longest value (for a list: the longest item) the loader and the Config pane take."""
+        if self.chars:
+            return self.chars
+        defaults: dict[type, int] = {str: MAX_TEXT_CHARS, Path: MAX_PATH_CHARS, list: MAX_LIST_ITEM_CHARS}
+        return defaults.get(self.kind, 0)
 
 
 FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("kommunenr", "profile", "kommunenr", str, "Municipality number, 4 digits, valid for the reporting year (e.g. \"0403\")."),
     FieldSpec("bydel", "profile", "bydel", str, "District code, 2 digits; \"00\" unless agreed otherwise with SSB."),
     FieldSpec("orgnr", "profile", "orgnr", str, "The municipality's organisation number, 9 digits (used at Sendemodul login)."),
-    FieldSpec("year", "profile", "year", int, "Reporting year (the data period 1.1-31.12 of this year)."),
+    FieldSpec("year", "profile", "year", int, "Reporting year (the data period 1.1-31.12 of this year).", bounds=(1000, 9998)),
     FieldSpec("contact_email", "profile", "contact_email", str, "E-mail of the municipality's IPLOS contact (receipts and feedback)."),
     FieldSpec("contact_mobile", "profile", "contact_mobile", str, "Mobile number of the IPLOS contact, 8 digits, optional +47."),
     FieldSpec("postmottak", "profile", "postmottak", str, "The municipality's postmottak address (SSB's feedback mail goes here)."),
@@ -63,23 +83,24 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("tpf_certificate", "paths", "tpf_certificate", Path, "TPF's (pseudonymisation office) public certificate for this year."),
     FieldSpec("ssb_fingerprint", "paths", "ssb_fingerprint", str, "Optional SHA-256 fingerprint the SSB certificate must match."),
     FieldSpec("tpf_fingerprint", "paths", "tpf_fingerprint", str, "Optional SHA-256 fingerprint the TPF certificate must match."),
-    FieldSpec("sendemodul_url", "sendemodul", "url", str, "The Sendemodul's address (only reachable over Helsenett)."),
+    FieldSpec("sendemodul_url", "sendemodul", "url", str, "The Sendemodul's address (only reachable over Helsenett).", chars=MAX_URL_CHARS),
     FieldSpec("sendemodul_address", "sendemodul", "expected_address", str, "The address the Sendemodul host should resolve to."),
     FieldSpec("sendemodul_connect_address", "sendemodul", "connect_address", str, "Connect to this address instead of resolving the name (the name is still checked in TLS)."),
     FieldSpec("sendemodul_ca_bundle", "sendemodul", "ca_bundle", Path, "CA bundle for the Sendemodul's TLS certificate; empty = the system store."),
     FieldSpec("sendemodul_spki_pins", "sendemodul", "spki_pins", list, "Optional SHA-256 SPKI pins (hex or base64) of the Sendemodul's certificate."),
-    FieldSpec("proxy", "sendemodul", "proxy", str, "HTTPS proxy to use; empty = none. The environment's proxy settings are never used."),
-    FieldSpec("part_size", "sendemodul", "part_size", int, "Largest plaintext size of one encrypted content part, in bytes."),
-    FieldSpec("feedback_url", "feedback", "gateway_url", str, "SSB's feedback gateway (MOVEit Transfer)."),
+    FieldSpec("proxy", "sendemodul", "proxy", str, "HTTPS proxy to use; empty = none. The environment's proxy settings are never used.", chars=MAX_URL_CHARS),
+    FieldSpec("part_size", "sendemodul", "part_size", int, "Largest plaintext size of one encrypted content part, in bytes.", bounds=(1, 2**40)),
+    FieldSpec("feedback_url", "feedback", "gateway_url", str, "SSB's feedback gateway (MOVEit Transfer).", chars=MAX_URL_CHARS),
     FieldSpec("feedback_username", "feedback", "username", str, "Gateway username, normally the postmottak address."),
     FieldSpec("feedback_ca_bundle", "feedback", "ca_bundle", Path, "CA bundle for the gateway's TLS certificate; empty = the system store."),
     FieldSpec("language", "ui", "language", str, "User interface language: \"nb\" (bokmål) or \"en\"."),
     FieldSpec("theme", "ui", "theme", str, "Colour theme; 16-colour terminals get ansi-dark."),
     FieldSpec("spam_allowlist_confirmed", "preflight", "spam_allowlist_confirmed", bool, "IT confirmed: mail from MoveitFilsluse@ssb.no passes the spam filter."),
     FieldSpec("postmottak_routing_confirmed", "preflight", "postmottak_routing_confirmed", bool, "Postmottak confirmed: SSB's mail is forwarded to the IPLOS contact."),
-    FieldSpec("preflight_timeout", "preflight", "timeout", float, "Timeout in seconds for each network check."),
+    FieldSpec("preflight_timeout", "preflight", "timeout", float, "Timeout in seconds for each network check.", bounds=(0, 3600)),
 )
 FIELD_BY_DOTTED = {spec.dotted: spec for spec in FIELDS}
+FIELD_BY_ATTR = {spec.attr: spec for spec in FIELDS}
 SECTIONS = tuple(dict.fromkeys(spec.section for spec in FIELDS))
 
 
@@ -136,23 +157,29 @@ class Profile:
         return {section: values for section, values in self.to_toml_dict().items()}
 
 
-class ConfigError(Exception):
+class ConfigError(IplosError):
     """A config file we cannot use: says which file, which key and which line."""
 
-    def __init__(self, message: str, path: Path | None = None, key: str | None = None, line: int | None = None):
-        self.message = message
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, reason: str, path: Path | None = None, key: str | None = None, line: int | None = None):
+        self.reason = reason
         self.path = path
         self.key = key
         self.line = line
         super().__init__(self.describe())
 
     def describe(self) -> str:
+        """``file:line [key]: reason`` (the parts that are known)."""
         where = str(self.path) if self.path else ""
         if self.line:
             where += f":{self.line}"
         if self.key:
             where += f" [{self.key}]" if where else f"[{self.key}]"
-        return f"{where}: {self.message}" if where else self.message
+        return f"{where}: {self.reason}" if where else self.reason
+
+    def message(self) -> str:
+        return t("cli.config_error", detail=self.describe())
 
 
 def resolve_config_path(cli_path: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
@@ -162,8 +189,6 @@ def resolve_config_path(cli_path: str | os.PathLike[str] | None = None) -> tuple
     env = os.environ.get(CONFIG_ENV)
     if env:
         return Path(env).expanduser(), f"${CONFIG_ENV}"
-    import platformdirs
-
     return platformdirs.user_config_path(APP_NAME) / "config.toml", "default"
 
 
@@ -185,18 +210,27 @@ def _line_of(text: str, section: str, key: str | None) -> int | None:
 
 
 def _convert(spec: FieldSpec, value: Any, text: str, path: Path) -> Any:
+    def refuse(reason: str) -> ConfigError:
+        return ConfigError(reason, path, spec.dotted, _line_of(text, spec.section, spec.key))
+
     def wrong(expected: str) -> ConfigError:
-        return ConfigError(
-            t("config.wrong_type", expected=expected, got=type(value).__name__),
-            path,
-            spec.dotted,
-            _line_of(text, spec.section, spec.key),
-        )
+        return refuse(t("config.wrong_type", expected=expected, got=type(value).__name__))
+
+    def text_value(item: str) -> str:
+        if len(item) > spec.max_chars:
+            raise refuse(t("config.too_long", length=len(item), limit=spec.max_chars))
+        return item
+
+    def number(item: int | float) -> int | float:
+        low, high = spec.bounds or (-math.inf, math.inf)
+        if not math.isfinite(item) or not low <= item <= high:
+            raise refuse(t("config.out_of_range", low=f"{low:g}", high=f"{high:g}"))
+        return item
 
     if spec.kind is str:
         if not isinstance(value, str):
             raise wrong(t("config.type_string"))
-        return value
+        return text_value(value)
     if spec.kind is bool:
         if not isinstance(value, bool):
             raise wrong(t("config.type_bool"))
@@ -204,19 +238,21 @@ def _convert(spec: FieldSpec, value: Any, text: str, path: Path) -> Any:
     if spec.kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise wrong(t("config.type_int"))
-        return value
+        return number(value)
     if spec.kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise wrong(t("config.type_number"))
-        return float(value)
+        return float(number(value))
     if spec.kind is Path:
         if not isinstance(value, str):
             raise wrong(t("config.type_path"))
-        return Path(value).expanduser() if value else None
+        return Path(text_value(value)).expanduser() if value else None
     if spec.kind is list:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise wrong(t("config.type_list"))
-        return list(value)
+        if len(value) > MAX_LIST_ITEMS:
+            raise refuse(t("config.too_many", count=len(value), limit=MAX_LIST_ITEMS))
+        return [text_value(item) for item in value]
     raise AssertionError(spec)
 
 
@@ -227,6 +263,9 @@ def parse_profile(text: str, path: Path) -> Profile:
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         raise ConfigError(t("config.bad_toml", detail=str(exc)), path, None, int(match.group(1)) if match else None) from None
+    except (ValueError, RecursionError, MemoryError):
+        # tomllib's own limits: integers over 4,300 digits (ValueError), deep nesting (RecursionError)
+        raise ConfigError(t("config.too_complex"), path) from None
     values: dict[str, Any] = {}
     for section, table in document.items():
         if section not in SECTIONS:
@@ -244,11 +283,9 @@ def parse_profile(text: str, path: Path) -> Profile:
 
 
 def _open_config_safely(path: Path) -> str:
-    """Read the config file only when it is a regular file of ours that nobody else can read."""
-    try:
-        os.lstat(path)
-    except FileNotFoundError:
-        raise
+    """Read the config file only when it is a regular file of ours that nobody else can read,
+    in a directory that nobody else can enter."""
+    os.lstat(path)  # FileNotFoundError: the caller decides whether that means "the defaults"
     try:
         check_private_file(path)
     except UnsafePathError:
@@ -262,9 +299,14 @@ def _open_config_safely(path: Path) -> str:
         else:
             hint = t("config.fix_mode", path=path, mode=f"{stat.S_IMODE(st.st_mode):04o}")
         raise ConfigError(hint, path) from None
+    check_config_dir(path.parent)
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as handle:
         data = handle.read(MAX_CONFIG_BYTES + 1)
+    return _decode(data, path)
+
+
+def _decode(data: bytes, path: Path) -> str:
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(t("config.too_large", limit=MAX_CONFIG_BYTES), path)
     try:
@@ -282,15 +324,15 @@ def load_profile(path: Path, *, missing_ok: bool = True) -> Profile:
     except FileNotFoundError:
         if missing_ok:
             return Profile()
-        raise ConfigError(t("config.missing", path=path), path) from None
+        raise ConfigError(t("config.missing"), path) from None
+    except OSError as exc:  # EACCES, ELOOP, EIO ...
+        raise ConfigError(t("config.cannot_read", detail=exc.strerror or type(exc).__name__), path) from None
     return parse_profile(text, path)
 
 
-def ensure_config_dir(directory: Path) -> None:
-    """Create the config directory 0700, or refuse one that others can enter."""
-    if not directory.exists():
-        directory.mkdir(mode=0o700, parents=True)
-        return
+def check_config_dir(directory: Path) -> None:
+    """The config file's directory must be ours and closed to others (0700), on load and on
+    save alike: whoever can write in it can replace the profile."""
     st = os.lstat(directory)
     if not stat.S_ISDIR(st.st_mode):
         raise ConfigError(t("config.dir_not_dir", path=directory), directory)
@@ -300,17 +342,40 @@ def ensure_config_dir(directory: Path) -> None:
         raise ConfigError(t("config.fix_dir_mode", path=directory, mode=f"{stat.S_IMODE(st.st_mode):04o}"), directory)
 
 
-def save_profile(profile: Profile, path: Path) -> None:
-    """Write the profile atomically, file 0600 in a 0700 directory (explicit save only)."""
+def ensure_config_dir(directory: Path) -> None:
+    """Create the config directory 0700, or refuse one that others can enter."""
+    if not directory.exists():
+        directory.mkdir(mode=0o700, parents=True)
+        return
+    check_config_dir(directory)
+
+
+def config_bytes(profile: Profile, path: Path) -> bytes:
+    """The file ``save_profile`` writes, checked with the loader's own rules first: a profile
+    that could not be loaded back (a 1 MB paste, a value out of range) is refused, not saved."""
     import tomli_w
 
+    text = t("config.file_header") + tomli_w.dumps(profile.to_toml_dict())
+    parse_profile(text, path)  # first: a refusal that names the field
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate pasted into a field
+        raise ConfigError(t("config.not_utf8"), path) from None
+    _decode(data, path)
+    return data
+
+
+def save_profile(profile: Profile, path: Path) -> None:
+    """Write the profile atomically, file 0600 in a 0700 directory (explicit save only)."""
     path = Path(path)
-    ensure_config_dir(path.parent)
-    if path.is_symlink():
-        raise ConfigError(t("config.fix_symlink", path=path), path)
-    data = tomli_w.dumps(profile.to_toml_dict()).encode("utf-8")
-    header = t("config.file_header").encode("utf-8")
-    atomic_write_bytes(path, header + data, mode=0o600)
+    data = config_bytes(profile, path)
+    try:
+        ensure_config_dir(path.parent)
+        if path.is_symlink():
+            raise ConfigError(t("config.fix_symlink", path=path), path)
+        atomic_write_bytes(path, data, mode=0o600)
+    except OSError as exc:  # a full disk, a read-only file system, no permission
+        raise ConfigError(t("config.cannot_write", detail=exc.strerror or type(exc).__name__), path) from None
 
 
 # --- validation of a whole profile (the Config screen, `config check`, preflight) -------------

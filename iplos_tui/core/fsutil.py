@@ -9,11 +9,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from iplos_tui.core.errors import IplosError
+from iplos_tui.core.exitcodes import ExitCode
+from iplos_tui.core.i18n import t
+
 TEMP_PREFIX = ".iplos-tmp-"
 
 
-class UnsafePathError(Exception):
-    """A file or directory whose ownership, type or permissions we refuse to trust."""
+class UnsafePathError(IplosError):
+    """A file or directory whose ownership, type or permissions we refuse to trust.
+
+    A setup problem the operator fixes (config/usage exit code); ``path`` names the culprit.
+    """
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -21,10 +34,12 @@ def ensure_private_dir(path: Path) -> Path:
     path = Path(path)
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     st = os.lstat(path)
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        raise UnsafePathError(f"{path} is not a directory")
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafePathError(t("fsutil.dir_symlink", path=path, real=os.path.realpath(path)), path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafePathError(t("fsutil.not_a_directory", path=path), path)
     if st.st_uid != os.geteuid():
-        raise UnsafePathError(f"{path} is owned by uid {st.st_uid}, not by you (uid {os.geteuid()})")
+        raise UnsafePathError(t("fsutil.not_yours", path=path, uid=st.st_uid, me=os.geteuid()), path)
     if stat.S_IMODE(st.st_mode) != 0o700:
         os.chmod(path, 0o700)
     return path
@@ -81,11 +96,11 @@ def check_private_file(path: Path) -> os.stat_result:
     path = Path(path)
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode):
-        raise UnsafePathError(f"{path} is a symbolic link")
+        raise UnsafePathError(t("fsutil.symlink", path=path), path)
     if not stat.S_ISREG(st.st_mode):
-        raise UnsafePathError(f"{path} is not a regular file")
+        raise UnsafePathError(t("fsutil.not_regular", path=path), path)
     if st.st_uid != os.geteuid():
-        raise UnsafePathError(f"{path} is owned by uid {st.st_uid}, not by you (uid {os.geteuid()})")
+        raise UnsafePathError(t("fsutil.not_yours", path=path, uid=st.st_uid, me=os.geteuid()), path)
     if st.st_mode & 0o077:
-        raise UnsafePathError(f"{path} has mode {stat.S_IMODE(st.st_mode):04o}; others may read it")
+        raise UnsafePathError(t("fsutil.readable_by_others", path=path, mode=f"{stat.S_IMODE(st.st_mode):04o}"), path)
     return st

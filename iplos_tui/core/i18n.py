@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import string
 import tomllib
+from typing import Any
 from functools import lru_cache
 from importlib import resources
 
@@ -51,7 +52,7 @@ def catalog() -> dict[str, dict[str, str]]:
     return messages
 
 
-def _flatten(prefix: str, table: dict, into: dict[str, dict[str, str]]) -> None:
+def _flatten(prefix: str, table: dict[str, Any], into: dict[str, dict[str, str]]) -> None:
     """Nested tables (``[field.kommunenr]``) become dotted keys (``config.field.kommunenr``)."""
     for key, value in table.items():
         if not isinstance(value, dict):

@@ -15,9 +15,12 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iplos_tui.core.i18n import t
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 __all__ = [
     "VALID_SCORES",
@@ -65,7 +68,7 @@ class ServiceCode:
     unit: str  # "hours" | "days" | "none"
 
 
-def _data_file(name: str):
+def _data_file(name: str) -> Traversable:
     return resources.files(_DATA).joinpath(name)
 
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import NoReturn, TextIO
+
+from iplos_tui.core.errors import IplosError
+from iplos_tui.core.i18n import t
 
 PIN_MIN_LENGTH = 4
 PIN_MAX_LENGTH = 64
 
 
-class SecretError(ValueError):
-    pass
+class SecretError(IplosError, ValueError):
+    """A secret used after it was cleared (a defect of the caller, never the secret's value)."""
+
+    def message(self) -> str:
+        return t("secrets.cleared")
 
 
 class Secret:
@@ -46,14 +52,12 @@ class Secret:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __reduce__(self):  # never pickled into a file or a process boundary by accident
+    def __reduce__(self) -> NoReturn:  # never pickled into a file or a process boundary by accident
         raise TypeError("a Secret cannot be pickled")
 
 
 def check_pin(value: str) -> str:
     """Return "" when ``value`` can be a KOSTRA PIN, else a reason (never echoing the value)."""
-    from iplos_tui.core.i18n import t
-
     if not value:
         return t("secrets.pin_empty")
     if len(value) < PIN_MIN_LENGTH or len(value) > PIN_MAX_LENGTH:

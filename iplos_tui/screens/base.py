@@ -9,11 +9,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from iplos_tui.core.i18n import t
+from iplos_tui.runs import ReportsWorkers
 from iplos_tui.widgets.header import ProfileHeader
 
 
-class PaneScreen(Screen):
-    """A pane: subclasses implement ``compose_body``."""
+class PaneScreen(ReportsWorkers, Screen):
+    """A pane: subclasses implement ``compose_body``; its workers' ends reach the app's handler
+    (``RunFinished`` / ``RunFailed``, iplos_tui/runs.py)."""
 
     def compose(self) -> ComposeResult:
         yield ProfileHeader()

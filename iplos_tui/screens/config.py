@@ -107,6 +107,7 @@ class ConfigScreen(PaneScreen):
             _widget_value_to_text(spec, value),
             id=widget_id,
             compact=True,
+            max_length=cfg.MAX_LIST_ITEMS * (spec.max_chars + 2) if spec.kind is list else spec.max_chars,
             placeholder=t(f"config_screen.placeholder.{spec.attr}") if has(f"config_screen.placeholder.{spec.attr}") else "",
         )
 

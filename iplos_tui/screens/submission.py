@@ -27,6 +27,7 @@ from textual.widgets import Button, DataTable, Input, Label, Log, ProgressBar, S
 
 from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text
+from iplos_tui.runs import RunFailed
 from iplos_tui.screens.base import PaneScreen
 
 LOG_MAX_LINES = 5000
@@ -420,6 +421,15 @@ class SubmissionScreen(PaneScreen):
     @on(Finished)
     def _finished(self, message: Finished) -> None:
         self._finish(message.result)
+
+    def on_run_failed(self, message: RunFailed) -> None:
+        """A worker raised: the app has shown why (iplos_tui/runs.py); the pane is free again."""
+        if message.group == "submission":
+            from iplos_tui.core.pipeline import LogLine
+
+            self.events.put(LogLine(message.explanation.message, "warning" if message.cancelled else "error"))
+            self._finish(None)
+            self._status(message.explanation.message)
 
     def _finish(self, result: Any) -> None:
         self.last_result = result

@@ -1,0 +1,17 @@
+"""Helpers the tests share (import them from here, never from conftest).
+
+- ``PIN_CANARY`` / ``FNR_CANARY``: canary secrets that must appear nowhere but where a test put
+  them (a leak test greps for them).
+- ``FROZEN_NOW``: the demo municipality's clock for pictures and pilot tests.
+- ``wait_until(pilot, predicate)``: let a pilot test's app run until ``predicate()`` holds.
+- ``run_in_pty(argv)``: a real child process on a pseudo-terminal (the TUI needs one).
+- ``is_loopback(host)``: the rule of the loopback guard in conftest.
+"""
+
+from tests.support.canaries import FNR_CANARY, PIN_CANARY
+from tests.support.clock import FROZEN_NOW
+from tests.support.net import is_loopback
+from tests.support.pilot import wait_until
+from tests.support.terminal import PtyResult, run_in_pty
+
+__all__ = ["FNR_CANARY", "FROZEN_NOW", "PIN_CANARY", "PtyResult", "is_loopback", "run_in_pty", "wait_until"]

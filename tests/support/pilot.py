@@ -1,0 +1,18 @@
+"""Waiting in pilot tests on state, never on a fixed sleep."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+async def wait_until(pilot: Any, predicate: Callable[[], object], limit: float = 20.0) -> None:
+    """Let the app run (50 ms steps) until ``predicate()`` is true; fail after ``limit`` seconds.
+
+    ``limit`` is a bound against a hung test, not a timing assertion: make it generous.
+    """
+    for _ in range(int(limit / 0.05)):
+        await pilot.pause(0.05)
+        if predicate():
+            return
+    raise AssertionError(f"timed out after {limit} s waiting for {getattr(predicate, '__name__', 'a condition')}")
