@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test screens bench clean venv
+.PHONY: run test lint screens bench clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,14 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/iplos tui --sandbox
 
-test: $(STAMP)
+# The guards of the house (pyproject.toml): import contracts, a chosen ruff rule set (lint only,
+# never a reformat), mypy strict on core/. `make test` runs them before the suite.
+lint: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check --no-cache iplos_tui tests scripts
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 screens: $(STAMP)
@@ -29,4 +36,4 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache build dist *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache build dist *.egg-info
