@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     from iplos_tui.core import refdata
     from iplos_tui.core.extract.rules import rule_title
     from iplos_tui.core.extract.validate import validate_file
+    from iplos_tui.core.fsutil import check_extract_placement
     from iplos_tui.core.text import safe_text
 
     kommunenr, bydel, profile_year = profile_defaults(args)
@@ -70,10 +71,12 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise BadOption(str(refdata.UnsupportedYear(year)))
     if args.max_findings < 0:
         raise BadOption(t("validate.bad_max_findings"))
+    profile = getattr(args, "profile", None)
+    placement = check_extract_placement(args.extract, getattr(profile, "secure_dir", None))  # the same rule as the submission
     progress = _TerminalProgress()
     try:
         report = validate_file(
-            args.extract,
+            placement.path,
             year=year,
             profile_kommunenr=kommunenr,
             profile_bydel=bydel,
@@ -85,11 +88,13 @@ def run(args: argparse.Namespace) -> ExitCode:
         progress.clear()
 
     if args.json:
-        document = {"file": args.extract, **report.to_dict()}
+        document = {"file": args.extract, "placement_warnings": list(placement.warnings), **report.to_dict()}
         print(json.dumps(document, ensure_ascii=False, indent=2))
 
     err = sys.stderr
     print(t("validate.file", path=safe_text(args.extract, one_line=True)), file=err)
+    for warning in placement.warnings:
+        print(f"{t('cli.mark_warning')} {safe_text(warning, one_line=True)}", file=err)
     if report.fatal is None or report.persons:
         print(t("validate.counts", persons=report.persons, services=report.services, refusals=report.refusals), file=err)
     print(t("validate.totals", **report.counts), file=err)

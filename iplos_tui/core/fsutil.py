@@ -6,6 +6,7 @@ import contextlib
 import os
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -104,3 +105,35 @@ def check_private_file(path: Path) -> os.stat_result:
     if st.st_mode & 0o077:
         raise UnsafePathError(t("fsutil.readable_by_others", path=path, mode=f"{stat.S_IMODE(st.st_mode):04o}"), path)
     return st
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an extract really is, and why that place is unsafe (empty when it is fine)."""
+
+    path: Path  # the real path, symlinks resolved: every later step opens this one
+    warnings: tuple[str, ...]
+
+
+def check_extract_placement(path: Path | str, secure_dir: Path | str | None) -> Placement:
+    """The one rule for where a plaintext extract may lie (DESIGN.md §4), used by `iplos
+    validate`, the submission (CLI and TUI) alike: a symlink is resolved (its real path is what is
+    read, validated and sent), and the operator is warned, with the fix, when the real file is
+    outside the secure directory or others can read it. Whether the file is usable at all is the
+    importer's check (``check_extract_path``); this one never refuses."""
+    given = Path(path)
+    real = Path(os.path.realpath(given))
+    try:
+        st = os.stat(real)
+    except OSError:
+        return Placement(given, ())  # missing or unreadable: the importer says why
+    warnings = []
+    if os.path.islink(given):
+        warnings.append(t("fsutil.extract_symlink", path=given, real=real))
+    if secure_dir is not None:
+        secure = os.path.realpath(secure_dir)
+        if os.path.commonpath([str(real), secure]) != secure:
+            warnings.append(t("fsutil.extract_outside", path=real, secure=secure))
+    if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077:
+        warnings.append(t("fsutil.extract_readable", path=real, mode=f"{stat.S_IMODE(st.st_mode):04o}"))
+    return Placement(real, tuple(warnings))

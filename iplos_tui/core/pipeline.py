@@ -44,6 +44,7 @@ from iplos_tui.core.events import (  # noqa: F401 - re-exported: the run's event
     fmt_bytes,
 )
 from iplos_tui.core.exitcodes import ExitCode
+from iplos_tui.core.fsutil import check_extract_placement
 from iplos_tui.core.i18n import t
 from iplos_tui.core.receipt import clean_receipt, receipt_problem
 from iplos_tui.core.text import safe_text
@@ -224,7 +225,10 @@ class SubmissionPipeline:
     def prepare(self, extract_path: Path | str, *, allow_again: bool = False) -> Prepared:
         if not self._lock.held:
             raise RuntimeError("start() first")
-        path = Path(extract_path)
+        placement = check_extract_placement(extract_path, self.profile.secure_dir)  # the rule `validate` uses
+        for warning in placement.warnings:
+            self._log(warning, "warning")
+        path = placement.path
         report = self._validate(path)
         self._check_cancel("validate")
         try:

@@ -42,8 +42,12 @@ def validate_step(
     per rule. Returns the validator's report, or None when cancelled."""
     from iplos_tui.core.extract.importer import Cancelled
     from iplos_tui.core.extract.validate import validate_file
+    from iplos_tui.core.fsutil import check_extract_placement
 
     emit(StepStarted("validate", t("submit.step_validate")))
+    placement = check_extract_placement(path, profile.secure_dir)  # the rule `validate` and the send use
+    for warning in placement.warnings:
+        emit(LogLine(warning, "warning"))
     throttle = Throttle()
 
     def progress(done: int, total: int) -> None:
@@ -52,7 +56,7 @@ def validate_step(
 
     try:
         report = validate_file(
-            Path(path),
+            placement.path,
             year=profile.year,
             profile_kommunenr=profile.kommunenr or None,
             profile_bydel=profile.bydel or None,
