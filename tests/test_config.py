@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iplos_tui.core import config as cfg
+from iplos_tui.core.i18n import t
 
 
 def test_round_trip_keeps_identifiers_as_strings(tmp_path, valid_profile):
@@ -91,15 +92,17 @@ def test_symlink_is_refused(tmp_path):
     link = tmp_path / "c" / "config.toml"
     link.parent.mkdir()
     link.symlink_to(target)
-    with pytest.raises(cfg.ConfigError, match="symbolsk lenke"):
+    with pytest.raises(cfg.ConfigError) as info:
         cfg.load_profile(link)
+    assert info.value.reason == t("config.fix_symlink", path=link)
 
 
 def test_fifo_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "config.toml"
     os.mkfifo(fifo, 0o600)
-    with pytest.raises(cfg.ConfigError, match="ikke en vanlig fil"):
+    with pytest.raises(cfg.ConfigError) as info:
         cfg.load_profile(fifo)
+    assert info.value.reason == t("config.fix_not_regular", path=fifo)
 
 
 def test_not_ours_is_refused(tmp_path):

@@ -97,9 +97,6 @@ class SandboxSession:
     def pending_deliveries(self) -> list[dict[str, Any]]:
         return self.server.world.pending_deliveries()
 
-    def mails(self) -> list[Path]:
-        return sorted(self.mail_dir.glob("*.eml"))
-
     def info(self) -> dict[str, Any]:
         return dict(self.server.info(), extract=str(self.extract_path), extract_with_errors=str(self.extract_with_errors_path))
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
-from iplos_tui.core.i18n import t
 from iplos_tui.runs import ReportsWorkers
 from iplos_tui.widgets.header import ProfileHeader
 
@@ -29,14 +26,3 @@ class PaneScreen(ReportsWorkers, Screen):
         for header in self.query(ProfileHeader):
             header.refresh_header()
 
-
-class NotBuiltScreen(PaneScreen):
-    """A pane whose issue has not landed: it says so plainly."""
-
-    PANE = ""
-
-    def compose_body(self) -> ComposeResult:
-        pane = t(f"app.mode_{self.PANE}")
-        with Vertical(classes="not-built"):
-            yield Static(Content.styled(t("app.not_built_title", pane=pane), "bold"), classes="not-built-title")
-            yield Static(Content(t("app.not_built_body")), classes="not-built-body")
