@@ -36,6 +36,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support import PIN_CANARY
+
 PREFIX = "/Sendemodul/api/v1/"
 
 
@@ -56,7 +58,7 @@ class Account:
     kommunenr: str = "0403"
     bydel: str = "00"
     orgnr: str = "974550571"
-    pin: str = "PIN-CANARY-7391"
+    pin: str = PIN_CANARY
     name: str = "Hamar"
     failures: int = 0
     locked: bool = False

@@ -15,8 +15,7 @@ from pathlib import Path
 from sendemodul_fake import Account, FakeSendemodul
 
 from iplos_tui.sandbox.demo import DEMO_PROFILE
-
-PIN_CANARY = "PIN-CANARY-7391"
+from tests.support import PIN_CANARY
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -39,6 +39,7 @@ from iplos_tui.screens.feedback import (
     SecretPrompt,
 )
 from tests.support import FNR_CANARY, FROZEN_NOW, PIN_CANARY
+from tests.support import wait_until as wait
 
 USER = "postmottak@hamar.kommune.no"
 GW_PASSWORD = "GW-CANARY-5821x"  # a canary too: never in a file or on screen
@@ -115,14 +116,6 @@ def put_local(secure: Path, name: str, data: bytes, mtime: float | None = None) 
 
 def feedback_zip(pin: str = PIN_CANARY, **entries: bytes) -> bytes:
     return aes_zip(entries or {"feilliste.csv": FEILLISTE, "kontrolltabeller.csv": KONTROLL}, pin)
-
-
-async def wait(pilot, predicate, limit: float = 20.0) -> None:
-    for _ in range(int(limit / 0.05)):
-        await pilot.pause(0.05)
-        if predicate():
-            return
-    raise AssertionError("timed out")
 
 
 def text(widget) -> str:

@@ -17,7 +17,7 @@ from sendemodul_fake import FakeSendemodul, make_tls
 from iplos_tui.core.secrets import Secret
 from iplos_tui.core.sendemodul import RetryPolicy, SendemodulClient, SendemodulError, Timeouts
 
-PIN = "PIN-CANARY-7391"
+from tests.support import PIN_CANARY as PIN
 FAST = {"timeouts": Timeouts(connect=2, read=2, write=2, total_base=5), "retry": RetryPolicy(attempts=3, first_delay=0.01, max_elapsed=2)}
 
 

@@ -7,6 +7,7 @@ import pytest
 from submit_world import PIN_CANARY, World
 
 from iplos_tui.app import IplosApp
+from tests.support import wait_until as _wait
 
 
 @pytest.fixture
@@ -18,14 +19,6 @@ def world(tmp_path):
 
 def _app(world: World) -> IplosApp:
     return IplosApp(world.profile, world.config, initial_mode="submission", services={"sendemodul_client": world.client_factory()})
-
-
-async def _wait(pilot, predicate, limit: float = 20.0):
-    for _ in range(int(limit / 0.05)):
-        await pilot.pause(0.05)
-        if predicate():
-            return
-    raise AssertionError("timed out")
 
 
 async def _send(pilot, app, world, pin: str):

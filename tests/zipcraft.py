@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyzipper
 
-PIN = "PIN-CANARY-7391"
+from tests.support import PIN_CANARY as PIN
 FEILLISTE = (
     "\ufefflokal_id;regel;alvorlighet;felt;verdi;melding\r\n"
     "P0001;F001;feil;fnr;01017012345;Ugyldig fødselsnummer\r\n"

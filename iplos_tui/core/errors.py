@@ -13,9 +13,8 @@ pane a ``RunFailed``.
 
 from __future__ import annotations
 
-import traceback
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
@@ -43,8 +42,7 @@ class Cancelled(IplosError):
         return t("cli.interrupted")
 
 
-@dataclass(frozen=True)
-class Explanation:
+class Explanation(NamedTuple):
     """What a person is told about an error: one message, an optional hint, the exit code."""
 
     message: str
@@ -86,6 +84,8 @@ def explain(error: BaseException) -> Explanation:
 
 def _origin(error: BaseException) -> str:
     """``file.py:123 in function`` of the innermost frame (no path, no locals)."""
+    import traceback  # only when something went wrong: it costs start-up (`iplos --version`)
+
     frames = traceback.extract_tb(error.__traceback__)
     if not frames:
         return "?"

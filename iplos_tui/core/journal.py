@@ -109,10 +109,6 @@ class Submission:
         """Not finished: something is left to do or to find out."""
         return self.state != CONFIRMED and not self.superseded
 
-    @property
-    def ciphertext_bytes(self) -> int:
-        return sum(int(p.get("size", 0)) for p in self.parts)
-
     def waiting_for(self) -> str:
         """What this submission waits for, for a person."""
         if self.superseded:
