@@ -694,8 +694,22 @@ def test_clock_moved_two_years_gives_a_clock_hint_for_the_keys(valid_profile, pk
     assert "klokken" in result.hint
 
 
-def test_cli_check_ids_match_the_core():
-    """The CLI keeps its own copy of the ids (cheap start-up); it must not drift from the core."""
+def test_cli_takes_the_check_ids_from_the_core():
+    """One list of check ids: the CLI's --only choices are the core's own tuple, not a copy."""
     from iplos_tui.commands import preflight as command
 
-    assert command.CHECK_IDS == preflight.CHECK_IDS
+    assert command.CHECK_IDS is preflight.CHECK_IDS
+
+
+def test_preflight_errors_are_iplos_errors(valid_profile, config_for, capsys, tmp_path):
+    """One error model: a report that cannot be written is an IplosError; the CLI says why, exit 1."""
+    from iplos_tui.cli import main
+    from iplos_tui.core.errors import IplosError
+    from iplos_tui.core.preflight.endpoint import EndpointError
+
+    assert issubclass(preflight.ReportError, IplosError) and issubclass(EndpointError, IplosError)
+    config = config_for(valid_profile.replace(secure_dir=tmp_path / "missing"))
+    code = main(["--config", str(config), "preflight", "--only", "profile", "--report"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "missing" in err and "Traceback" not in err

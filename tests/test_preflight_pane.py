@@ -11,6 +11,7 @@ import pytest
 from iplos_tui.app import IplosApp
 from iplos_tui.core import preflight as pf
 from iplos_tui.core.config import load_profile
+from iplos_tui.core.i18n import t
 from iplos_tui.screens.preflight import demo_results
 from iplos_tui.sandbox.certs import issue_tls_server, make_ca
 from tests.support import FROZEN_NOW
@@ -179,7 +180,7 @@ async def test_palette_has_the_pane_actions(tmp_path, valid_profile):
     async with app.run_test(size=(80, 24)):
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for key in ("run_all", "run_one", "cancel", "tick", "report"):
-            assert pf.t(f"preflight.pane.{key}") in titles
+            assert t(f"preflight.pane.{key}") in titles
         assert not any("creenshot" in title for title in titles)
 
 

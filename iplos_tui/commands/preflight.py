@@ -14,22 +14,7 @@ import sys
 
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
-
-# Kept here (not imported from core.preflight) so that building the parser stays cheap.
-CHECK_IDS = (
-    "dns",
-    "tcp",
-    "tls",
-    "http",
-    "clock",
-    "ssb_certificate",
-    "tpf_certificate",
-    "secure_dir",
-    "profile",
-    "feedback_gateway",
-    "spam_allowlist",
-    "postmottak_routing",
-)
+from iplos_tui.core.preflight.ids import CHECK_IDS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,10 +54,6 @@ def run(args: argparse.Namespace) -> ExitCode:
             )
         )
     if args.report:
-        try:
-            path = preflight.write_report(results, profile, config_path=config_path)
-        except preflight.ReportError as exc:
-            print(f"iplos: {safe_text(str(exc))}", file=sys.stderr)
-            return ExitCode.FAILED
+        path = preflight.write_report(results, profile, config_path=config_path)  # ReportError: cli.main says why
         print(t("preflight.report.saved", path=safe_text(str(path))), file=sys.stderr)
     return ExitCode.OK if ok else ExitCode.FAILED
