@@ -261,11 +261,16 @@ with SendemodulClient.from_profile(profile) as client:
     client.login(profile.kommunenr, profile.bydel, profile.orgnr, Secret(Path(pin_file).read_text().strip()))
     client.open(key, manifest)
     token = client._session
+# The sandbox profile names the Sendemodul (iplos.sandbox.test) and connects to its address:
+# curl must do the same, never ask the machine's resolver for the name.
+from urllib.parse import urlsplit
+url = urlsplit(profile.sendemodul_url)
+pin_address = ["--resolve", f"{url.hostname}:{url.port or 443}:{profile.sendemodul_connect_address}"] if profile.sendemodul_connect_address else []
 argv = [curl, "-s", "-f", "-o", "/dev/null", "--cacert", str(profile.sendemodul_ca_bundle)]
 for index, part in enumerate(parts):
     if index:
         argv.append("--next")
-    argv += ["-s", "-f", "-o", "/dev/null", "--cacert", str(profile.sendemodul_ca_bundle),
+    argv += ["-s", "-f", "-o", "/dev/null", "--cacert", str(profile.sendemodul_ca_bundle), *pin_address,
              "-H", f"Authorization: Bearer {token}", "-H", f"Content-SHA256: {part['ciphertext_sha256']}",
              "-H", f"Idempotency-Key: {key}", "-H", "Content-Type: application/octet-stream",
              "-T", str(envelope / part["file"]), profile.sendemodul_url + f"api/v1/submissions/{key}/parts/{part['file']}"]

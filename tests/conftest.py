@@ -2,7 +2,9 @@
 
 - Config discovery, platformdirs and $HOME point into tmp_path (autouse).
 - Only loopback addresses may be reached: pytest-socket (see pyproject addopts) refuses other
-  hosts, and the guard below fails a test that even tries to resolve or connect elsewhere.
+  hosts, and the guard below fails a test that even tries to resolve, connect or send a datagram
+  (a DNS query over UDP) elsewhere; the machine's resolv.conf is never read (its nameservers are
+  not loopback): the preflight reads an empty one unless a test names its own resolvers.
 
 Shared helpers and constants (canaries, the frozen clock, wait helpers) live in ``tests/support``;
 tests import them from there, never from this file.
@@ -23,12 +25,21 @@ class NonLoopbackAccess(AssertionError):
     pass
 
 
+@pytest.fixture(scope="session")
+def empty_resolv_conf(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("resolv") / "resolv.conf"
+    path.write_text("# tests: no nameserver unless a test names one\n")
+    return path
+
+
 @pytest.fixture(autouse=True)
-def loopback_only(monkeypatch):
+def loopback_only(monkeypatch, empty_resolv_conf):
     """Fail any test that resolves or connects to anything but loopback."""
     real_getaddrinfo = socket.getaddrinfo
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
+    real_sendto = socket.socket.sendto
+    real_sendmsg = socket.socket.sendmsg
 
     def guarded_getaddrinfo(host, *args, **kwargs):
         if not is_loopback(host):
@@ -47,9 +58,25 @@ def loopback_only(monkeypatch):
         check_address(self, address)
         return real_connect_ex(self, address)
 
+    def guarded_sendto(self, data, *args):
+        address = args[-1]  # sendto(data, address) or sendto(data, flags, address)
+        check_address(self, address)
+        return real_sendto(self, data, *args)
+
+    def guarded_sendmsg(self, buffers, ancdata=(), flags=0, address=None):
+        if address is not None:
+            check_address(self, address)
+            return real_sendmsg(self, buffers, ancdata, flags, address)
+        return real_sendmsg(self, buffers, ancdata, flags)
+
     monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+    monkeypatch.setattr(socket.socket, "sendto", guarded_sendto)
+    monkeypatch.setattr(socket.socket, "sendmsg", guarded_sendmsg)
+    from iplos_tui.core.preflight import resolvers
+
+    monkeypatch.setattr(resolvers, "RESOLV_CONF", empty_resolv_conf)
     yield
 
 

@@ -120,16 +120,15 @@ async def test_cancel_stops_a_run_into_a_black_hole(tmp_path, valid_profile, ca)
         app = make_app(tmp_path, point_at(valid_profile, ca_pem, hole.port, preflight_timeout=5.0))
         async with app.run_test(size=(80, 24)) as pilot:
             screen = app.screen
-            started = time.monotonic()
             await pilot.press("r")
             await pilot.pause(0.3)
             assert screen.running and cell(screen, "tcp", "mark") == "[..]"
             assert "c avbryter" in str(screen.query_one("#preflight-status").render())
             await pilot.press("r")  # a second run is refused while one is going
+            cancelled = time.monotonic()
             await pilot.press("c")
             await settle(app, pilot)
-            elapsed = time.monotonic() - started
-            assert elapsed < 2.0
+            assert time.monotonic() - cancelled < 5.0 - 1.0  # well before the 5 s timeout
             assert not screen.running
             assert screen.results["tcp"].detail == "Avbrutt."
             assert cell(screen, "tcp", "mark") == "[--]"

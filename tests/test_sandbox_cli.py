@@ -71,7 +71,10 @@ def test_serve_prints_one_json_line_and_never_the_pin(tmp_path):
         from iplos_tui.core.config import load_profile
 
         profile = load_profile(Path(info["profile"]))
-        assert profile.sendemodul_url == info["sendemodul_url"]
+        # The profile names the Sendemodul (the sandbox's DNS answers the name) and connects to
+        # the address it listens on.
+        assert profile.sendemodul_url == info["sendemodul_url"].replace("127.0.0.1", info["sendemodul_name"])
+        assert profile.sendemodul_connect_address == "127.0.0.1" and profile.preflight_nameservers == [info["dns_server"]]
         assert profile.sendemodul_ca_bundle == Path(info["ca_bundle"])
         assert profile.ssb_certificate == Path(info["certificates"]["ssb"])
         assert (profile.secure_dir / "uttrekk-2017.xml").exists()

@@ -98,6 +98,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("spam_allowlist_confirmed", "preflight", "spam_allowlist_confirmed", bool, "IT confirmed: mail from MoveitFilsluse@ssb.no passes the spam filter."),
     FieldSpec("postmottak_routing_confirmed", "preflight", "postmottak_routing_confirmed", bool, "Postmottak confirmed: SSB's mail is forwarded to the IPLOS contact."),
     FieldSpec("preflight_timeout", "preflight", "timeout", float, "Timeout in seconds for each network check.", bounds=(0, 3600)),
+    FieldSpec("preflight_nameservers", "preflight", "nameservers", list, "Resolvers the DNS check asks besides the system's: \"10.0.0.53\" or \"host:port\"."),
+    FieldSpec("preflight_system_resolver", "preflight", "system_resolver", bool, "false: the checks never use this machine's resolver (resolv.conf, getaddrinfo), only the hosts file and preflight.nameservers (the sandbox)."),
 )
 FIELD_BY_DOTTED = {spec.dotted: spec for spec in FIELDS}
 FIELD_BY_ATTR = {spec.attr: spec for spec in FIELDS}
@@ -133,6 +135,8 @@ class Profile:
     spam_allowlist_confirmed: bool = False
     postmottak_routing_confirmed: bool = False
     preflight_timeout: float = 5.0
+    preflight_nameservers: list[str] = field(default_factory=list)
+    preflight_system_resolver: bool = True
 
     @property
     def gateway_username(self) -> str:

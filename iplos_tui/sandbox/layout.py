@@ -38,7 +38,11 @@ if TYPE_CHECKING:
 APP_NAME = "iplos-tui"
 PIN_ALPHABET = string.ascii_letters + string.digits
 RECIPIENT_NOT_BEFORE = dt.datetime(2017, 12, 1, tzinfo=dt.timezone.utc)  # "fetched after 1 December"
-TLS_NAMES = ["localhost"]
+# The Sendemodul's name in the sandbox: the sandbox's DNS server answers it with 127.0.0.1 (a .test
+# name, RFC 6761: never a real host). The sandbox profile also sets the connect address, so no
+# client ever asks the machine's own resolver for it.
+SENDEMODUL_NAME = "iplos.sandbox.test"
+TLS_NAMES = ["localhost", SENDEMODUL_NAME]
 TLS_ADDRESSES = ["127.0.0.1", "::1"]
 
 
@@ -199,6 +203,10 @@ class SandboxDir:
     def _ensure_certificates(self) -> None:
         needed = (self.ca_bundle, self.keys / "ca.key", self.tls_cert, self.tls_key,
                   self.ssb_cert, self.ssb_key, self.tpf_cert, self.tpf_key)
+        names_file = self.keys / "tls-names.txt"
+        names = "\n".join(TLS_NAMES) + "\n"
+        if not (names_file.exists() and names_file.read_text(encoding="utf-8") == names):
+            self.tls_cert.unlink(missing_ok=True)  # made for other names (an older sandbox): make it anew
         if all(path.exists() for path in needed) and not self._aging():
             return  # nothing to make: no need to load cryptography
         from cryptography.hazmat.primitives import serialization
@@ -224,6 +232,7 @@ class SandboxDir:
                 stale.unlink(missing_ok=True)
         if not (self.tls_cert.exists() and self.tls_key.exists()):
             issue_tls_server(ca, TLS_NAMES, TLS_ADDRESSES).write(self.tls_cert, self.tls_key)
+            atomic_write_bytes(names_file, names.encode("utf-8"), mode=0o644)
         later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3 * 365)
         for role, cert_path, key_path in (("SSB", self.ssb_cert, self.ssb_key), ("TPF", self.tpf_cert, self.tpf_key)):
             if not (cert_path.exists() and key_path.exists()):

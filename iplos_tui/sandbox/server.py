@@ -3,7 +3,9 @@
 ::
 
     with SandboxServer(tmp_path / "sandbox") as sandbox:
-        sandbox.sendemodul_url      # https://127.0.0.1:PORT/Sendemodul/
+        sandbox.sendemodul_url      # https://127.0.0.1:PORT/Sendemodul/ (where it listens)
+        sandbox.profile             # ... names it https://iplos.sandbox.test:PORT/Sendemodul/, connect
+                                    # address 127.0.0.1, resolver sandbox.dns (preflight's DNS row)
         sandbox.gateway_url         # https://127.0.0.1:PORT (MOVEit REST under /api/v1/)
         sandbox.ca_bundle           # the sandbox CA (PEM) that signed the TLS certificate
         sandbox.account             # Account(kommunenr, bydel, orgnr, ...)
@@ -15,7 +17,8 @@
         sandbox.advance_clock()     # "08:00 the next working day": receipt mail + feedback delivered
 
 One uvicorn (h11, TLS) in a daemon thread (``runner.serve_in_thread``) serves both the
-Sendemodul (mounted at ``/Sendemodul``) and the gateway (at ``/``).
+Sendemodul (mounted at ``/Sendemodul``) and the gateway (at ``/``); a small DNS server
+(``dns_server.DnsServer``, UDP and TCP on 127.0.0.1) answers the Sendemodul's name.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from typing import Any
 from iplos_tui.core.fsutil import atomic_write_bytes
 from iplos_tui.core.secrets import Secret
 from iplos_tui.sandbox.clock import SandboxClock
-from iplos_tui.sandbox.layout import Account, SandboxDir
+from iplos_tui.sandbox.dns_server import DnsServer
+from iplos_tui.sandbox.layout import SENDEMODUL_NAME, Account, SandboxDir
 from iplos_tui.sandbox.runner import serve_in_thread
 from iplos_tui.sandbox.sendemodul import DEFAULT_PART_CAP, Faults, Sendemodul, Stats, Submission
 
@@ -61,6 +65,8 @@ class SandboxServer:
         self.gateway_username = self.account.postmottak
         self.gateway_password: Secret = self.dir.gateway_password()
         self._running: Any = None
+        self.address = "::1" if host == "::1" else "127.0.0.1"
+        self.dns = DnsServer({SENDEMODUL_NAME: [self.address]}, host=self.address)
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
         self.sendemodul = Sendemodul(
@@ -132,12 +138,15 @@ class SandboxServer:
             secure_dir=self.dir.secure_dir,
             ssb_certificate=self.dir.ssb_cert,
             tpf_certificate=self.dir.tpf_cert,
-            sendemodul_url=self.sendemodul_url,
-            sendemodul_address="127.0.0.1",
+            sendemodul_url=f"https://{SENDEMODUL_NAME}:{self.port}/Sendemodul/",
+            sendemodul_address=self.address,
+            sendemodul_connect_address=self.address,
             sendemodul_ca_bundle=self.dir.ca_bundle,
             feedback_url=self.gateway_url,
             feedback_username=self.gateway_username,
             feedback_ca_bundle=self.dir.ca_bundle,
+            preflight_nameservers=[self.dns.spec],
+            preflight_system_resolver=False,
         )
 
     def stored_count(self, key: str) -> int:
@@ -151,6 +160,8 @@ class SandboxServer:
         """What ``iplos sandbox serve`` prints: everything a client needs except the PIN."""
         return {
             "sendemodul_url": self.sendemodul_url,
+            "sendemodul_name": SENDEMODUL_NAME,
+            "dns_server": self.dns.spec,
             "gateway_url": self.gateway_url,
             "ca_bundle": str(self.ca_bundle),
             "certificates": {
@@ -182,6 +193,7 @@ class SandboxServer:
             self.app(), certfile=self.dir.tls_cert, keyfile=self.dir.tls_key, host=self.host, port=self.port
         )
         self.port = self._running.port
+        self.dns.start()
         from iplos_tui.core.config import save_profile
 
         save_profile(self.profile, self.config_path)
@@ -206,6 +218,7 @@ class SandboxServer:
             self._running.stop()
             self._running = None
             self.clock.pause()
+        self.dns.stop()
         try:
             data = json.loads(self.dir.server_file.read_text(encoding="utf-8"))
             if data.get("pid") == os.getpid():

@@ -93,7 +93,8 @@ class ConfigScreen(PaneScreen):
     def _field_widget(self, spec: cfg.FieldSpec, value: Any):
         widget_id = f"field-{spec.attr}"
         if spec.kind is bool:
-            return Checkbox(t("config_screen.confirmed"), value=bool(value), id=widget_id, compact=True)
+            label = f"config_screen.checkbox.{spec.attr}"
+            return Checkbox(t(label) if has(label) else t("config_screen.confirmed"), value=bool(value), id=widget_id, compact=True)
         if spec.attr == "language":
             return Select([("Norsk bokmål", "nb"), ("English", "en")], value=value, allow_blank=False, id=widget_id, compact=True)
         if spec.attr == "year":

@@ -16,12 +16,13 @@ from typing import Any
 from iplos_tui.core.config import Profile
 from iplos_tui.core.errors import Cancelled
 from iplos_tui.core.preflight.model import CheckResult, error_text, is_ip
+from iplos_tui.core.preflight.resolvers import Nameserver, stub_resolver
 
 Resolver = Callable[[str], Iterable[str]]
 Progress = Callable[[CheckResult], None]
 
 
-def system_resolver(host: str) -> list[str]:
+def system_resolver(host: str) -> list[str]:  # the default seam when the profile allows it
     """The operating system's resolver (``/etc/hosts``, then DNS), every address once."""
     addresses: list[str] = []
     for _family, _type, _proto, _canon, sockaddr in socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM):
@@ -49,9 +50,17 @@ class Context:
         now: Callable[[], dt.datetime],
         timeouts: dict[str, float],
         temp_roots: tuple[Path, ...],
+        nameservers: list[Nameserver] | None = None,
+        hosts_file: Path | None = None,
+        ignored_nameservers: list[str] | None = None,
     ) -> None:
         self.profile = profile
-        self.resolver = resolver
+        self.nameservers = list(nameservers or [])
+        self.ignored_nameservers = list(ignored_nameservers or [])  # profile entries that are not addresses
+        self.hosts_file = hosts_file
+        # Without the system's resolver (the sandbox), the lookup is the hosts file, then the
+        # profile's nameservers: as glibc's "hosts: files dns" would do with them.
+        self.resolver = resolver or stub_resolver(self.nameservers, hosts_file, lambda: self.deadline("dns"))
         self.cancel = cancel
         self.now = now
         self.timeouts = timeouts

@@ -26,6 +26,7 @@ class CheckResult:
     evidence: list[str] = field(default_factory=list)
     hint: str = ""
     elapsed_ms: float = 0.0
+    commands: list[str] = field(default_factory=list)  # what IT can run by hand to see the same
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +36,7 @@ class CheckResult:
             "detail": self.detail,
             "hint": self.hint,
             "evidence": list(self.evidence),
+            "commands": list(self.commands),
             "elapsed_ms": round(self.elapsed_ms, 1),
         }
 
@@ -43,8 +45,10 @@ def title_of(check_id: str) -> str:
     return t(f"preflight.title.{check_id}")
 
 
-def result(check_id: str, status: str, detail: str, evidence: list[str] | None = None, hint: str = "") -> CheckResult:
-    return CheckResult(check_id, title_of(check_id), status, detail, list(evidence or []), hint)
+def result(
+    check_id: str, status: str, detail: str, evidence: list[str] | None = None, hint: str = "", commands: list[str] | None = None
+) -> CheckResult:
+    return CheckResult(check_id, title_of(check_id), status, detail, list(evidence or []), hint, commands=list(commands or []))
 
 
 def pending_result(check_id: str) -> CheckResult:

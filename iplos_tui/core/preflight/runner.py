@@ -25,6 +25,7 @@ from iplos_tui.core.preflight.gateway import check_feedback_gateway
 from iplos_tui.core.preflight.local import check_manual, check_profile, check_secure_dir, check_ssb_certificate, check_tpf_certificate
 from iplos_tui.core.preflight.model import CHECK_IDS, FAIL, SKIP, CheckResult, result, seconds_text, show
 from iplos_tui.core.preflight.network import check_clock, check_http, check_tcp, check_tls
+from iplos_tui.core.preflight.resolvers import MAX_NAMESERVERS, Nameserver, parse_nameserver, system_nameservers
 
 GRACE_SECONDS = 0.5  # the runner's hard stop after the largest timeout (a safety net)
 
@@ -43,6 +44,25 @@ CHECKS: dict[str, Callable[[Context], CheckResult]] = {
     "spam_allowlist": lambda ctx: check_manual(ctx, "spam_allowlist"),
     "postmottak_routing": lambda ctx: check_manual(ctx, "postmottak_routing"),
 }
+
+
+def nameservers_to_ask(profile: Profile, given: Iterable[str] | None) -> tuple[list[Nameserver], list[str]]:
+    """The resolvers the dns check asks: ``given`` (a seam: tests, the sandbox), else the system's
+    (unless the profile turns the system's resolver off) and the profile's; and the entries that
+    are not addresses."""
+    if given is not None:
+        specs, servers = [(spec, "given") for spec in given], []
+    else:
+        specs = [(spec, "profile") for spec in profile.preflight_nameservers]
+        servers = system_nameservers() if profile.preflight_system_resolver else []
+    ignored = []
+    for spec, source in specs:
+        server = parse_nameserver(str(spec), source)
+        if server is None:
+            ignored.append(show(spec, 80))
+        elif all((s.address, s.port) != (server.address, server.port) for s in servers):
+            servers.append(server)
+    return servers[: MAX_NAMESERVERS], ignored
 
 
 def default_temp_roots() -> tuple[Path, ...]:
@@ -75,11 +95,14 @@ def run_checks(
     timeout: float | None = None,
     timeouts: dict[str, float] | None = None,
     temp_roots: Iterable[Path] | None = None,
+    nameservers: Iterable[str] | None = None,
+    hosts_file: Path | None = None,
 ) -> list[CheckResult]:
     """Run the checks (all, or ``only`` these ids) concurrently; results in ``CHECK_IDS`` order.
 
     Each check's timeout (``timeouts[id]``, else ``timeout``, else the profile's) counts from the
-    start of the run; the run returns by the largest of them plus ``GRACE_SECONDS`` at the latest,
+    start of the run; ``resolver`` (host -> addresses), ``nameservers`` (the resolvers the dns check
+    asks) and ``hosts_file`` are seams for tests and the sandbox; the run returns by the largest of them plus ``GRACE_SECONDS`` at the latest,
     and at once when ``cancel`` is set (unfinished checks then say "cancelled").
     """
     wanted = list(CHECK_IDS) if only is None else [i for i in CHECK_IDS if i in set(only)]
@@ -89,13 +112,17 @@ def run_checks(
     base = float(timeout if timeout is not None else profile.preflight_timeout)
     limits = {check_id: float((timeouts or {}).get(check_id, base)) for check_id in CHECK_IDS}
     cancel = cancel or threading.Event()
+    servers, ignored = nameservers_to_ask(profile, nameservers)
     ctx = Context(
         profile,
-        resolver or system_resolver,
+        resolver or (system_resolver if profile.preflight_system_resolver else None),
         cancel,
         now or (lambda: dt.datetime.now(dt.timezone.utc)),
         limits,
         tuple(Path(p) for p in (default_temp_roots() if temp_roots is None else temp_roots)),
+        servers,
+        hosts_file,
+        ignored,
     )
     finished: queue.SimpleQueue = queue.SimpleQueue()
     for check_id in wanted:
