@@ -548,6 +548,24 @@ class Gateway:
 
     # ---- endpoints -----------------------------------------------------------------------------
 
+    async def public_info(self, request: Request) -> Response:
+        """``GET /api/v1/info``: MOVEit's public organisation info (PublicOrgModel), no token."""
+        raw = request.query_params.get("orgId", "-1")
+        if not re.fullmatch(r"-?[0-9]{1,10}", raw):
+            raise ApiError(400, "Bad Request", "orgId must be an integer.")
+        if int(raw) not in (-1, ORG_ID):
+            raise ApiError(404, "Not Found", "Organization not found.")
+        base = f"{request.url.scheme}://{request.url.netloc}"
+        return _json({
+            "id": str(ORG_ID), "name": "Statistisk sentralbyrå (sandkasse)", "shortName": "SSB",
+            "language": request.query_params.get("language") or "nb", "formattingLocale": "nb-NO",
+            "securityBanner": "", "securityNotice": "", "securityNoticeStamp": "", "securityNoticeRequired": "NotRequired",
+            "securityNoticeAcceptance": "", "techInfo": "", "techName": "", "techPhone": "", "techEmail": "",
+            "informationLink": "", "informationLinkName": "", "contactLink": "", "contactLinkName": "",
+            "allowPassChangeRequests": False, "baseURL": base, "mfaTrustDeviceEnabled": False,
+            "ssoAuthMode": "Optional", "samlAuthMode": "",
+        })
+
     async def users_self(self, request: Request) -> Response:
         with self._state():
             return _json(self._user_details(self._user_for(request)))
@@ -703,6 +721,7 @@ class Gateway:
     def _build_app(self) -> Starlette:
         e = self._endpoint
         routes = [
+            Route("/api/v1/info", e(self.public_info), methods=["GET"]),
             Route("/api/v1/token", e(self.token), methods=["POST"]),
             Route("/api/v1/token/revoke", e(self.revoke), methods=["POST"]),
             Route("/api/v1/users/self", e(self.users_self), methods=["GET"]),
