@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.utils
+import json
 import socket
 import ssl
 import threading
@@ -14,6 +15,9 @@ import time
 from pathlib import Path
 
 from iplos_tui.sandbox.certs import Issued
+
+
+MOVEIT_INFO = {"id": "5281", "name": "Statistisk sentralbyrå (test)", "shortName": "SSB", "baseURL": "https://filsluse.test"}
 
 
 class _Listener:
@@ -70,17 +74,22 @@ class TlsHttpServer(_Listener):
         date_offset: float = 0.0,
         extra_headers: str = "",
         send_date: bool = True,
+        moveit_info: bool = True,
+        chain: bytes = b"",
     ) -> None:
         super().__init__()
         directory.mkdir(parents=True, exist_ok=True)
         cert_path, key_path = directory / f"srv-{self.port}.pem", directory / f"srv-{self.port}.key"
         issued.write(cert_path, key_path)
+        if chain:  # intermediates the server sends after its own certificate
+            cert_path.write_bytes(cert_path.read_bytes() + chain)
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(cert_path, key_path)
         self.status, self.reason = status, reason
         self.date_offset = date_offset
         self.extra_headers = extra_headers
         self.send_date = send_date
+        self.moveit_info = moveit_info  # answer GET /api/v1/info as a MOVEit Transfer (PublicOrgModel)
         self.handshakes = 0
         self.requests: list[bytes] = []
         self.request_bytes = 0
@@ -107,11 +116,15 @@ class TlsHttpServer(_Listener):
                 with self._lock:
                     self.requests.append(data)
                 date = email.utils.formatdate(time.time() + self.date_offset, usegmt=True)
-                head = f"HTTP/1.1 {self.status} {self.reason}\r\n"
+                status, reason, body, kind = self.status, self.reason, b"ok", "text/plain"
+                if self.moveit_info and data.split(b" ", 2)[1].split(b"?")[0].endswith(b"/api/v1/info"):
+                    status, reason, kind = 200, "OK", "application/json; charset=utf-8"
+                    body = json.dumps(MOVEIT_INFO).encode()
+                head = f"HTTP/1.1 {status} {reason}\r\n"
                 if self.send_date:
                     head += f"Date: {date}\r\n"
-                head += f"Server: preflight-test\r\n{self.extra_headers}Content-Length: 2\r\nConnection: close\r\n\r\nok"
-                tls.sendall(head.encode("latin-1"))
+                head += f"Server: preflight-test\r\n{self.extra_headers}Content-Type: {kind}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                tls.sendall(head.encode("latin-1") + body)
         except (OSError, ssl.SSLError):
             pass
         finally:

@@ -13,6 +13,8 @@ from iplos_tui.core import preflight as pf
 from iplos_tui.core.config import load_profile
 from iplos_tui.core.i18n import t
 from iplos_tui.screens.preflight import demo_results
+from iplos_tui.screens.preflight_detail import CheckDetailScreen
+from iplos_tui.screens.preflight_detail import detail_text as box_text
 from iplos_tui.sandbox.certs import issue_tls_server, make_ca
 from tests.support import FROZEN_NOW
 from tests.preflight_servers import BlackHole, TlsHttpServer
@@ -56,7 +58,7 @@ def cell(screen, row: str, column: str) -> str:
 
 
 def detail_text(screen) -> str:
-    return str(screen.query_one("#preflight-detail").render())
+    return box_text(screen.query_one("#preflight-detail-box"))
 
 
 async def settle(app, pilot) -> None:
@@ -82,7 +84,8 @@ async def test_run_all_fills_rows_and_details(tmp_path, valid_profile, ca):
             assert cell(screen, "ssb_certificate", "mark") == "[FEIL]"  # none configured
             assert cell(screen, "dns", "age") == "nå nettopp"
             assert "127.0.0.1" in detail_text(screen)  # the first row is selected
-            await pilot.press("down", "down")  # tls
+            await pilot.press("down", "down", "down")  # tls
+            await pilot.pause()
             assert screen.selected_id() == "tls"
             text = detail_text(screen)
             assert "Bevis:" in text and "subject=" in text and "SNI og navnesjekk: iplos.test" in text
@@ -104,14 +107,15 @@ async def test_rerun_one_only_touches_that_row(tmp_path, valid_profile, ca):
             clock["now"] = FROZEN_NOW + dt.timedelta(minutes=10)
             screen._tick_ages()
             assert cell(screen, "tls", "age") == "10 min siden"
-            await pilot.press("down", "down", "e")  # re-run tls only
+            await pilot.press("down", "down", "down", "e")  # re-run tls only
             await settle(app, pilot)
             assert server.handshakes == handshakes + 1
             assert cell(screen, "tls", "age") == "nå nettopp"
             assert cell(screen, "dns", "age") == "10 min siden"  # results stay and keep their age
-            await pilot.press("enter")  # Enter re-runs the selected row too
-            await settle(app, pilot)
-            assert server.handshakes == handshakes + 2
+            await pilot.press("enter")  # Enter shows the whole check; it runs nothing
+            await pilot.pause()
+            assert isinstance(app.screen, CheckDetailScreen)
+            assert server.handshakes == handshakes + 1
 
 
 async def test_cancel_stops_a_run_into_a_black_hole(tmp_path, valid_profile, ca):
@@ -174,11 +178,38 @@ async def test_report_is_saved_into_the_secure_directory(tmp_path, valid_profile
         assert any(str(reports[0]) in str(n.message) for n in app._notifications)
 
 
+async def test_enter_shows_the_whole_check_wrapped_at_80x24(tmp_path, valid_profile):
+    """The new rows at 80x24: Enter on a row shows every evidence line and hand command of it,
+    wrapped (nothing cut with an ellipsis); Esc goes back to the pane."""
+    app = make_app(tmp_path, valid_profile)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        screen.show_results(demo_results(), FROZEN_NOW)
+        for check_id in ("dns", "tcp"):
+            screen.table.move_cursor(row=pf.CHECK_IDS.index(check_id))
+            await pilot.press("enter")
+            await pilot.pause()
+            detail = app.screen
+            assert isinstance(detail, CheckDetailScreen)
+            text = box_text(detail.query_one("#check-detail-box"))
+            result = screen.results[check_id]
+            for line in [result.detail, *result.evidence, *result.commands]:
+                assert line in text
+            assert "…" not in text
+            lines = detail.query(".check-line")
+            assert all(widget.size.width <= 80 for widget in lines)
+            assert any(widget.size.height > 1 for widget in lines) or check_id == "tcp"  # long lines wrap
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is screen
+        assert "mtr -T -P 443 91.186.94.110" in " ".join(screen.results["tcp"].commands)
+
+
 async def test_palette_has_the_pane_actions(tmp_path, valid_profile):
     app = make_app(tmp_path, valid_profile)
     async with app.run_test(size=(80, 24)):
         titles = [command.title for command in app.get_system_commands(app.screen)]
-        for key in ("run_all", "run_one", "cancel", "tick", "report"):
+        for key in ("run_all", "run_one", "details", "cancel", "tick", "report"):
             assert t(f"preflight.pane.{key}") in titles
         assert not any("creenshot" in title for title in titles)
 
@@ -189,7 +220,7 @@ def test_snapshot_80x24(snap_compare, tmp_path, valid_profile):
     async def inject(pilot):
         screen = pilot.app.screen
         screen.show_results(demo_results(), FROZEN_NOW - dt.timedelta(minutes=2))  # fixed: no ports, no timings
-        await pilot.press("down")  # the failing tcp row: its hint and evidence below
+        await pilot.press("down", "down")  # the failing tcp row: its hint and evidence below
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=inject)

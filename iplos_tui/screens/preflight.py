@@ -1,6 +1,7 @@
 """The Preflight pane: the IT checklist as a table with a text mark per row, the selected row's
-evidence and hint below, run all (r), re-run one (e / Enter), cancel (c), tick a manual item (x),
-save the report for IT (s). Checks run in a thread worker; rows update as each check finishes and
+result, hint and evidence below, the whole check on Enter (every evidence line wrapped, the
+commands to run by hand), run all (r), re-run one (e), cancel (c), tick a manual item (x), save the
+report for IT (s). Checks run in a thread worker; rows update as each check finishes and
 keep their age until they are run again."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from iplos_tui.core import preflight as pf
 from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text
 from iplos_tui.screens.base import PaneScreen
+from iplos_tui.screens.preflight_detail import CheckDetailScreen, check_detail
 
 STATUS_STYLE = {
     pf.PASS: "bold green",
@@ -60,7 +62,7 @@ class PreflightScreen(PaneScreen):
         text-style: bold;
     }
     #preflight-table {
-        height: 13;
+        height: auto;
     }
     #preflight-detail-box {
         height: 1fr;
@@ -70,6 +72,9 @@ class PreflightScreen(PaneScreen):
     }
     #preflight-detail-box:focus-within {
         border-top: solid $accent;
+    }
+    #preflight-detail-box .check-line {
+        padding-left: 2;
     }
     """
     BINDINGS = [
@@ -108,8 +113,7 @@ class PreflightScreen(PaneScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="preflight-status")
         yield DataTable(id="preflight-table", cursor_type="row", zebra_stripes=False)
-        with VerticalScroll(id="preflight-detail-box"):
-            yield Static("", id="preflight-detail")
+        yield VerticalScroll(id="preflight-detail-box")
 
     def on_mount(self) -> None:
         self._build_table()
@@ -209,28 +213,24 @@ class PreflightScreen(PaneScreen):
         style = "red" if counts[pf.FAIL] else "yellow" if counts[pf.WARN] or counts[pf.MANUAL] else "green"
         status.update(Content.styled(text, style))
 
+    def _state_line(self, check_id: str) -> str:
+        if self.finished_at[check_id] is None:
+            return ""
+        result = self.results[check_id]
+        return f"{t(f'preflight.status_name.{result.status}')} · {result.elapsed_ms:.0f} ms · {self._age(check_id)}"
+
     def _refresh_detail(self) -> None:
         check_id = self.selected_id()
         result = self.results[check_id]
         state = self._state(check_id)
         box = self.query_one("#preflight-detail-box", VerticalScroll)
         box.border_title = Content(f"{t(f'preflight.mark.{state}')} {safe_text(result.title, one_line=True)}")
-        parts: list[Content] = [Content(safe_text(result.detail))]
+        parts = check_detail(result, self._state_line(check_id), in_pane=True)
         if state == "pending":
-            parts.append(Content(t("preflight.pane.intro")))
-        if self.finished_at[check_id] is not None:
-            parts.append(
-                Content.styled(
-                    f"{t(f'preflight.status_name.{result.status}')} · {result.elapsed_ms:.0f} ms · {self._age(check_id)}",
-                    "dim",
-                )
-            )
-        if result.hint:
-            parts.append(Content.styled(f"{t('preflight.pane.detail_hint')}: ", "bold") + Content(safe_text(result.hint)))
-        if result.evidence:
-            parts.append(Content.styled(f"{t('preflight.pane.detail_evidence')}:", "bold"))
-            parts.extend(Content("· " + safe_text(line, one_line=True)) for line in result.evidence)
-        self.query_one("#preflight-detail", Static).update(Content("\n").join(parts))
+            parts.append(Static(Content(t("preflight.pane.intro"))))
+        box.remove_children()
+        box.mount_all(parts)
+        box.scroll_home(animate=False)
 
     @on(DataTable.RowHighlighted, "#preflight-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -249,7 +249,12 @@ class PreflightScreen(PaneScreen):
 
     @on(DataTable.RowSelected, "#preflight-table")
     def _selected(self, event: DataTable.RowSelected) -> None:
-        self.action_run_one()
+        self.action_details()
+
+    def action_details(self) -> None:
+        """Enter: the selected check in full, wrapped, with the commands to run by hand."""
+        check_id = self.selected_id()
+        self.app.push_screen(CheckDetailScreen(self.results[check_id], self._state_line(check_id)))
 
     # --- results from outside (tests, snapshots) and from the worker --------------------------
 
@@ -394,6 +399,7 @@ class PreflightScreen(PaneScreen):
         for action, key in (
             (self.action_run_all, "run_all"),
             (self.action_run_one, "run_one"),
+            (self.action_details, "details"),
             (self.action_cancel, "cancel"),
             (self.action_tick, "tick"),
             (self.action_report, "report"),
@@ -403,19 +409,34 @@ class PreflightScreen(PaneScreen):
 
 def demo_results() -> list[pf.CheckResult]:
     """Fixed results for pictures and snapshots: the usual story of a closed firewall."""
-    host, address = "iplos.nhn.no", "91.186.94.110"
+    host, address, source = "iplos.nhn.no", "91.186.94.110", "10.20.1.15"
     where = f"{address}:443"
     no_tcp = t("preflight.tcp_timeout", where=where, seconds="5")
+    servers = ("10.20.0.53", "10.20.0.54")
+    ns = t("preflight.ns_source.system")
 
-    def result(check_id: str, status: str, detail: str, evidence=(), hint: str = "", ms: float = 1) -> pf.CheckResult:
-        return pf.CheckResult(check_id, pf.title_of(check_id), status, detail, list(evidence), hint, ms)
+    def result(check_id: str, status: str, detail: str, evidence=(), hint: str = "", ms: float = 1, commands=()) -> pf.CheckResult:
+        return pf.CheckResult(check_id, pf.title_of(check_id), status, detail, list(evidence), hint, ms, list(commands))
 
+    resolver_rows = []
+    for server, took in zip(servers, ("2.1", "2.4")):
+        resolver_rows.append(f"{server} A: {address} · TTL 3600 · {t('preflight.ev.ns_not_authoritative')} · {took} ms")
+        resolver_rows.append(f"{server} AAAA: {t('preflight.ev.ns_nodata', qtype='AAAA')} · {t('preflight.ev.ns_not_authoritative')} · {took} ms")
+    dns_evidence = [
+        t("preflight.ev.lookup_system"), t("preflight.ev.name", host=host), t("preflight.ev.address", address=address),
+        t("preflight.ev.dns_time", ms="2.6"), t("preflight.ev.expected_found", address=address),
+        t("preflight.ev.ns_header", servers=", ".join(f"{s} ({ns})" for s in servers)), *resolver_rows,
+    ]
+    dns_commands = [f"getent ahosts {host}"] + [c for s in servers for c in (f"dig @{s} {host} A", f"nslookup {host} {s}")]
+    tcp_commands = [f"ip route get {address}", f"nc -zv -w 5 {address} 443", f"tracepath -n {address}", f"mtr -T -P 443 {address}"]
+    tcp_hint = t("preflight.hint.tcp_timeout", address=address, port=443) + " " + t("preflight.hint.tcp_next", seconds="5")
     return [
-        result("dns", pf.PASS, t("preflight.dns_ok", host=host, addresses=address),
-               [t("preflight.ev.name", host=host), t("preflight.ev.address", address=address), t("preflight.ev.expected_found", address=address)], ms=3),
+        result("dns", pf.PASS, t("preflight.dns_ok", host=host, addresses=address), dns_evidence, ms=3, commands=dns_commands),
+        result("proxy", pf.SKIP, t("preflight.proxy_none"), ms=0),
         result("tcp", pf.FAIL, no_tcp,
-               [t("preflight.ev.source_dns", host=host), t("preflight.ev.tcp_timeout", where=where, ms="5000.0")],
-               t("preflight.hint.tcp_timeout", address=address, port=443), 5001),
+               [t("preflight.ev.source_dns", host=host), t("preflight.ev.tcp_timeout", where=where, ms="5000.0"),
+                t("preflight.ev.route_via", address=address, gateway="10.20.1.1", interface="ens192", source=source)],
+               tcp_hint, 5001, tcp_commands),
         result("tls", pf.SKIP, t("preflight.not_tested", reason=no_tcp), hint=t("preflight.hint.see_tcp"), ms=5001),
         result("http", pf.SKIP, t("preflight.not_tested", reason=no_tcp), hint=t("preflight.hint.see_tcp"), ms=5001),
         result("clock", pf.SKIP, t("preflight.clock_no_answer"), hint=t("preflight.hint.see_http"), ms=5001),
@@ -423,7 +444,8 @@ def demo_results() -> list[pf.CheckResult]:
         result("tpf_certificate", pf.WARN, t("preflight.cert_fetched_early", when="2017-11-20", year=2017), hint=t("preflight.hint.cert_refetch", year=2017), ms=11),
         result("secure_dir", pf.PASS, t("preflight.dir_ok", mode="0700", gib="41.2")),
         result("profile", pf.PASS, t("preflight.profile_ok")),
-        result("feedback_gateway", pf.PASS, t("preflight.gateway_ok", status=200, reason="OK"), ms=48),
+        result("feedback_gateway", pf.PASS, t("preflight.gateway_moveit", name="Statistisk sentralbyrå"),
+               [t("preflight.ev.moveit_org", name="Statistisk sentralbyrå", short="SSB", org_id="5281")], ms=48),
         result("spam_allowlist", pf.MANUAL, t("preflight.manual.spam_allowlist"), hint=t("preflight.hint.manual"), ms=0),
         result("postmottak_routing", pf.PASS, t("preflight.manual_confirmed"), [t("preflight.manual.postmottak_routing")], ms=0),
     ]

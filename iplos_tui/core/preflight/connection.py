@@ -51,6 +51,7 @@ class Conn:
     cipher: str = ""
     tls_elapsed: float = 0.0
     peer_der: bytes = b""
+    chain_der: list[bytes] = field(default_factory=list)  # the verified chain, leaf first
     spki: str = ""
     pins_bad: list[str] = field(default_factory=list)
 
@@ -75,6 +76,7 @@ class HttpAnswer:
     headers: dict[str, str] = field(default_factory=dict)
     ttfb: float = 0.0
     received_at: dt.datetime | None = None
+    body: bytes = b""
 
 
 def tcp_connect(address: str, port: int, deadline: float) -> tuple[socket.socket | None, TcpOutcome]:
@@ -270,8 +272,25 @@ def open_connection(ctx: Context, endpoint: Endpoint, deadline: float, *, tls: b
     conn.tls_version = tls_sock.version() or ""
     conn.cipher = (tls_sock.cipher() or ("",))[0]
     conn.peer_der = tls_sock.getpeercert(binary_form=True) or b""
+    conn.chain_der = verified_chain(tls_sock)
     check_pins(conn)
     return conn
+
+
+def verified_chain(tls_sock: ssl.SSLSocket) -> list[bytes]:
+    """The chain OpenSSL verified, leaf first, as DER. Public from Python 3.13; 3.10-3.12 have the
+    same method on the inner SSL object (not yet documented). Empty when neither exists."""
+    getter = getattr(tls_sock, "get_verified_chain", None)
+    if getter is None:
+        getter = getattr(getattr(tls_sock, "_sslobj", None), "get_verified_chain", None)
+    if getter is None:
+        return []
+    try:
+        chain = getter() or []
+    except (ssl.SSLError, ValueError, AttributeError):
+        return []
+    encoding = getattr(getattr(ssl, "_ssl", None), "ENCODING_DER", 2)
+    return [item if isinstance(item, bytes) else item.public_bytes(encoding) for item in chain]
 
 
 def check_pins(conn: Conn) -> None:
@@ -315,8 +334,9 @@ def fetch_certificate_unverified(ctx: Context, endpoint: Endpoint, deadline: flo
         sock.close()
 
 
-def http_get(ctx: Context, endpoint: Endpoint, deadline: float) -> HttpAnswer:
-    """GET the URL over a verified connection: status and headers only, redirects not followed."""
+def http_get(ctx: Context, endpoint: Endpoint, deadline: float, *, path: str = "", body_limit: int = 0) -> HttpAnswer:
+    """GET ``path`` (default: the URL's) over a verified connection: status and headers, and with
+    ``body_limit`` the body up to that size; redirects not followed."""
     from iplos_tui import __version__
 
     conn = open_connection(ctx, endpoint, deadline)
@@ -324,10 +344,10 @@ def http_get(ctx: Context, endpoint: Endpoint, deadline: float) -> HttpAnswer:
     if conn.stage != "ok":
         return answer
     request = (
-        f"GET {endpoint.path} HTTP/1.1\r\n"
+        f"GET {path or endpoint.path} HTTP/1.1\r\n"
         f"Host: {endpoint.host_header}\r\n"
         f"User-Agent: iplos-tui/{__version__} (preflight)\r\n"
-        "Accept: */*\r\n"
+        f"Accept: {'application/json' if body_limit else '*/*'}\r\n"
         "Connection: close\r\n\r\n"
     )
     sock = conn.sock
@@ -337,6 +357,9 @@ def http_get(ctx: Context, endpoint: Endpoint, deadline: float) -> HttpAnswer:
         sock.sendall(request.encode("ascii"))
         sent = time.monotonic()
         head, first = read_head(sock, deadline, MAX_HEADER_BYTES)
+        head, _, rest = head.partition(b"\r\n\r\n")
+        if body_limit:
+            answer.body = read_body(sock, head, rest, deadline, body_limit)
     except (TimeoutError, socket.timeout):
         answer.error_kind = "timeout"
         return answer
@@ -351,7 +374,7 @@ def http_get(ctx: Context, endpoint: Endpoint, deadline: float) -> HttpAnswer:
     if not head:
         answer.error_kind = "closed"
         return answer
-    lines = head.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    lines = head.split(b"\r\n")
     match = re.match(r"HTTP/(\d(?:\.\d)?) (\d{3})(?: (.*))?$", lines[0].decode("latin-1"))
     if not match:
         answer.error_kind, answer.error = "not_http", show(head[:60].decode("latin-1"), 80)
@@ -363,3 +386,39 @@ def http_get(ctx: Context, endpoint: Endpoint, deadline: float) -> HttpAnswer:
             answer.headers.setdefault(name.strip().lower(), show(value.strip(), 200))
     answer.ok = True
     return answer
+
+
+def read_body(sock: socket.socket, head: bytes, data: bytes, deadline: float, limit: int) -> bytes:
+    """The body after ``head`` (``data`` already read): Content-Length, chunked, or to EOF; at most
+    ``limit`` bytes. What did not arrive by the deadline is simply missing."""
+    text = head.decode("latin-1").lower()
+    length_match = re.search(r"\r\ncontent-length:\s*(\d{1,12})", text)
+    chunked = re.search(r"\r\ntransfer-encoding:[^\r]*chunked", text) is not None
+    wanted = min(int(length_match.group(1)), limit) if length_match and not chunked else limit + 1
+    try:
+        while len(data) < wanted:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            sock.settimeout(remaining)
+            chunk = sock.recv(min(65536, wanted - len(data)))
+            if not chunk:
+                break
+            data += chunk
+    except (OSError, ssl.SSLError):
+        pass
+    return _dechunk(data)[:limit] if chunked else data[:limit]
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size_line, sep, data = data.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+        except ValueError:
+            break
+        if not sep or size == 0:
+            break
+        out, data = out + data[:size], data[size + 2 :]
+    return out

@@ -80,17 +80,21 @@ def connection_failure(conn: Conn, check_id: str, timeout: float) -> tuple[str, 
         return FAIL, t("preflight.no_address", host=show(endpoint.host)), t("preflight.hint.dns_none", host=show(endpoint.host))
     if conn.stage == "proxy":
         return FAIL, t("preflight.proxy_failed", answer=conn.proxy_line or "-"), t("preflight.hint.proxy")
-    outcome = conn.tcp
-    assert outcome is not None
+    assert conn.tcp is not None
+    detail, hint = tcp_failure(conn.tcp, timeout)
+    return FAIL, detail, hint
+
+
+def tcp_failure(outcome: TcpOutcome, timeout: float) -> tuple[str, str]:
+    """(detail, hint) for a TCP connection that did not open."""
+    where = f"{outcome.address}:{outcome.port}"
     if outcome.kind == "refused":
-        return FAIL, t("preflight.tcp_refused", where=f"{outcome.address}:{outcome.port}"), t("preflight.hint.tcp_refused", port=outcome.port)
+        return t("preflight.tcp_refused", where=where), t("preflight.hint.tcp_refused", port=outcome.port)
     if outcome.kind == "timeout":
-        return FAIL, t("preflight.tcp_timeout", where=f"{outcome.address}:{outcome.port}", seconds=seconds_text(timeout)), t(
-            "preflight.hint.tcp_timeout", address=outcome.address, port=outcome.port
-        )
+        return t("preflight.tcp_timeout", where=where, seconds=seconds_text(timeout)), t("preflight.hint.tcp_timeout", address=outcome.address, port=outcome.port)
     if outcome.kind == "unreachable":
-        return FAIL, t("preflight.tcp_unreachable", where=f"{outcome.address}:{outcome.port}", error=outcome.error), t("preflight.hint.tcp_unreachable")
-    return FAIL, t("preflight.tcp_error", where=f"{outcome.address}:{outcome.port}", error=outcome.error), t("preflight.hint.tcp_unreachable")
+        return t("preflight.tcp_unreachable", where=where, error=outcome.error), t("preflight.hint.tcp_unreachable")
+    return t("preflight.tcp_error", where=where, error=outcome.error), t("preflight.hint.tcp_unreachable")
 
 
 def tls_failure(conn: Conn, now: dt.datetime, facts: dict[str, Any], timeout: float) -> tuple[str, str]:
@@ -133,8 +137,8 @@ def tls_lines(conn: Conn) -> list[str]:
     return lines
 
 
-def http_evidence(answer: HttpAnswer) -> list[str]:
-    lines = [f"GET {show(answer.conn.endpoint.url)}"]
+def http_evidence(answer: HttpAnswer, url: str = "") -> list[str]:
+    lines = [f"GET {show(url or answer.conn.endpoint.url)}"]
     if answer.ok:
         lines.append(f"HTTP/{answer.version} {answer.status} {answer.reason}".rstrip())
         for name in ("date", "server", "location", "content-type"):

@@ -6,6 +6,7 @@ STATUSES = (PASS, WARN, FAIL, SKIP, MANUAL)
 
 CHECK_IDS = (
     "dns",
+    "proxy",
     "tcp",
     "tls",
     "http",

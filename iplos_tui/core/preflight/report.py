@@ -65,6 +65,9 @@ def render_report(
             lines.append(f"         {safe_text(item, one_line=True)}")
         if result.hint:
             lines.append(f"       {t('preflight.report.hint')}: {safe_text(result.hint, one_line=True)}")
+        if result.commands:
+            lines.append(f"       {t('preflight.report.commands')}:")
+            lines += [f"         $ {safe_text(command, one_line=True)}" for command in result.commands]
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 

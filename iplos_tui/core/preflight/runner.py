@@ -24,7 +24,9 @@ from iplos_tui.core.preflight.dns import check_dns
 from iplos_tui.core.preflight.gateway import check_feedback_gateway
 from iplos_tui.core.preflight.local import check_manual, check_profile, check_secure_dir, check_ssb_certificate, check_tpf_certificate
 from iplos_tui.core.preflight.model import CHECK_IDS, FAIL, SKIP, CheckResult, result, seconds_text, show
-from iplos_tui.core.preflight.network import check_clock, check_http, check_tcp, check_tls
+from iplos_tui.core.preflight.https import check_clock, check_http
+from iplos_tui.core.preflight.tcp import check_proxy, check_tcp
+from iplos_tui.core.preflight.tls import check_tls
 from iplos_tui.core.preflight.resolvers import MAX_NAMESERVERS, Nameserver, parse_nameserver, system_nameservers
 
 GRACE_SECONDS = 0.5  # the runner's hard stop after the largest timeout (a safety net)
@@ -32,6 +34,7 @@ GRACE_SECONDS = 0.5  # the runner's hard stop after the largest timeout (a safet
 
 CHECKS: dict[str, Callable[[Context], CheckResult]] = {
     "dns": check_dns,
+    "proxy": check_proxy,
     "tcp": check_tcp,
     "tls": check_tls,
     "http": check_http,
