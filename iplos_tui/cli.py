@@ -147,7 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return int(ExitCode.OK)
     except (KeyboardInterrupt, Exception) as exc:  # every error: one explained line, its exit code
-        return report_error(exc)
+        on_error = getattr(args, "on_error", None)  # a command may say it its own way (a monitoring plugin)
+        code = on_error(args, exc) if on_error is not None else None
+        return report_error(exc) if code is None else int(code)
 
 
 if __name__ == "__main__":
