@@ -223,5 +223,42 @@ def _pipe(a: socket.socket, b: socket.socket) -> None:
     other.join(5)
 
 
+LOCAL_NAMES = {"iplos.test": ["127.0.0.1"], "filsluse.test": ["127.0.0.1"]}
+
+
+def resolver_seam(table: dict[str, list[str]]):
+    """The machine's lookup as a seam: answers from ``table``; a missing name is NXDOMAIN."""
+
+    def resolve(host: str) -> list[str]:
+        if host not in table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return table[host]
+
+    return resolve
+
+
+def make_test_ca(directory: Path, name: str) -> tuple[Issued, Path]:
+    """A CA made now, and its PEM written into ``directory``."""
+    from iplos_tui.sandbox.certs import make_ca
+
+    issued = make_ca(name)
+    issued.write(directory / "ca.pem")
+    return issued, directory / "ca.pem"
+
+
+def point_at(profile, ca_pem: Path, port: int, feedback_port: int | None = None, **changes):
+    """``profile`` aimed at loopback peers named iplos.test (Sendemodul) and filsluse.test (gateway)."""
+    values = dict(
+        sendemodul_url=f"https://iplos.test:{port}/Sendemodul/",
+        sendemodul_address="127.0.0.1",
+        sendemodul_ca_bundle=ca_pem,
+        feedback_url=f"https://filsluse.test:{feedback_port or port}/",
+        feedback_ca_bundle=ca_pem,
+        preflight_timeout=2.0,
+    )
+    values.update(changes)
+    return profile.replace(**values)
+
+
 def utc(days: float = 0) -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days)

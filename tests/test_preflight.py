@@ -21,7 +21,7 @@ from iplos_tui.core.config import Profile, save_profile
 from iplos_tui.core.tlsconfig import normalise_pin, pin_base64
 from iplos_tui.sandbox.certs import issue_recipient, issue_tls_server, make_ca
 from tests.support import is_loopback as _is_loopback
-from tests.preflight_servers import BlackHole, ConnectProxy, SilentServer, TlsHttpServer, closed_port, utc
+from tests.preflight_servers import BlackHole, ConnectProxy, SilentServer, TlsHttpServer, closed_port, point_at, utc
 
 NETWORK = ["dns", "tcp", "tls", "http", "clock"]
 
@@ -86,16 +86,7 @@ LOCAL = {"iplos.test": ["127.0.0.1"], "filsluse.test": ["127.0.0.1"]}
 
 
 def net_profile(base: Profile, pki, port: int, feedback_port: int | None = None, **changes) -> Profile:
-    values = dict(
-        sendemodul_url=f"https://iplos.test:{port}/Sendemodul/",
-        sendemodul_address="127.0.0.1",
-        sendemodul_ca_bundle=pki["ca_pem"],
-        feedback_url=f"https://filsluse.test:{feedback_port or port}/",
-        feedback_ca_bundle=pki["ca_pem"],
-        preflight_timeout=2.0,
-    )
-    values.update(changes)
-    return base.replace(**values)
+    return point_at(base, pki["ca_pem"], port, feedback_port, **changes)
 
 
 def by_id(results) -> dict[str, preflight.CheckResult]:

@@ -13,6 +13,7 @@ import pytest
 from iplos_tui.core import preflight
 from iplos_tui.core.preflight import resolvers
 from iplos_tui.sandbox.dns_server import DnsServer
+from tests.preflight_servers import resolver_seam
 
 NAME = "iplos.test"
 
@@ -23,15 +24,7 @@ def dns_profile(base, **changes):
     return base.replace(**values)
 
 
-def getaddrinfo_seam(table):
-    """What this machine's own lookup answers (the resolver seam): a missing name is NXDOMAIN."""
-
-    def resolve(host):
-        if host not in table:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return table[host]
-
-    return resolve
+getaddrinfo_seam = resolver_seam  # what this machine's own lookup answers
 
 
 @pytest.fixture

@@ -10,18 +10,15 @@ import pytest
 
 from iplos_tui.cli import main
 from iplos_tui.core.config import save_profile
-from iplos_tui.sandbox.certs import issue_tls_server, make_ca
-from tests.preflight_servers import TlsHttpServer, closed_port
+from iplos_tui.sandbox.certs import issue_tls_server
+from tests.preflight_servers import TlsHttpServer, closed_port, make_test_ca
 
 PERF = re.compile(r"^[a-z_]+=[0-9.]+s?;;;0$")
 
 
 @pytest.fixture(scope="module")
 def ca(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("nagios-pki")
-    issued = make_ca("nagios test CA")
-    issued.write(directory / "ca.pem")
-    return issued, directory / "ca.pem"
+    return make_test_ca(tmp_path_factory.mktemp("nagios-pki"), "nagios test CA")
 
 
 def run_plugin(tmp_path, profile, capsys, *only):

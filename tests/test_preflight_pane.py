@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import time
 
 import pytest
@@ -15,42 +14,19 @@ from iplos_tui.core.i18n import t
 from iplos_tui.screens.preflight import demo_results
 from iplos_tui.screens.preflight_detail import CheckDetailScreen
 from iplos_tui.screens.preflight_detail import detail_text as box_text
-from iplos_tui.sandbox.certs import issue_tls_server, make_ca
+from iplos_tui.sandbox.certs import issue_tls_server
 from tests.support import FROZEN_NOW
-from tests.preflight_servers import BlackHole, TlsHttpServer
-
-
-def seam(table):
-    def resolve(host):
-        if host not in table:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return table[host]
-
-    return resolve
+from tests.preflight_servers import LOCAL_NAMES, BlackHole, TlsHttpServer, point_at, resolver_seam, make_test_ca
 
 
 @pytest.fixture(scope="module")
 def ca(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("pane-pki")
-    issued = make_ca("pane test CA")
-    issued.write(directory / "ca.pem")
-    return issued, directory / "ca.pem"
+    return make_test_ca(tmp_path_factory.mktemp("pane-pki"), "pane test CA")
 
 
 def make_app(tmp_path, profile, **options) -> IplosApp:
-    services = {"preflight": {"resolver": seam({"iplos.test": ["127.0.0.1"], "filsluse.test": ["127.0.0.1"]}), "temp_roots": (), **options}}
+    services = {"preflight": {"resolver": resolver_seam(LOCAL_NAMES), "temp_roots": (), **options}}
     return IplosApp(profile, tmp_path / "conf" / "config.toml", clock=lambda: FROZEN_NOW, initial_mode="preflight", services=services)
-
-
-def point_at(profile, ca_pem, port, **changes):
-    return profile.replace(
-        sendemodul_url=f"https://iplos.test:{port}/Sendemodul/",
-        sendemodul_address="127.0.0.1",
-        sendemodul_ca_bundle=ca_pem,
-        feedback_url=f"https://filsluse.test:{port}/",
-        feedback_ca_bundle=ca_pem,
-        **changes,
-    )
 
 
 def cell(screen, row: str, column: str) -> str:

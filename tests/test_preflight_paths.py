@@ -14,35 +14,20 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from iplos_tui.core import preflight
 from iplos_tui.core.preflight import route
-from iplos_tui.sandbox.certs import Issued, issue_tls_server, make_ca
-from tests.preflight_servers import BlackHole, ConnectProxy, TlsHttpServer, closed_port, utc
+from iplos_tui.sandbox.certs import Issued, issue_tls_server
+from tests.preflight_servers import LOCAL_NAMES, BlackHole, ConnectProxy, TlsHttpServer, closed_port, point_at, resolver_seam, make_test_ca, utc
 
-LOCAL = {"iplos.test": ["127.0.0.1"], "filsluse.test": ["127.0.0.1"]}
-
-
-def seam(host):
-    return LOCAL[host]
+seam = resolver_seam(LOCAL_NAMES)
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("pki")
-    ca = make_ca("paths test CA")
-    ca.write(directory / "ca.pem")
-    return {"ca": ca, "ca_pem": directory / "ca.pem"}
+    ca, ca_pem = make_test_ca(tmp_path_factory.mktemp("pki"), "paths test CA")
+    return {"ca": ca, "ca_pem": ca_pem}
 
 
 def profile_for(base, pki, port, feedback_port=None, **changes):
-    values = dict(
-        sendemodul_url=f"https://iplos.test:{port}/Sendemodul/",
-        sendemodul_address="127.0.0.1",
-        sendemodul_ca_bundle=pki["ca_pem"],
-        feedback_url=f"https://filsluse.test:{feedback_port or port}/",
-        feedback_ca_bundle=pki["ca_pem"],
-        preflight_timeout=2.0,
-    )
-    values.update(changes)
-    return base.replace(**values)
+    return point_at(base, pki["ca_pem"], port, feedback_port, **changes)
 
 
 def run(profile, only, **kwargs):
