@@ -292,12 +292,22 @@ def test_silent_peer_fails_the_tls_handshake_by_timeout(valid_profile, pki):
 
 def test_every_address_black_holes_and_the_run_keeps_its_bound(valid_profile, pki, tmp_path):
     """The measured bound: every network check times out; the run ends by timeout + grace."""
+    from iplos_tui.sandbox.dns_server import DnsServer
+
     timeout = 1.0
-    with BlackHole() as sendemodul, BlackHole() as gateway:
+    with BlackHole() as sendemodul, BlackHole() as gateway, BlackHole() as proxy, DnsServer(mode="silent") as silent:
         profile = net_profile(valid_profile, pki, sendemodul.port, gateway.port, preflight_timeout=timeout)
         started = time.monotonic()
-        results = by_id(preflight.run_checks(profile, resolver=resolver(LOCAL), temp_roots=()))
+        results = by_id(preflight.run_checks(profile, resolver=resolver(LOCAL), temp_roots=(), nameservers=[silent.spec]))
         elapsed = time.monotonic() - started
+        proxied = net_profile(valid_profile, pki, sendemodul.port, gateway.port, preflight_timeout=timeout, proxy=f"http://127.0.0.1:{proxy.port}")
+        started = time.monotonic()
+        via_proxy = by_id(preflight.run_checks(proxied, only=["proxy", "tcp", "tls"], resolver=resolver(LOCAL), temp_roots=()))
+        proxy_elapsed = time.monotonic() - started
+    print(f"all-timeouts run through a proxy: {proxy_elapsed * 1000:.0f} ms for a {timeout:g} s timeout")
+    assert via_proxy["proxy"].status == "fail" and via_proxy["tcp"].status == "skip"
+    assert timeout * 0.9 <= proxy_elapsed <= timeout + preflight.GRACE_SECONDS + 0.5
+    assert results["dns"].status == "warn"  # the machine's lookup answered; the resolver did not
     print(f"all-timeouts run: {elapsed * 1000:.0f} ms for a {timeout:g} s timeout")
     assert results["tcp"].status == "fail"
     assert results["feedback_gateway"].status == "fail"

@@ -17,7 +17,14 @@ timeout. One module per group of checks:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from iplos_tui.core.preflight.ids import CHECK_IDS, FAIL, MANUAL, MANUAL_CHECKS, PASS, SKIP, STATUSES, WARN
+
+if TYPE_CHECKING:  # what __getattr__ below loads on first use, for the type checker
+    from iplos_tui.core.preflight.model import CheckResult, all_ok, mark, pending_result, summary_counts, title_of
+    from iplos_tui.core.preflight.report import ReportError, render_report, write_report
+    from iplos_tui.core.preflight.runner import GRACE_SECONDS, run_checks
 
 __all__ = [
     "CHECK_IDS",
@@ -56,7 +63,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     """The rest loads on first use, so that importing ``CHECK_IDS`` stays cheap (the CLI's parser)."""
     module = _LAZY.get(name)
     if module is None:

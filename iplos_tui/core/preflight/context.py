@@ -19,7 +19,7 @@ from iplos_tui.core.preflight.model import CheckResult, error_text, is_ip
 from iplos_tui.core.preflight.resolvers import Nameserver, stub_resolver
 
 Resolver = Callable[[str], Iterable[str]]
-Progress = Callable[[CheckResult], None]
+Progress = Callable[[CheckResult], object]  # what it returns is ignored
 
 
 def system_resolver(host: str) -> list[str]:  # the default seam when the profile allows it
@@ -45,7 +45,7 @@ class Context:
     def __init__(
         self,
         profile: Profile,
-        resolver: Resolver,
+        resolver: Resolver | None,
         cancel: threading.Event,
         now: Callable[[], dt.datetime],
         timeouts: dict[str, float],
@@ -102,7 +102,8 @@ class Context:
 
     def resolve(self, host: str) -> DnsAnswer:
         """The name through the resolver seam, once per run, cut at the dns check's deadline."""
-        return self.memo(f"dns:{host}", lambda: self._resolve(host))
+        answer: DnsAnswer = self.memo(f"dns:{host}", lambda: self._resolve(host))
+        return answer
 
     def _resolve(self, host: str) -> DnsAnswer:
         if is_ip(host):

@@ -17,7 +17,7 @@ from iplos_tui.core.preflight.endpoint import EndpointError, sendemodul_endpoint
 from iplos_tui.core.preflight.evidence import dns_lines
 from iplos_tui.core.preflight.model import FAIL, PASS, SKIP, WARN, CheckResult, is_ip, ms, result, seconds_text, show
 from iplos_tui.core.preflight import resolvers
-from iplos_tui.core.preflight.resolvers import QTYPES, QUERY_TIMEOUT, QueryAnswer, hosts_entries, query
+from iplos_tui.core.preflight.resolvers import QTYPES, QUERY_TIMEOUT, HostsEntry, QueryAnswer, hosts_entries, query
 
 
 def ask_each(ctx: Context, host: str) -> list[QueryAnswer]:
@@ -37,8 +37,8 @@ def ask_each(ctx: Context, host: str) -> list[QueryAnswer]:
     threads = [threading.Thread(target=work, args=(i,), daemon=True, name=f"preflight-dns-{i}") for i in range(len(jobs))]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(max(deadline - time.monotonic(), 0) + 0.02)
+    for thread in threads:  # every query ends by the deadline by itself; the margin is scheduling
+        thread.join(max(deadline - time.monotonic(), 0) + 0.005)
         ctx.check_cancel()
     return [a if a is not None else QueryAnswer(jobs[i][0], jobs[i][1], "timeout") for i, a in enumerate(answers)]
 
@@ -108,7 +108,7 @@ def check_dns(ctx: Context) -> CheckResult:
     asking = threading.Thread(target=lambda: asked.extend(ask_each(ctx, host)), daemon=True, name="preflight-dns-each")
     asking.start()
     answer = ctx.resolve(host)
-    asking.join(max(ctx.deadline("dns") - time.monotonic(), 0) + 0.1)
+    asking.join(max(ctx.deadline("dns") - time.monotonic(), 0) + 0.05)
     ctx.check_cancel()
     entries = hosts_entries(host, ctx.hosts_file)
     evidence = _lookup_lines(ctx, answer, entries)
@@ -150,7 +150,7 @@ def _hosts_path(ctx: Context) -> str:
     return show(ctx.hosts_file or resolvers.HOSTS_FILE)
 
 
-def _lookup_lines(ctx: Context, answer: DnsAnswer, entries) -> list[str]:
+def _lookup_lines(ctx: Context, answer: DnsAnswer, entries: list[HostsEntry]) -> list[str]:
     """How this machine looks the name up, what it got, and the hosts file's say."""
     system = ctx.profile.preflight_system_resolver
     lines = [t("preflight.ev.lookup_system" if system else "preflight.ev.lookup_profile")]

@@ -5,6 +5,7 @@ Transfer answering the REST API the console fetches feedback through."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from iplos_tui.core.i18n import t
 from iplos_tui.core.preflight.connection import HttpAnswer, http_get
@@ -25,7 +26,7 @@ def info_path(endpoint: Endpoint) -> str:
     return base.rstrip("/") + "/" + INFO_PATH
 
 
-def _organisation(answer: HttpAnswer) -> dict | None:
+def _organisation(answer: HttpAnswer) -> dict[str, Any] | None:
     try:
         data = json.loads(answer.body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):

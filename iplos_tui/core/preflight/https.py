@@ -25,7 +25,8 @@ def sendemodul_http(ctx: Context) -> HttpAnswer | EndpointError:
             return exc
         return http_get(ctx, endpoint, ctx.deadline("http"))
 
-    return ctx.memo("http:sendemodul", compute)
+    answer: HttpAnswer | EndpointError = ctx.memo("http:sendemodul", compute)
+    return answer
 
 
 def check_http(ctx: Context) -> CheckResult:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,7 +179,7 @@ def query(server: Nameserver, host: str, qtype: str, deadline: float) -> QueryAn
     return answer
 
 
-def stub_resolver(nameservers: list[Nameserver], hosts_file: Path | None, deadline_of):
+def stub_resolver(nameservers: list[Nameserver], hosts_file: Path | None, deadline_of: Callable[[], float]) -> Callable[[str], list[str]]:
     """A lookup as ``hosts: files dns`` does it, over the given nameservers instead of the
     system's: for a machine (or the sandbox) where the profile names the resolvers to use.
     ``deadline_of()`` gives the deadline for each call."""

@@ -33,6 +33,11 @@ def _read(path: Path) -> list[str]:
         return []
 
 
+def _swap(value: int) -> int:
+    """The kernel prints IPv4 fields little-endian: to network order."""
+    return int.from_bytes(value.to_bytes(4, "little"), "big")
+
+
 def _ipv4_route(address: ipaddress.IPv4Address, path: Path) -> tuple[str, str]:
     best: tuple[int, int, str, str] | None = None  # (prefix length, -metric, interface, gateway)
     for line in _read(path)[1:]:
@@ -47,11 +52,9 @@ def _ipv4_route(address: ipaddress.IPv4Address, path: Path) -> tuple[str, str]:
             mask = int(fields[7], 16)
         except ValueError:
             continue
-        # The kernel prints these little-endian: swap to network order.
-        swap = lambda v: int.from_bytes(v.to_bytes(4, "little"), "big")  # noqa: E731
-        if int(address) & swap(mask) != swap(destination):
+        if int(address) & _swap(mask) != _swap(destination):
             continue
-        candidate = (bin(mask).count("1"), -metric, fields[0], str(ipaddress.IPv4Address(swap(gateway))) if flags & RTF_GATEWAY else "")
+        candidate = (bin(mask).count("1"), -metric, fields[0], str(ipaddress.IPv4Address(_swap(gateway))) if flags & RTF_GATEWAY else "")
         if best is None or candidate[:2] > best[:2]:
             best = candidate
     return (best[2], best[3]) if best else ("", "")

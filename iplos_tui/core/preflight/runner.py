@@ -75,7 +75,7 @@ def default_temp_roots() -> tuple[Path, ...]:
     return tuple(sorted(roots))
 
 
-def run_one(check_id: str, ctx: Context, results: queue.SimpleQueue) -> None:
+def run_one(check_id: str, ctx: Context, results: queue.SimpleQueue[CheckResult]) -> None:
     started = time.monotonic()
     try:
         outcome = CHECKS[check_id](ctx)
@@ -127,7 +127,7 @@ def run_checks(
         hosts_file,
         ignored,
     )
-    finished: queue.SimpleQueue = queue.SimpleQueue()
+    finished: queue.SimpleQueue[CheckResult] = queue.SimpleQueue()
     for check_id in wanted:
         threading.Thread(target=run_one, args=(check_id, ctx, finished), name=f"preflight-{check_id}", daemon=True).start()
     hard_stop = ctx.started + max((limits[i] for i in wanted), default=0.0) + GRACE_SECONDS

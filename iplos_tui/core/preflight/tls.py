@@ -5,6 +5,7 @@ in the chain, the pins, and the ``openssl s_client`` command that shows the same
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from iplos_tui.core.i18n import t
 from iplos_tui.core.preflight.connection import Conn, fetch_certificate_unverified, open_connection
@@ -36,7 +37,7 @@ def openssl_command(endpoint: Endpoint, target: str = "") -> str:
     return " ".join(parts) + " </dev/null"
 
 
-def _key_usage_lines(cert) -> list[str]:
+def _key_usage_lines(cert: Any) -> list[str]:
     from cryptography import x509
 
     lines = []
@@ -123,7 +124,7 @@ def check_tls(ctx: Context) -> CheckResult:
     return _verified(conn, endpoint, facts, evidence, commands, now)
 
 
-def _verified(conn: Conn, endpoint: Endpoint, facts: dict, evidence: list[str], commands: list[str], now: dt.datetime) -> CheckResult:
+def _verified(conn: Conn, endpoint: Endpoint, facts: dict[str, Any], evidence: list[str], commands: list[str], now: dt.datetime) -> CheckResult:
     chain, earliest_days, earliest_subject = chain_lines(conn.chain_der, now)
     evidence += chain
     warnings = []
