@@ -111,24 +111,28 @@ class Context:
         deadline = self.deadline("dns")
         box: list[Any] = []
         done = threading.Event()
+        started = [time.monotonic()]
 
         def work() -> None:
             try:
+                prepare = getattr(self.resolver, "prepare", None)
+                if prepare is not None:
+                    prepare()
+                    started[0] = time.monotonic()
                 box.append(("ok", list(self.resolver(host))))
             except BaseException as exc:  # noqa: BLE001 - reported as the answer
                 box.append(("error", exc))
             finally:
                 done.set()
 
-        started = time.monotonic()
         threading.Thread(target=work, name=f"preflight-dns-{host}", daemon=True).start()
         while not done.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return DnsAnswer(host, "timeout", elapsed=time.monotonic() - started)
+                return DnsAnswer(host, "timeout", elapsed=time.monotonic() - started[0])
             done.wait(min(remaining, 0.05))
             self.check_cancel()
-        elapsed = time.monotonic() - started
+        elapsed = time.monotonic() - started[0]
         kind, value = box[0]
         if kind == "error":
             if isinstance(value, socket.gaierror) and value.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):

@@ -27,6 +27,9 @@ def ask_each(ctx: Context, host: str) -> list[QueryAnswer]:
     jobs = [(server, qtype) for server in ctx.nameservers for qtype in QTYPES]
     answers: list[QueryAnswer | None] = [None] * len(jobs)
 
+    if jobs:
+        resolvers.load_dnspython()
+
     def work(index: int) -> None:
         server, qtype = jobs[index]
         try:

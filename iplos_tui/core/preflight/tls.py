@@ -12,7 +12,7 @@ from iplos_tui.core.preflight.connection import Conn, fetch_certificate_unverifi
 from iplos_tui.core.preflight.context import Context
 from iplos_tui.core.preflight.endpoint import Endpoint, EndpointError, parse_proxy, sendemodul_endpoint
 from iplos_tui.core.preflight.evidence import cert_lines, connection_failure, tls_failure, tls_lines
-from iplos_tui.core.preflight.model import FAIL, PASS, SKIP, WARN, CheckResult, result, show, utc
+from iplos_tui.core.preflight.model import FAIL, PASS, SKIP, WARN, CheckResult, is_ip, result, show, utc
 
 CERT_EXPIRY_WARN_DAYS = 30
 KEY_USAGES = (
@@ -25,7 +25,10 @@ def openssl_command(endpoint: Endpoint, target: str = "") -> str:
     """The hand command that shows the same handshake and chain."""
     where = target or endpoint.connect_address or endpoint.host
     where = f"[{where}]" if ":" in where else where
-    parts = ["openssl s_client", f"-connect {where}:{endpoint.port}", f"-servername {endpoint.host}", "-showcerts"]
+    parts = ["openssl s_client", f"-connect {where}:{endpoint.port}"]
+    if not is_ip(endpoint.host):  # SNI carries names only
+        parts.append(f"-servername {endpoint.host}")
+    parts.append("-showcerts")
     if endpoint.ca_bundle:
         parts.append(f"-CAfile {show(endpoint.ca_bundle)}")
     if endpoint.proxy:
