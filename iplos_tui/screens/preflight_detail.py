@@ -28,16 +28,31 @@ def check_detail(result: pf.CheckResult, state_line: str = "", *, in_pane: bool 
         parts.append(Static(Content.styled(t("preflight.pane.detail_more"), "dim italic")))
     if result.evidence:
         parts.append(Static(Content.styled(f"{t('preflight.pane.detail_evidence')}:", "bold")))
-        parts.extend(Static(Content(safe_text(line, one_line=True)), classes="check-line") for line in result.evidence)
+        parts.extend(_block_line(line) for line in result.evidence)
     if result.commands:
         parts.append(Static(Content.styled(f"{t('preflight.pane.detail_commands')}:", "bold")))
         parts.extend(Static(Content(safe_text(line, one_line=True)), classes="check-line -command") for line in result.commands)
     return parts
 
 
+def _block_line(line: str) -> Static:
+    """An evidence line; one that starts indented (a certificate's details) stays indented when
+    it wraps."""
+    text = safe_text(line, one_line=True)
+    indent = len(text) - len(text.lstrip(" "))
+    widget = Static(Content(text.lstrip(" ")), classes="check-line")
+    if indent:
+        widget.styles.padding = (0, 0, 0, 2 + indent)
+    return widget
+
+
 def detail_text(box) -> str:
     """What a detail box shows, as plain text (tests, captures)."""
-    return "\n".join(str(widget.render()) for widget in box.query(Static))
+    lines = []
+    for widget in box.query(Static):
+        indent = max(widget.styles.padding.left - 2, 0) if widget.has_class("check-line") else 0
+        lines.append(" " * indent + str(widget.render()))
+    return "\n".join(lines)
 
 
 class CheckDetailScreen(ModalScreen[None]):
