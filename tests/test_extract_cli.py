@@ -37,7 +37,10 @@ def test_clean_extract_exits_0(tmp_path):
     assert report["ok"] is True and report["counts"]["error"] == 0 and report["fatal"] is None
     assert {f["level"] for f in report["findings"]} <= {"info"}
     assert (report["persons"], report["services"], report["refusals"]) == (5, 9, 2)
-    assert "kan sendes" in result.stderr
+    assert "kan sendes" in result.stderr  # the verdict as a diagnostic beside the JSON
+    human = iplos("validate", str(EXAMPLE))
+    assert human.returncode == ExitCode.OK and "Resultat" not in human.stderr  # stderr: only where the file lies
+    assert "Resultat: kan sendes" in human.stdout and "Funn: kritisk 0, feil 0, advarsel 0, info 11" in human.stdout
 
 
 def test_errors_exit_1_with_capped_findings(tmp_path):
@@ -60,7 +63,9 @@ def test_errors_exit_1_with_capped_findings(tmp_path):
     assert counts["error"] + counts["warning"] == len(planted) and counts["fatal"] == 0
     for finding in report["findings"]:
         assert set(finding) == FINDING_KEYS and finding["level"] == "error"  # the most serious kept
-    assert "--accept-errors" in result.stderr and "Funn per regel" in result.stderr
+    assert "--accept-errors" in result.stderr
+    human = iplos("validate", str(path))
+    assert human.returncode == ExitCode.FAILED and "--accept-errors" in human.stdout and "[FEIL]" in human.stdout
 
     everything = json.loads(iplos("validate", str(path), "--json", "--max-findings", "100000").stdout)
     found = sorted((f["local_id"], f["rule"]) for f in everything["findings"] if f["level"] != "info")
@@ -150,4 +155,4 @@ def test_person_ids_never_printed_in_full(tmp_path):
 
 def test_english(tmp_path):
     result = iplos("--lang", "en", "validate", str(EXAMPLE))
-    assert result.returncode == ExitCode.OK and "can be sent" in result.stderr
+    assert result.returncode == ExitCode.OK and "can be sent" in result.stdout and "What to fix" in result.stdout

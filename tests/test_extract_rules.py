@@ -117,6 +117,10 @@ BREAKING = [
     ("person.id_invalid", "A1", person(0, person_id=impossible_date_id())),
     ("person.id_invalid", "A1", both(person(1, person_id=D_NUMBER), options(allow_synthetic=False))),
     ("person.id_kind", "A1", person(0, person_id=H_NUMBER)),
+    ("person.id_kind", "B2", person(1, person_id=synthetic(1897, 1, 1, start=500))),  # 120: old, not implausible
+    ("person.age_implausible", "A1", person(0, person_id=synthetic(2018, 3, 3, start=500))),  # born after the year
+    ("person.age_implausible", "B2", person(1, person_id=synthetic(1896, 12, 31, start=500))),  # 121 (not also id_kind)
+    ("person.age_implausible", "B2", both(person(1, person_id=None), options(require_person_id=False, birth_years={"B2": 2019}))),
     ("person.duplicate", "B2", person(1, person_id=PID_A)),
     ("person.duplicate", "A1", person(1, local_id="A1")),
     ("person.no_service", "B2", person(1, services=[], refusals=[])),
@@ -142,6 +146,12 @@ BREAKING = [
     ("service.period", "A1", service(0, 0, end="2016-12-31")),
     ("service.start_after_end", "A1", service(0, 1, end="2017-05-01")),
     ("service.decision_after_start", "A1", service(0, 0, decision_date="2016-12-02")),
+    ("service.before_birth", "A1", add_service(0, Service("01", "1930-01-01", "1930-01-10", None, "2", None, LOCATION))),  # born 1931
+    ("service.before_birth", "B2", both(person(1, person_id=None), add_service(1, Service("01", "2016-05-01", "2016-05-01", None, "2", None, LOCATION)),
+                                        options(require_person_id=False, birth_years={"B2": 2017}))),
+    ("service.overlap", "A1", add_service(0, Service("15", "2017-01-01", "2017-01-05", None, "3", None, LOCATION))),
+    ("service.overlap", "B2", add_service(1, Service("06", "2017-12-01", "2017-12-01", "2017-12-15"))),
+    ("service.overlap", "B2", add_service(1, Service("06", "2017-02-10", "2017-02-20", "2017-02-20"))),  # the same day twice
     ("service.orgnr_missing", "A1", service(0, 0, orgnr=None)),
     ("service.orgnr_missing", "A1", service(0, 1, orgnr=None)),
     ("service.orgnr_forbidden", "B2", service(1, 0, orgnr=LOCATION)),  # GPS
@@ -196,6 +206,13 @@ CLEAN = [
     ("decision equals start", service(0, 0, decision_date="2016-12-01")),
     ("open-ended stay", service(0, 1, end=None, days="244", discharged_to=None)),
     ("year from options", options(year=2017)),
+    ("born in the year", person(1, person_id=synthetic(2017, 1, 1, start=500))),  # B2's services start 2017
+    ("service in the birth year", add_service(0, Service("01", "1931-01-01", "1931-01-01", None, "2", None, LOCATION))),
+    ("handover on the same day", add_service(1, Service("06", "2017-12-31", "2017-12-31", None))),
+    ("earlier one ends as it starts", add_service(1, Service("06", "2017-01-01", "2017-01-01", "2017-02-20"))),
+    ("same code, apart", add_service(1, Service("26", "2016-01-01", "2016-01-01", "2017-01-19"))),
+    ("pseudonymised, birth years known", both(person(0, person_id=None), person(1, person_id=None),
+                                              options(require_person_id=False, birth_years={"A1": 1931, "B2": 1942}))),
 ]
 
 

@@ -1,8 +1,9 @@
-"""`iplos validate EXTRACT [--json] [--year Y]`: check an extract before it is sent.
+"""`iplos validate EXTRACT [--json] [--all] [--report] [--year Y]`: check an extract before it is sent.
 
-stderr gets a summary (counts per level, findings by rule, the first findings, the verdict);
-with ``--json`` stdout gets the report. Exit 0 when it can be sent as it is (warnings and info
-only), 1 with errors or a fatal finding, 2 when the file cannot be read as an extract.
+stdout carries the data: the human report (core/extract/report.py) or, with ``--json``, the
+report as JSON. stderr carries diagnostics: progress, where ``--report`` wrote its files, and with
+``--json`` the verdict. Exit 0 when it can be sent as it is (warnings and info only), 1 with
+errors or a fatal finding, 2 when the file cannot be read as an extract.
 """
 
 from __future__ import annotations
@@ -15,17 +16,21 @@ from iplos_tui.core.errors import IplosError
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
 
-SHOWN_FINDINGS = 10
-
 
 class BadOption(IplosError):
     exit_code = ExitCode.USAGE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from iplos_tui.core.extract.report import DEFAULT_PER_RULE
+
     parser = subparsers.add_parser("validate", help=t("validate.help"), description=t("validate.description"))
     parser.add_argument("extract", metavar="EXTRACT", help=t("validate.help_extract"))
     parser.add_argument("--json", action="store_true", help=t("cli.help_json"))
+    parser.add_argument("--all", action="store_true", help=t("validate.help_all"))
+    parser.add_argument("--per-rule", type=int, default=DEFAULT_PER_RULE, metavar="N", help=t("validate.help_per_rule", count=DEFAULT_PER_RULE))
+    parser.add_argument("--report", action="store_true", help=t("validate.help_report"))
+    parser.add_argument("--compare", metavar="OLD", help=t("validate.help_compare"))
     parser.add_argument("--year", type=int, metavar="Y", help=t("validate.help_year"))
     parser.add_argument("--max-findings", type=int, default=1000, metavar="N", help=t("validate.help_max_findings"))
     parser.add_argument("--reject-synthetic", action="store_true", help=t("validate.help_reject_synthetic"))
@@ -60,7 +65,7 @@ class _TerminalProgress:
 
 def run(args: argparse.Namespace) -> ExitCode:
     from iplos_tui.core import refdata
-    from iplos_tui.core.extract.rules import rule_title
+    from iplos_tui.core.extract import report as reporting
     from iplos_tui.core.extract.validate import validate_file
     from iplos_tui.core.fsutil import check_extract_placement
     from iplos_tui.core.text import safe_text
@@ -71,55 +76,76 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise BadOption(str(refdata.UnsupportedYear(year)))
     if args.max_findings < 0:
         raise BadOption(t("validate.bad_max_findings"))
+    if args.per_rule < 1:
+        raise BadOption(t("validate.bad_per_rule"))
+    secure_dir = _secure_dir(args) if args.report else None
+    info = reporting.ReportInfo.now(args.extract)
+    options = {"year": year, "profile_kommunenr": kommunenr, "profile_bydel": bydel, "allow_synthetic": not args.reject_synthetic, "sha256": True}
     profile = getattr(args, "profile", None)
     placement = check_extract_placement(args.extract, getattr(profile, "secure_dir", None))  # the same rule as the submission
+    for warning in placement.warnings:
+        print(f"{t('cli.mark_warning')} {safe_text(warning, one_line=True)}", file=sys.stderr)
+    if args.compare:
+        return _compare(args, placement.path, options, secure_dir, info)
     progress = _TerminalProgress()
     try:
         report = validate_file(
             placement.path,
-            year=year,
-            profile_kommunenr=kommunenr,
-            profile_bydel=bydel,
-            allow_synthetic=not args.reject_synthetic,
-            max_findings=args.max_findings,
             progress=progress,
+            **options,
+            **reporting.limits(None if args.all else args.per_rule, None if args.all else args.max_findings),
         )
     finally:
         progress.clear()
 
+    opened = report.size is not None  # a file that could not even be opened gets no report
     if args.json:
-        document = {"file": args.extract, "placement_warnings": list(placement.warnings), **report.to_dict()}
-        print(json.dumps(document, ensure_ascii=False, indent=2))
+        print(json.dumps({"file": args.extract, "placement_warnings": list(placement.warnings), **report.to_dict()}, ensure_ascii=False, indent=2))
+        print(t("validate.verdict", verdict=reporting.verdict(report)), file=sys.stderr)
+    elif opened:
+        sys.stdout.write(reporting.render_text(report, info))
+    else:
+        print(f"iplos: {report.block_reason()}", file=sys.stderr)
+    if secure_dir is not None and opened:
+        written = reporting.write_report(report, info, secure_dir)
+        print(t("validate.report_written", text=str(written.text_path), csv=str(written.csv_path)), file=sys.stderr)
+    return _exit_code(report)
 
-    err = sys.stderr
-    print(t("validate.file", path=safe_text(args.extract, one_line=True)), file=err)
-    for warning in placement.warnings:
-        print(f"{t('cli.mark_warning')} {safe_text(warning, one_line=True)}", file=err)
-    if report.fatal is None or report.persons:
-        print(t("validate.counts", persons=report.persons, services=report.services, refusals=report.refusals), file=err)
-    print(t("validate.totals", **report.counts), file=err)
-    fired = report.rules_fired()
-    if fired:
-        print(t("validate.by_rule"), file=err)
-        for rule in fired:
-            level = t("validate.level_" + rule.level)
-            print(f"  {rule.count:>7}  {level:<9} {rule.rule:<28} {rule_title(rule.rule)}", file=err)
-    if report.findings:
-        print(t("validate.first_findings", count=min(SHOWN_FINDINGS, len(report.findings))), file=err)
-        for item in report.findings[:SHOWN_FINDINGS]:
-            where = t("validate.where", line=item.line or "?", local_id=item.local_id or "-")
-            print(f"  {where}: {item.message}", file=err)
-        omitted = report.total - min(SHOWN_FINDINGS, len(report.findings))
-        if omitted > 0:
-            print(t("validate.more", count=omitted), file=err)
+
+def _exit_code(report) -> ExitCode:
     if report.fatal is not None:
-        print(t("validate.verdict_unreadable", reason=report.block_reason()), file=err)
         return ExitCode.USAGE
-    if report.blocks_sending:
-        print(t("validate.verdict_blocked", reason=report.block_reason()), file=err)
-        return ExitCode.FAILED
-    if report.needs_acceptance:
-        print(t("validate.verdict_errors", errors=report.errors), file=err)
-        return ExitCode.FAILED
-    print(t("validate.verdict_ok", warnings=report.warnings), file=err)
-    return ExitCode.OK
+    return ExitCode.OK if report.ok else ExitCode.FAILED
+
+
+def _compare(args: argparse.Namespace, new_path, options: dict, secure_dir, info) -> ExitCode:
+    """NEW against OLD: per rule before/after, fixed / new / still there by local id."""
+    from iplos_tui.core.extract import report as reporting
+    from iplos_tui.core.extract.compare import DEFAULT_IDS_SHOWN, compare_files, render_comparison
+    from iplos_tui.core.fsutil import check_extract_placement
+    from iplos_tui.core.text import safe_text
+
+    old = check_extract_placement(args.compare, getattr(getattr(args, "profile", None), "secure_dir", None))
+    for warning in old.warnings:
+        print(f"{t('cli.mark_warning')} {safe_text(warning, one_line=True)}", file=sys.stderr)
+    comparison = compare_files(new_path, old.path, **options)
+    if args.json:
+        print(json.dumps({"file": args.extract, "old_file": args.compare, **comparison.to_dict()}, ensure_ascii=False, indent=2))
+    else:
+        names = {"new_name": safe_text(args.extract, one_line=True), "old_name": safe_text(args.compare, one_line=True)}
+        sys.stdout.write(render_comparison(comparison, ids_shown=None if args.all else DEFAULT_IDS_SHOWN, **names))
+    print(t("validate.verdict", verdict=reporting.verdict(comparison.new)), file=sys.stderr)
+    if secure_dir is not None and comparison.new.size is not None:
+        written = reporting.write_report(comparison.new, info, secure_dir)
+        print(t("validate.report_written", text=str(written.text_path), csv=str(written.csv_path)), file=sys.stderr)
+    return _exit_code(comparison.new)
+
+
+def _secure_dir(args: argparse.Namespace):
+    """The profile's secure directory, checked before the validation starts."""
+    from iplos_tui.core.extract.report import check_secure_dir
+
+    profile = getattr(args, "profile", None)
+    if profile is None or not getattr(profile, "kommunenr", "") or not getattr(profile, "secure_dir", None):
+        raise BadOption(t("validate.no_profile_for_report"))
+    return check_secure_dir(profile.secure_dir)

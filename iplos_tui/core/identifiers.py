@@ -305,6 +305,23 @@ def check_person_id(value: str, field: str = "fnr", *, allow_synthetic: bool = T
     return _fine(field, kind)
 
 
+def birth_date(value: str) -> datetime.date | None:
+    """The date of birth in a fødselsnummer, d-, h- or synthetic number whose check digits and
+    date are valid (None for an FH-number, which has no date, or an invalid number)."""
+    if not (isinstance(value, str) and len(value) == 11 and _is_ascii_digits(value)) or value[0] in "89":
+        return None
+    if person_id_check_digits(value[:9]) != (int(value[9]), int(value[10])):
+        return None
+    day, month, yy, individual = int(value[0:2]), int(value[2:4]), int(value[4:6]), int(value[6:9])
+    day -= 40 if day > 40 else 0
+    month -= 80 if month > 80 else 40 if month > 40 else 0
+    year = _birth_year(yy, individual)
+    try:
+        return datetime.date(year, month, day) if year is not None else None
+    except ValueError:
+        return None
+
+
 def make_person_id(birth: datetime.date, individual: int, kind: str = "synthetic") -> str | None:
     """A valid person id of ``kind`` ("fnr", "dnr", "hnr" or "synthetic") for ``birth``.
 

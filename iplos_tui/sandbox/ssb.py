@@ -108,7 +108,11 @@ def check_content(
 
     result = SsbResult()
     codes = refdata.service_codes(year)
-    validator = Validator(year, kommunenr, bydel, allow_synthetic=True, require_person_id=False, max_findings=max_findings)
+    # TPF knows each person's age at the end of the year, so SSB can check ages and starts before birth.
+    birth_years = {local_id: year - info.age for local_id, info in persons.items() if info.age is not None}
+    validator = Validator(
+        year, kommunenr, bydel, allow_synthetic=True, require_person_id=False, max_findings=max_findings, birth_years=birth_years
+    )
     cells: dict[tuple[str, str], _Cell] = defaultdict(_Cell)
     tpf_by_local: dict[str, list[Finding]] = defaultdict(list)
     for item in tpf_findings:

@@ -9,6 +9,7 @@ nothing else may be found.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import math
 import random
@@ -21,7 +22,7 @@ from iplos_tui.core import refdata
 from iplos_tui.core.extract.model import Header, Person, Refusal, Score, Service
 from iplos_tui.core.extract.rules import ERROR, RULES, WARNING
 from iplos_tui.core.extract.uttrekk_v1 import write_footer, write_header, write_person
-from iplos_tui.core.identifiers import make_person_id, orgnr_check_digit, person_id_check_digits
+from iplos_tui.core.identifiers import birth_date, make_person_id, orgnr_check_digit, person_id_check_digits
 
 _BIRTH_FIRST = datetime.date(1920, 1, 1)
 _BIRTH_LAST = datetime.date(2010, 12, 31)
@@ -193,7 +194,14 @@ def _plant(rule: str, person: Person, maker: _Maker, context: dict[str, object])
             service.code = final_code
         for key, value in changes.items():
             setattr(service, key, value)
+        # the person's own services of that code go, so that the new one overlaps none of them
+        person.services = [s for s in person.services if s.code != service.code]
         person.services.append(service)
+
+    def before_birth() -> None:
+        born = birth_date(person.person_id or "")
+        day = f"{born.year - 1}-06-01" if born else None
+        add_service(decision_date=day, start=day)
 
     def bad_orgnr() -> str:
         good = rng.choice(maker.locations)
@@ -208,6 +216,8 @@ def _plant(rule: str, person: Person, maker: _Maker, context: dict[str, object])
         "person.id_kind": lambda: setattr(person, "person_id", _help_number(person.person_id)),
         "person.no_service": lambda: (person.services.clear(), person.refusals.clear()),
         "person.household": lambda: setattr(person, "household", "7"),
+        "person.age_implausible": lambda: setattr(person, "person_id", _over_120(year, context)),
+        "service.before_birth": before_birth,
         "score.variable": lambda: person.scores.append(Score("unknown_variable", "3", f"{year}-03-01")),
         "score.value": lambda: person.scores.append(Score(maker.variables[0], "6", f"{year}-03-01")),
         "score.date": lambda: person.scores.append(Score(maker.variables[0], "2", f"{year + 1}-02-01")),
@@ -230,6 +240,11 @@ def _plant(rule: str, person: Person, maker: _Maker, context: dict[str, object])
         "refusal.date": lambda: person.refusals.append(Refusal("21", f"{year}-4-1")),
         "refusal.period": lambda: person.refusals.append(Refusal("21", f"{year - 1}-12-31")),
     }
+    if rule == "service.overlap":
+        if not person.services:
+            return False
+        person.services.append(copy.copy(person.services[0]))  # the same service twice
+        return True
     if rule == "person.duplicate":
         previous = context.get("previous_id")
         if not previous:
@@ -250,6 +265,18 @@ def _impossible_date_id(context: dict[str, object]) -> str:
         if digits is not None:
             context["invalid_counter"] = counter
             return f"{first9}{digits[0]}{digits[1]}"
+
+
+def _over_120(year: int, context: dict[str, object]) -> str:
+    """A synthetic id, unique in the file, of a person born 121 years before ``year``."""
+    counter = int(context.get("old_counter", 0))  # type: ignore[arg-type]
+    while True:
+        counter += 1
+        birth = datetime.date(year - 121, 1 + counter % 12, 1 + (counter // 12) % 28)
+        pid = make_person_id(birth, 500 + (counter // 336) % 250, kind="synthetic")
+        if pid is not None:
+            context["old_counter"] = counter
+            return pid
 
 
 def _help_number(synthetic: str) -> str:

@@ -125,13 +125,22 @@ class _MeteredReader:
     """A read-only stream over a file descriptor that reports progress, honours a cancel event
     and stops at the size cap (a file that grows while we read it)."""
 
-    def __init__(self, fd: int, total: int, max_bytes: int, progress: Progress | None, cancel: threading.Event | None):
+    def __init__(
+        self,
+        fd: int,
+        total: int,
+        max_bytes: int,
+        progress: Progress | None,
+        cancel: threading.Event | None,
+        tap: Callable[[bytes], None] | None = None,
+    ):
         self._fd = fd
         self.total = total
         self.bytes_read = 0
         self._max = max_bytes
         self._progress = progress
         self._cancel = cancel
+        self._tap = tap
 
     def read(self, size: int = CHUNK_SIZE) -> bytes:
         if self._cancel is not None and self._cancel.is_set():
@@ -142,6 +151,8 @@ class _MeteredReader:
         self.bytes_read += len(data)
         if self.bytes_read > self._max:
             raise _error("too_large", "file.too_large", size=self.bytes_read, limit=self._max)
+        if self._tap is not None:
+            self._tap(data)
         if self._progress is not None:
             self._progress(self.bytes_read, max(self.total, self.bytes_read))
         return data
@@ -159,11 +170,28 @@ class OpenedExtract:
     importer: Importer
     _fd: int = field(repr=False)
     _max_bytes: int = field(repr=False)
+    _reader: _MeteredReader | None = field(default=None, repr=False)
 
-    def records(self, *, progress: Progress | None = None, cancel: threading.Event | None = None) -> Iterator[Header | Person]:
+    def records(
+        self,
+        *,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+        tap: Callable[[bytes], None] | None = None,
+    ) -> Iterator[Header | Person]:
+        """The records from the start of the file; ``tap`` sees every chunk of bytes as it is
+        read (``validate_file(sha256=True)`` hashes the bytes it validates in this same read)."""
         os.lseek(self._fd, 0, os.SEEK_SET)
-        reader = _MeteredReader(self._fd, self.size, self._max_bytes, progress, cancel)
+        self._reader = reader = _MeteredReader(self._fd, self.size, self._max_bytes, progress, cancel, tap)
         return self.importer.iter_records(reader)  # type: ignore[arg-type]
+
+    def read_rest(self) -> None:
+        """Read what the last ``records()`` pass left unread (it stopped at an unreadable spot),
+        so that its digest covers the whole file."""
+        reader = self._reader
+        if reader is not None:
+            while reader.read(CHUNK_SIZE):
+                pass
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -64,6 +64,7 @@ RULES: dict[str, str] = {
     "person.id_checksum": ERROR,
     "person.id_invalid": ERROR,
     "person.id_kind": WARNING,
+    "person.age_implausible": ERROR,
     "person.duplicate": ERROR,
     "person.no_service": ERROR,
     "person.household": WARNING,
@@ -79,6 +80,7 @@ RULES: dict[str, str] = {
     "service.end_date": ERROR,
     "service.period": ERROR,
     "service.start_after_end": ERROR,
+    "service.before_birth": ERROR,
     "service.decision_after_start": WARNING,
     "service.orgnr_missing": ERROR,
     "service.orgnr_forbidden": ERROR,
@@ -88,6 +90,7 @@ RULES: dict[str, str] = {
     "service.extent_missing": WARNING,
     "service.unit_mismatch": WARNING,
     "service.stay_fields": WARNING,
+    "service.overlap": WARNING,
     # refusals
     "refusal.code": ERROR,
     "refusal.date": ERROR,
@@ -99,8 +102,28 @@ RULES: dict[str, str] = {
 }
 
 
+#: The rules catalogue's version (docs/rules.md, every report): raise it whenever a rule is
+#: added, removed or changes level; a test holds it to the table.
+CATALOGUE_VERSION = "3"
+
+
 def rules_of_level(level: str) -> list[str]:
     return [rule for rule, rule_level in RULES.items() if rule_level == level]
+
+
+def level_name(level: str) -> str:
+    """The level as the operator reads it ("kritisk", "feil", "advarsel", "info")."""
+    return t("rules.level_" + level)
+
+
+def rule_check(rule: str) -> str:
+    """What the rule checks (docs/rules.md)."""
+    return t("rules.check_" + rule.replace(".", "_"))
+
+
+def rule_fix(rule: str) -> str:
+    """What to fix in the care system when the rule fires."""
+    return t("rules.fix_" + rule.replace(".", "_"))
 
 
 def message_key(rule: str) -> str:

@@ -6,31 +6,28 @@ what needs the whole file (duplicates, an empty extract, the users per service) 
 (two 64-bit hashes, each with its line number: 3.2 MB per 100,000 persons), never the ids
 themselves.
 
-The report's counts always add up: ``sum(counts.values()) == sum(by_rule.values()) ==
-len(findings) + findings_omitted``. When findings are capped, a more serious finding takes the
-place of a less serious one, so an info fact never hides an error.
+When findings are capped, a more serious finding takes the place of a less serious one, so an
+info fact never hides an error; the ``Report`` (``result.py``) counts every one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import hashlib
 import os
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 
 from iplos_tui.core import identifiers, refdata
 from iplos_tui.core.extract.importer import DEFAULT_MAX_BYTES, ExtractError, Progress, open_extract
 from iplos_tui.core.extract.model import HOUSEHOLD_CODES, Header, Person, Service
+from iplos_tui.core.extract.result import Report, RuleCount, fatal_finding
 from iplos_tui.core.extract.rules import (
-    ERROR,
-    FATAL,
     LEVELS,
     LOCAL_ID,
-    RULES,
-    WARNING,
     Finding,
     finding,
     mask_person_id,
@@ -44,112 +41,14 @@ from iplos_tui.core.extract.rules import (
 from iplos_tui.core.i18n import t
 
 DEFAULT_MAX_FINDINGS = 1000
+#: Older than this at the end of the reporting year is taken for a wrong number (person.age_implausible).
+MAX_AGE = 120
 _SCORES = frozenset(str(score) for score in refdata.VALID_SCORES)
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}
+__all__ = ["DEFAULT_MAX_FINDINGS", "MAX_AGE", "Report", "RuleCount", "Validator", "fatal_finding", "validate_file"]
 # The duplicate check files each id's 64-bit hash (and its line) into one of this many buckets as
 # it goes; the end looks at one bucket at a time, so its passing dict stays small.
 _DUPLICATE_BUCKETS = 256
-
-
-def _zero_counts() -> dict[str, int]:
-    return dict.fromkeys(LEVELS, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class RuleCount:
-    """One rule that fired: its level and how many findings it gave (all of them, kept or not)."""
-
-    rule: str
-    level: str
-    count: int
-
-
-@dataclass
-class Report:
-    """What the validation found.
-
-    The one predicate a submission asks is ``blocks_sending`` (any fatal finding: the file
-    cannot be used, and is never sent). Otherwise ``needs_acceptance`` (errors: SSB will flag
-    them; sent only after an explicit choice), else ``ok`` (warnings and info never stop it).
-    ``counts`` has every level (``fatal``, ``error``, ``warning``, ``info``) as a key.
-    """
-
-    persons: int = 0
-    services: int = 0
-    refusals: int = 0
-    counts: dict[str, int] = field(default_factory=_zero_counts)
-    by_rule: dict[str, int] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)  # most serious level first, then file order
-    findings_omitted: int = 0
-    fatal: Finding | None = None  # the file cannot be read as an extract (one of rules.UNREADABLE)
-    year: int | None = None
-    kommunenr: str | None = None
-    bydel: str | None = None
-    source_system: str | None = None
-    source_version: str | None = None
-
-    @property
-    def blocks_sending(self) -> bool:
-        return self.counts[FATAL] > 0
-
-    @property
-    def needs_acceptance(self) -> bool:
-        return not self.blocks_sending and self.counts[ERROR] > 0
-
-    @property
-    def ok(self) -> bool:
-        """Sendable with the normal confirmation: nothing fatal, no error."""
-        return not self.blocks_sending and self.counts[ERROR] == 0
-
-    @property
-    def errors(self) -> int:
-        return self.counts[ERROR]
-
-    @property
-    def warnings(self) -> int:
-        return self.counts[WARNING]
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    def block_reason(self) -> str | None:
-        """Why the file cannot be sent (the first fatal finding, with its line), or None."""
-        if not self.blocks_sending:
-            return None
-        first = self.fatal or next((f for f in self.findings if f.level == FATAL), None)
-        if first is None:  # every fatal finding was capped away (max_findings=0)
-            return t("extract.blocked_count", count=self.counts[FATAL])
-        return t("extract.at_line", line=first.line, message=first.message) if first.line else first.message
-
-    def rules_fired(self) -> list[RuleCount]:
-        """Every rule that fired: the most serious level first, then the commonest, then by id."""
-        fired = [RuleCount(rule, RULES[rule], count) for rule, count in self.by_rule.items()]
-        return sorted(fired, key=lambda r: (_RANK[r.level], -r.count, r.rule))
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "ok": self.ok,
-            "blocks_sending": self.blocks_sending,
-            "needs_acceptance": self.needs_acceptance,
-            "persons": self.persons,
-            "services": self.services,
-            "refusals": self.refusals,
-            "counts": dict(self.counts),
-            "by_rule": dict(self.by_rule),
-            "findings": [f.to_dict() for f in self.findings],
-            "findings_omitted": self.findings_omitted,
-            "fatal": self.fatal.to_dict() if self.fatal else None,
-            "year": self.year,
-            "kommunenr": self.kommunenr,
-            "bydel": self.bydel,
-            "source_system": self.source_system,
-            "source_version": self.source_version,
-        }
-
-
-def fatal_finding(error: ExtractError) -> Finding:
-    return Finding(error.rule, RULES.get(error.rule, FATAL), None, error.line, None, None, error.reason)
 
 
 class Validator:
@@ -158,7 +57,9 @@ class Validator:
     ``year`` None takes the reporting year from the header. ``profile_kommunenr`` and
     ``profile_bydel``, when given, must equal the header's. ``allow_synthetic`` accepts synthetic
     test person ids (month + 80), as in the sandbox. ``require_person_id`` False checks a
-    pseudonymised content part, whose persons carry only their local id. The report keeps at most
+    pseudonymised content part, whose persons carry only their local id; ``birth_years`` (local
+    id -> year of birth, from the pseudonymisation) then lets it check ages and service starts
+    before birth all the same. The report keeps at most
     ``max_findings`` findings, and with ``max_per_rule`` at most that many of each rule (so that a
     screen has examples of every rule); the rest are counted.
     """
@@ -173,6 +74,7 @@ class Validator:
         require_person_id: bool = True,
         max_findings: int = DEFAULT_MAX_FINDINGS,
         max_per_rule: int | None = None,
+        birth_years: Mapping[str, int] | None = None,
     ) -> None:
         if year is not None:
             refdata.supported_years()
@@ -183,6 +85,7 @@ class Validator:
         self.profile_bydel = profile_bydel or None
         self.allow_synthetic = allow_synthetic
         self.require_person_id = require_person_id
+        self.birth_years = birth_years
         self.max_findings = max_findings
         self.max_per_rule = max_per_rule
         self.report = Report(year=year)
@@ -309,24 +212,7 @@ class Validator:
             hashes.append(key)
             lines.append(line)
 
-        pid = p.person_id
-        if pid is None:
-            if self.require_person_id:
-                out.append(finding("person.id_missing", lid, line, "personId", None))
-        elif not (len(pid) == 11 and pid.isascii() and pid.isdigit()):
-            out.append(finding("person.id_format", lid, line, "personId", mask_person_id(pid), length=len(pid)))
-        else:
-            verdict = identifiers.check_person_id(pid, allow_synthetic=self.allow_synthetic)
-            if verdict.severity == "ok":
-                pass
-            elif not verdict.ok:
-                if identifiers.person_id_check_digits(pid[:9]) != (int(pid[9]), int(pid[10])):
-                    out.append(finding("person.id_checksum", lid, line, "personId", mask_person_id(pid)))
-                else:
-                    out.append(finding("person.id_invalid", lid, line, "personId", mask_person_id(pid), detail=verdict.message))
-            else:
-                out.append(finding("person.id_kind", lid, line, "personId", mask_person_id(pid), detail=verdict.message))
-
+        birth_year = self._person_id(p, lid, line, out)
         if p.household is not None and p.household not in HOUSEHOLD_CODES:
             out.append(finding("person.household", lid, line, "household", shown(p.household)))
         if not p.services and not p.refusals:
@@ -349,6 +235,7 @@ class Validator:
         if p.services:
             codes = self._codes
             self._users.update({s.code for s in p.services if s.code in codes})
+            self._periods(p.services, lid, birth_year, out)
         first = self._first
         for refusal in p.refusals:
             if refusal.code not in self._codes:
@@ -359,6 +246,70 @@ class Validator:
             elif date < first or date > last:
                 out.append(finding("refusal.period", lid, refusal.line, "date", shown(refusal.date), year=self.year))
         return out
+
+    def _person_id(self, p: Person, lid: str | None, line: int, out: list[Finding]) -> int | None:
+        """The person id's checks; returns the birth year when known (from a valid number, or
+        for a pseudonymised part from ``birth_years``), after checking the age it gives."""
+        pid = p.person_id
+        birth_year: int | None = None
+        kept: Finding | None = None  # the person.id_kind warning, added last
+        old = False  # kept says only "born before 1900", which an age finding says better
+        if pid is None:
+            if self.require_person_id:
+                out.append(finding("person.id_missing", lid, line, "personId", None))
+            if self.birth_years is not None and lid is not None:
+                birth_year = self.birth_years.get(lid)
+        elif not (len(pid) == 11 and pid.isascii() and pid.isdigit()):
+            out.append(finding("person.id_format", lid, line, "personId", mask_person_id(pid), length=len(pid)))
+        else:
+            verdict = identifiers.check_person_id(pid, allow_synthetic=self.allow_synthetic)
+            if not verdict.ok:
+                if identifiers.person_id_check_digits(pid[:9]) != (int(pid[9]), int(pid[10])):
+                    out.append(finding("person.id_checksum", lid, line, "personId", mask_person_id(pid)))
+                else:
+                    out.append(finding("person.id_invalid", lid, line, "personId", mask_person_id(pid), detail=verdict.message))
+                return None
+            born = identifiers.birth_date(pid)
+            birth_year = born.year if born is not None else None
+            if verdict.severity != "ok":
+                kept = finding("person.id_kind", lid, line, "personId", mask_person_id(pid), detail=verdict.message)
+                old = verdict.kind not in ("hnr", "fhnr")
+        if birth_year is not None:
+            age = self.year - birth_year  # at 31 December of the reporting year, give or take a birthday
+            if age < 0 or age > MAX_AGE:
+                out.append(finding("person.age_implausible", lid, line, "personId", str(birth_year), born=birth_year, age=age, year=self.year))
+                birth_year = None  # a wrong birth year: its services are not "before birth" one by one
+                if old:
+                    kept = None
+        if kept is not None:
+            out.append(kept)
+        return birth_year
+
+    def _periods(self, services: list[Service], lid: str | None, birth_year: int | None, out: list[Finding]) -> None:
+        """Across one person's services: a start before the birth year, and two services of the
+        same code whose periods overlap (a handover on the same day is no overlap; the same start
+        is)."""
+        periods: dict[str, list[tuple[datetime.date, datetime.date | None, int]]] = {}
+        for s in services:
+            start = parse_date(s.start) if s.start else None
+            if start is None:
+                continue
+            if birth_year is not None and start.year < birth_year:
+                out.append(finding("service.before_birth", lid, s.line, "start", shown(s.start), born=birth_year))
+            end = parse_date(s.end) if s.end else None
+            if s.code in self._codes and (s.end is None or (end is not None and end >= start)):
+                periods.setdefault(s.code, []).append((start, end, s.line))
+        for code, spans in periods.items():
+            if len(spans) < 2:
+                continue
+            spans.sort(key=lambda span: (span[0], span[2]))
+            previous_start, latest_end, latest_line = spans[0]
+            for start, end, line in spans[1:]:
+                if latest_end is None or start < latest_end or start == previous_start:
+                    out.append(finding("service.overlap", lid, line, "start", start.isoformat(), code=code, name=self._codes[code].name, other_line=latest_line))
+                if latest_end is not None and (end is None or end > latest_end):
+                    latest_end, latest_line = end, line
+                previous_start = start
 
     def _service(self, s: Service, lid: str | None, out: list[Finding]) -> None:
         line = s.line
@@ -502,34 +453,52 @@ def validate_file(
     profile_kommunenr: str | None = None,
     profile_bydel: str | None = None,
     allow_synthetic: bool = True,
+    require_person_id: bool = True,
+    birth_years: Mapping[str, int] | None = None,
     max_findings: int = DEFAULT_MAX_FINDINGS,
     max_per_rule: int | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     allowed_dir: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    sha256: bool = False,
 ) -> Report:
     """Validate the extract at ``path`` in one streaming pass.
 
     A file that cannot be read as an extract gives a report whose ``fatal`` finding says why
     (with the findings of the records read before that point). ``progress(bytes_read, total)``
-    is called per chunk; a set ``cancel`` event raises ``Cancelled`` between chunks.
+    is called per chunk; a set ``cancel`` event raises ``Cancelled`` between chunks. With
+    ``sha256`` the report carries the SHA-256 of exactly the bytes validated.
     """
     validator = Validator(
         year,
         profile_kommunenr,
         profile_bydel,
         allow_synthetic=allow_synthetic,
+        require_person_id=require_person_id,
         max_findings=max_findings,
         max_per_rule=max_per_rule,
+        birth_years=birth_years,
     )
+    digest = hashlib.sha256() if sha256 else None
     try:
-        with open_extract(path, max_bytes=max_bytes, allowed_dir=allowed_dir) as opened:
-            for record in opened.records(progress=progress, cancel=cancel):
-                validator.feed(record)
-            report = validator.finish()
-            _fill_duplicate_ids(report, opened.records(cancel=cancel))
-            return report
+        opened = open_extract(path, max_bytes=max_bytes, allowed_dir=allowed_dir)
     except ExtractError as exc:
         validator.add_fatal(exc)
         return validator.finish()
+    with opened:
+        validator.report.size = opened.size
+        try:
+            for record in opened.records(progress=progress, cancel=cancel, tap=digest.update if digest is not None else None):
+                validator.feed(record)
+        except ExtractError as exc:
+            validator.add_fatal(exc)
+            if digest is not None:
+                with contextlib.suppress(ExtractError):
+                    opened.read_rest()
+        report = validator.finish()
+        if digest is not None:
+            report.sha256 = digest.hexdigest()
+        if report.fatal is None:
+            _fill_duplicate_ids(report, opened.records(cancel=cancel))
+        return report

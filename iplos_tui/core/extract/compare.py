@@ -1,0 +1,133 @@
+"""Two extracts compared, rule by rule: what the corrected extract fixed, what is new, what is
+still there, by the care system's local id — what the IPLOS contact asks the vendor about.
+
+``compare_files(new, old)`` validates both (every finding kept) and ``compare_reports`` lines
+their findings up: per rule the count before and after, and the local ids whose finding went
+away (fixed), came (new) or stayed (still there). Findings without a local id (the header, the
+file as a whole) count by how many there are. ``render_comparison`` is the text both the CLI
+and the Submission pane show.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+from iplos_tui.core.extract.importer import check_extract_path
+from iplos_tui.core.extract.result import Report
+from iplos_tui.core.extract.rules import LEVELS, RULES, level_name, rule_title
+from iplos_tui.core.extract.validate import validate_file
+from iplos_tui.core.i18n import t
+
+_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+#: Local ids shown per list unless all are asked for.
+DEFAULT_IDS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    """One rule in two extracts: the counts before and after, and the local ids, sorted, whose
+    finding went away (``fixed``), came (``new``) or stayed (``still``)."""
+
+    rule: str
+    level: str
+    before: int
+    after: int
+    fixed: tuple[str, ...] = ()
+    new: tuple[str, ...] = ()
+    still: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "level": self.level,
+            "before": self.before,
+            "after": self.after,
+            "fixed": list(self.fixed),
+            "new": list(self.new),
+            "still": list(self.still),
+        }
+
+
+@dataclass
+class Comparison:
+    old: Report
+    new: Report
+    rules: list[RuleChange] = field(default_factory=list)  # most serious level first, then by id
+
+    def change(self, rule: str) -> RuleChange | None:
+        return next((change for change in self.rules if change.rule == rule), None)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "old": {"counts": dict(self.old.counts), "persons": self.old.persons, "sha256": self.old.sha256},
+            "new": {"counts": dict(self.new.counts), "persons": self.new.persons, "sha256": self.new.sha256},
+            "rules": [change.to_dict() for change in self.rules],
+        }
+
+
+def _ids(report: Report, rule: str) -> set[str]:
+    """The local ids the rule named (findings without one are counted, not named)."""
+    return {f.local_id for f in report.findings if f.rule == rule and f.local_id}
+
+
+def compare_reports(old: Report, new: Report) -> Comparison:
+    """Line up two reports made with every finding kept (``validate_file(max_per_rule=None)``)."""
+    comparison = Comparison(old, new)
+    for rule in sorted(set(old.by_rule) | set(new.by_rule), key=lambda r: (_RANK[RULES[r]], r)):
+        before, after = _ids(old, rule), _ids(new, rule)
+        comparison.rules.append(
+            RuleChange(
+                rule,
+                RULES[rule],
+                old.by_rule.get(rule, 0),
+                new.by_rule.get(rule, 0),
+                fixed=tuple(sorted(before - after)),
+                new=tuple(sorted(after - before)),
+                still=tuple(sorted(before & after)),
+            )
+        )
+    return comparison
+
+
+def compare_files(new: str | os.PathLike[str], old: str | os.PathLike[str], **options: object) -> Comparison:
+    """Validate ``old`` and ``new`` with the same options (every finding kept) and compare them.
+    A file that cannot be opened at all raises its ``ExtractError`` (there is nothing to compare)."""
+    for path in (old, new):
+        check_extract_path(path, **({"allowed_dir": options["allowed_dir"]} if options.get("allowed_dir") else {}))  # type: ignore[arg-type]
+    options = {**options, "max_per_rule": None, "max_findings": sys.maxsize}
+    return compare_reports(validate_file(old, **options), validate_file(new, **options))  # type: ignore[arg-type]
+
+
+def _id_list(label_key: str, ids: tuple[str, ...], limit: int | None) -> str:
+    shown = ids if limit is None else ids[:limit]
+    text = t(label_key, count=len(ids), ids=", ".join(shown))
+    if len(shown) < len(ids):
+        text += " " + t("extract.compare.more", count=len(ids) - len(shown))
+    return text
+
+
+def render_comparison(comparison: Comparison, *, new_name: str, old_name: str, ids_shown: int | None = DEFAULT_IDS_SHOWN) -> str:
+    """The comparison as text: the totals, a table of the rules, then each rule's local ids."""
+    lines = [t("extract.compare.title", new=new_name, old=old_name), ""]
+    for key, report in (("extract.compare.before", comparison.old), ("extract.compare.after", comparison.new)):
+        counts = ", ".join(f"{level_name(level)} {count}" for level, count in report.counts.items())
+        lines.append(t(key, counts=counts, persons=report.persons))
+    if not comparison.rules:
+        return "\n".join([*lines, "", t("extract.compare.nothing")]) + "\n"
+    width = max(len(change.rule) for change in comparison.rules) + 2
+    header = (t("extract.compare.col_rule"), t("extract.compare.col_level"), t("extract.compare.col_before"), t("extract.compare.col_after"),
+              t("extract.compare.col_fixed"), t("extract.compare.col_new"), t("extract.compare.col_still"))
+    lines += ["", f"{header[0]:<{width}}{header[1]:<10}" + "".join(f"{h:>8}" for h in header[2:])]
+    for change in comparison.rules:
+        numbers = (change.before, change.after, len(change.fixed), len(change.new), len(change.still))
+        lines.append(f"{change.rule:<{width}}{level_name(change.level):<10}" + "".join(f"{n:>8}" for n in numbers))
+    for change in comparison.rules:
+        if not (change.fixed or change.new or change.still):
+            continue
+        lines += ["", t("extract.compare.rule", rule=change.rule, title=rule_title(change.rule), before=change.before, after=change.after)]
+        for key, ids in (("extract.compare.fixed", change.fixed), ("extract.compare.new", change.new), ("extract.compare.still", change.still)):
+            if ids:
+                lines.append("  " + _id_list(key, ids, ids_shown))
+    return "\n".join(lines) + "\n"
