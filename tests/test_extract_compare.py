@@ -76,3 +76,27 @@ def test_cli_compare_text_and_json(tmp_path):
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == ExitCode.USAGE and missing.stdout == ""
     assert "nope.xml finnes ikke" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_compare_with_the_extract_last_sent(tmp_path):
+    """The pane's view: the extract in the path field against the one the journal says was sent."""
+    from submit_world import World
+
+    from iplos_tui.core.extract.compare import compare_with_previous
+    from iplos_tui.core.extract.generator import generate_file
+
+    world = World(tmp_path / "w", persons=60)
+    try:
+        assert compare_with_previous(world.extract, world.profile) is None  # nothing sent yet
+        assert world.run().state == "confirmed"
+        assert compare_with_previous(world.extract, world.profile) is None  # itself is no "before"
+        corrected = world.secure / "uttrekk-rettet.xml"
+        generate_file(corrected, persons=60, kommunenr="0403", year=2017, error_rate=0.2, seed=3)
+        old, comparison = compare_with_previous(corrected, world.profile)
+        assert old == world.extract
+        assert comparison.new.counts["error"] > 0 and comparison.old.counts["error"] == 0
+        assert all(change.fixed == () for change in comparison.rules if change.level != "info")
+        world.extract.write_bytes(world.extract.read_bytes() + b"\n")  # the sent file changed since
+        assert compare_with_previous(corrected, world.profile) is None
+    finally:
+        world.close()

@@ -163,3 +163,20 @@ def test_an_unreadable_file_gets_a_report_too(tmp_path, config, secure_dir):
     assert "kan ikke sendes" in text and "file.truncated" in text and "avkortet" in text
     assert hashlib.sha256(cut.read_bytes()).hexdigest() in text  # the whole file, though reading stopped
     assert [row["regel"] for row in _csv_rows(csv_path)] == ["file.truncated"]
+
+
+def test_the_pane_writes_the_same_report(with_errors, valid_profile, secure_dir):
+    """The Submission pane's key calls core: the same files as `iplos validate --report`."""
+    import datetime as dt
+
+    from iplos_tui.core.extract.report import report_for_profile
+
+    made_at = dt.datetime(2018, 1, 8, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    report, written = report_for_profile(with_errors, valid_profile.replace(secure_dir=secure_dir), made_at=made_at)
+    assert written.text_path.parent == secure_dir / "reports" and written.text_path.name == "validering-040300-2017-20180108-093000.txt"
+    text = written.text_path.read_text(encoding="utf-8")
+    assert "0403 Hamar" in text and "Dato:            2018-01-08 09:30 +0100" in text and report.sha256 in text
+    rows = _csv_rows(written.csv_path)
+    assert {row["regel"] for row in rows} == set(report.by_rule)
+    again = report_for_profile(with_errors, valid_profile.replace(secure_dir=secure_dir), made_at=made_at)[1]
+    assert again.text_path.name == "validering-040300-2017-20180108-093000-2.txt"  # never overwritten

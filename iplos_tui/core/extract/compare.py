@@ -10,15 +10,21 @@ and the Submission pane show.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from iplos_tui.core.extract.importer import check_extract_path
 from iplos_tui.core.extract.result import Report
 from iplos_tui.core.extract.rules import LEVELS, RULES, level_name, rule_title
 from iplos_tui.core.extract.validate import validate_file
 from iplos_tui.core.i18n import t
+
+if TYPE_CHECKING:
+    from iplos_tui.core.config import Profile
 
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 #: Local ids shown per list unless all are asked for.
@@ -131,3 +137,39 @@ def render_comparison(comparison: Comparison, *, new_name: str, old_name: str, i
             if ids:
                 lines.append("  " + _id_list(key, ids, ids_shown))
     return "\n".join(lines) + "\n"
+
+
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def previous_extract(secure_dir: str | os.PathLike[str], year: int, current: str | os.PathLike[str]) -> Path | None:
+    """The extract of the latest confirmed submission for ``year`` (from the journal) that is still
+    on disk unchanged and is not ``current`` itself; None when there is none."""
+    from iplos_tui.core.journal import CONFIRMED, Journal
+
+    current_sha = _sha256(Path(current))
+    for sub in reversed(Journal(Path(secure_dir)).submissions()):
+        if sub.state != CONFIRMED or int(sub.year or 0) != int(year) or not sub.extract_path:
+            continue
+        sha = _sha256(Path(sub.extract_path))
+        if sha is not None and sha == sub.extract_sha256 and sha != current_sha:
+            return Path(sub.extract_path)
+    return None
+
+
+def compare_with_previous(path: str | os.PathLike[str], profile: Profile) -> tuple[Path, Comparison] | None:
+    """``path`` against the extract last sent for the profile's year (the Submission pane's key):
+    the same checks as ``iplos validate NEW --compare OLD``. None when nothing was sent before."""
+    old = previous_extract(profile.secure_dir, profile.year, path)
+    if old is None:
+        return None
+    options: dict[str, object] = {"year": profile.year, "profile_kommunenr": profile.kommunenr or None, "profile_bydel": profile.bydel or None}
+    return old, compare_files(path, old, **options)

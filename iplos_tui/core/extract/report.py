@@ -19,8 +19,10 @@ import io
 import os
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from iplos_tui.core import refdata
 from iplos_tui.core.errors import IplosError
@@ -29,6 +31,10 @@ from iplos_tui.core.extract.result import Report
 from iplos_tui.core.extract.rules import CATALOGUE_VERSION, RULES, Finding, level_name, rule_fix, rule_title
 from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text
+
+if TYPE_CHECKING:
+    from iplos_tui.core.config import Profile
+    from iplos_tui.core.extract.importer import Progress
 
 #: Findings shown per rule unless all are asked for.
 DEFAULT_PER_RULE = 10
@@ -245,3 +251,32 @@ def write_report(report: Report, info: ReportInfo, secure_dir: str | os.PathLike
     except OSError as exc:
         raise ReportError(t("extract.report.cannot_write", path=shown, error=safe_text(str(exc), one_line=True))) from None
     return written
+
+
+def report_for_profile(
+    path: str | os.PathLike[str],
+    profile: Profile,
+    *,
+    per_rule: int | None = DEFAULT_PER_RULE,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    made_at: dt.datetime | None = None,
+) -> tuple[Report, WrittenReport]:
+    """Validate ``path`` as the profile's extract and write its report (the Submission pane's
+    key): the same placement rule, checks and files as ``iplos validate --report``."""
+    from iplos_tui.core.extract.validate import validate_file
+    from iplos_tui.core.fsutil import check_extract_placement
+
+    check_secure_dir(profile.secure_dir)
+    placement = check_extract_placement(path, profile.secure_dir)
+    report = validate_file(
+        placement.path,
+        year=profile.year,
+        profile_kommunenr=profile.kommunenr or None,
+        profile_bydel=profile.bydel or None,
+        sha256=True,
+        progress=progress,
+        cancel=cancel,
+        **limits(per_rule),  # type: ignore[arg-type]
+    )
+    return report, write_report(report, ReportInfo.now(path, made_at), profile.secure_dir)
