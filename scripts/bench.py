@@ -2,11 +2,13 @@
 """Benchmarks: named cases, each beside a peer tool on the same input in the same run.
 
     python scripts/bench.py --case validate --persons 1000,10000,100000 [--repeat 3]
+    python scripts/bench.py --case table --persons 10000,100000 --repeat 3   # the issue-15 table
 
 Every measured run is a separate process started by a small probe process, which reports the
-run's wall time and its peak memory from resource.getrusage(RUSAGE_CHILDREN) (the probe has no
-other child, so that is exactly the run's peak RSS). Medians over --repeat runs; the ratio is
-ours / peer. Not a test: it prints figures.
+run's wall time and the run's own peak memory (see PROBE). Medians over --repeat runs; the ratio
+is ours / peer. Not a test: it prints figures. The ``table`` case (scripts/bench_table.py) runs
+today's code (--baseline) and this checkout beside the peers in one interleaved run and prints
+the issue's table with both columns.
 
 Adding a case: a function ``def bench_<name>(bench: Bench) -> None`` decorated with
 ``@case("<name>")`` that calls ``bench.compare(...)`` for each input size.
@@ -29,22 +31,36 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "scripts"))
 
-# The probe: runs argv[1:], prints {"seconds", "peak_kb", "rc", "inner_seconds"} as JSON. A run
-# may time its own core work and print {"inner_seconds": s} as its last stdout line.
+# The probe: runs argv[2:] (argv[1] "1": keep stdout, to read an inner time from its last line),
+# prints {"seconds", "peak_kb", "rc", "inner_seconds", "stderr_tail"} as JSON. The peak is the run's
+# own, from GNU time (/usr/bin/time -f %M, whose forked child is ~1 MB before it execs the run):
+# RUSAGE_CHILDREN of this Python probe would never report below the probe's own ~12 MB, because a
+# child's peak includes the memory it had before exec. Without GNU time it falls back to that.
 PROBE = r"""
 import json, os, resource, subprocess, sys, tempfile, time
-with tempfile.TemporaryFile() as out, open(os.devnull, "wb") as null:
+capture, argv = sys.argv[1] == "1", sys.argv[2:]
+stdin_path = os.environ.pop("BENCH_STDIN", "")
+timer = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as peak_file, \
+        open(os.devnull, "r+b") as null, open(stdin_path or os.devnull, "rb") as stdin:
+    command = [timer, "-f", "%M", "-o", peak_file.name, *argv] if timer else argv
     start = time.perf_counter()
-    rc = subprocess.call(sys.argv[1:], stdout=out, stderr=null)
+    rc = subprocess.call(command, stdin=stdin, stdout=out if capture else null, stderr=err)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if timer:
+        last = (peak_file.read().strip().splitlines() or ["0"])[-1]
+        peak = int(last) if last.isdigit() else peak
     out.seek(max(0, out.seek(0, 2) - 200))
     tail = out.read().decode("utf-8", "replace").strip().splitlines()
+    err.seek(max(0, err.seek(0, 2) - 2000))
+    stderr_tail = err.read().decode("utf-8", "replace")
 inner = None
 if tail and tail[-1].startswith('{"inner_seconds"'):
     inner = json.loads(tail[-1])["inner_seconds"]
-print(json.dumps({"seconds": seconds, "peak_kb": peak, "rc": rc, "inner_seconds": inner}))
+print(json.dumps({"seconds": seconds, "peak_kb": peak, "rc": rc, "inner_seconds": inner, "stderr_tail": stderr_tail}))
 """
 
 
@@ -85,6 +101,7 @@ class Bench:
         self.repeat = repeat
         self.workdir = workdir
         self.rows: list[Row] = []
+        self.baseline = "HEAD"
         self._extracts: dict[tuple[int, float], Path] = {}
         # The CLI reads no real profile during a benchmark.
         self.env = {**os.environ, "IPLOS_CONFIG": str(workdir / "no-config.toml"), "PYTHONPATH": str(ROOT)}
@@ -92,10 +109,12 @@ class Bench:
     def extract(self, persons: int, error_rate: float = 0.0) -> Path:
         """A generated synthetic extract (cached for the run)."""
         key = (persons, error_rate)
+        path = self.workdir / f"extract-{persons}-{error_rate}.xml"
+        if key not in self._extracts and path.exists():  # a kept --workdir: made by an earlier run
+            self._extracts[key] = path
         if key not in self._extracts:
             from iplos_tui.core.extract.generator import generate_file
 
-            path = self.workdir / f"extract-{persons}-{error_rate}.xml"
             start = time.perf_counter()
             generate_file(path, persons=persons, seed=1, error_rate=error_rate)
             took = time.perf_counter() - start
@@ -105,11 +124,26 @@ class Bench:
             self._extracts[key] = path
         return self._extracts[key]
 
-    def measure(self, argv: list[str]) -> dict:
-        out = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, env=self.env, timeout=3600)
+    def measure(self, argv: list[str], *, env: dict[str, str] | None = None, stdin: Path | None = None, capture: bool = True) -> dict:
+        """One run of ``argv`` in its own process: wall seconds, its own peak RSS, exit code."""
+        env = dict(env or self.env)
+        if stdin is not None:
+            env["BENCH_STDIN"] = str(stdin)
+        out = subprocess.run([sys.executable, "-c", PROBE, "1" if capture else "0", *argv],
+                             capture_output=True, text=True, env=env, timeout=3600)
         if out.returncode != 0:
             raise RuntimeError(out.stderr)
         return json.loads(out.stdout)
+
+    def report_figure(self, name: str, figure, inner: bool = False) -> None:
+        """The rows behind one line of the table: each tool's median, spread and peak."""
+        for label, samples in figure.samples.items():
+            times = [s["inner_seconds"] if inner and s["inner_seconds"] is not None else s["seconds"] for s in samples]
+            row = Row(case=name, persons=0, size_bytes=0, tool=label, seconds=statistics.median(times),
+                      peak_mb=statistics.median(s["peak_kb"] for s in samples) / 1024, runs=[round(v, 4) for v in times])
+            self.rows.append(row)
+            print(f"  {name:<14} {label:<28} median {row.seconds:8.3f} s  (min {min(times):.3f}, max {max(times):.3f})  "
+                  f"peak {row.peak_mb:7.1f} MiB", file=sys.stderr, flush=True)
 
     def compare(self, name: str, persons: int, size: int, ours: list[Tool], peer: Tool | None) -> None:
         """Run each of ``ours`` and the ``peer`` in turn, ``repeat`` times after one warm-up each
@@ -506,6 +540,16 @@ def bench_encrypt(bench: Bench) -> None:
               f"(+{peaks[high] - peaks[low]:.1f} MB for {high / low:.0f}x the file)", flush=True)
 
 
+@case("table")
+def bench_table(bench: Bench) -> None:
+    """The issue-15 table: today's code (--baseline) and this checkout beside the peers, one run."""
+    import bench_table as table
+
+    load_before = os.getloadavg()
+    lines = table.run(bench, _encrypt_certs, bench.baseline, {"client": _CLIENT_RUN, "curl": _CURL_RUN})
+    table.print_table(lines, (load_before, os.getloadavg()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--case", default="validate", help=f"comma-separated cases: {', '.join(CASES)} (default validate)")
@@ -513,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="measured runs per tool and size (default 3)")
     parser.add_argument("--workdir", help="where generated inputs go (default: a temporary directory, removed after)")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    parser.add_argument("--baseline", default=None, help="the table's 'today' column: a git revision (default: bench_table.TODAY_REV)")
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.case.split(",") if name.strip()]
     unknown = [name for name in names if name not in CASES]
@@ -526,6 +571,11 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         bench = Bench(persons, args.repeat, workdir)
+        if args.baseline is None:
+            from bench_table import TODAY_REV
+
+            args.baseline = TODAY_REV
+        bench.baseline = args.baseline
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpu, repeat {args.repeat} (medians)", file=sys.stderr)
         print_header()
         for name in names:
