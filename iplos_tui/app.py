@@ -26,22 +26,29 @@ from iplos_tui.runs import RunFailed, RunFinished
 MODE_KEYS = (("config", "f1"), ("preflight", "f2"), ("submission", "f3"), ("feedback", "f4"))
 
 
-def _mode_screens() -> dict[str, Callable[[], Screen]]:
-    from iplos_tui.screens.config import ConfigScreen
-    from iplos_tui.screens.feedback import FeedbackScreen
-    from iplos_tui.screens.preflight import PreflightScreen
-    from iplos_tui.screens.submission import SubmissionScreen
+# mode -> (module, class): each pane's module is imported when the pane is first shown, so the
+# first frame waits only for the first pane's code (issue 15, first paint).
+MODE_SCREENS = {
+    "config": ("iplos_tui.screens.config", "ConfigScreen"),
+    "preflight": ("iplos_tui.screens.preflight", "PreflightScreen"),
+    "submission": ("iplos_tui.screens.submission", "SubmissionScreen"),
+    "feedback": ("iplos_tui.screens.feedback", "FeedbackScreen"),
+}
 
-    def factory(screen_class: type[Screen], mode: str) -> Callable[[], Screen]:
+
+def _mode_screens() -> dict[str, Callable[[], Screen]]:
+    def factory(mode: str) -> Callable[[], Screen]:
         def make() -> Screen:
-            screen = screen_class()
+            import importlib
+
+            module, name = MODE_SCREENS[mode]
+            screen = getattr(importlib.import_module(module), name)()
             screen.MODE = mode  # the header's tabs show which pane this is
             return screen
 
         return make
 
-    classes = {"config": ConfigScreen, "preflight": PreflightScreen, "submission": SubmissionScreen, "feedback": FeedbackScreen}
-    return {mode: factory(screen_class, mode) for mode, screen_class in classes.items()}
+    return {mode: factory(mode) for mode in MODE_SCREENS}
 
 
 def is_16_colour_terminal(environ: dict[str, str] | None = None) -> bool:
