@@ -96,6 +96,7 @@ class IplosApp(App[int]):
         self._initial_mode = initial_mode
         self.animation_level = "none"
         self.theme = self.profile.theme or "textual-dark"
+        self._after_first_frame: list[Callable[[], object]] | None = []
 
     # --- shared state the panes read -------------------------------------------------------
 
@@ -138,6 +139,23 @@ class IplosApp(App[int]):
         if not self.is_headless and self.theme == "textual-dark" and is_16_colour_terminal():
             self.theme = "ansi-dark"
         self.switch_mode(self._initial_mode)
+
+    # --- what waits for the first frame (issue 15: first paint) ----------------------------
+
+    def after_first_frame(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once the first frame of a pane has been drawn (at once after that)."""
+        if self._after_first_frame is None:
+            self.call_later(callback)
+        else:
+            self._after_first_frame.append(callback)
+
+    def _display(self, screen: Screen, renderable: Any) -> None:
+        super()._display(screen, renderable)
+        # Frames computed while the app mounts are batched and never drawn: wait for a drawn one.
+        if self._after_first_frame is not None and renderable is not None and not self._batch_count and screen.id != "_default":
+            waiting, self._after_first_frame = self._after_first_frame, None
+            for callback in waiting:
+                self.call_later(callback)
 
     def action_switch_mode(self, mode: str) -> None:
         if mode != self.current_mode:
