@@ -15,7 +15,7 @@ class PaneScreen(ReportsWorkers, Screen):
     (``RunFinished`` / ``RunFailed``, iplos_tui/runs.py)."""
 
     def compose(self) -> ComposeResult:
-        yield ProfileHeader()
+        yield ProfileHeader(getattr(self, "MODE", None))
         yield from self.compose_body()
         yield Footer(compact=True)
 

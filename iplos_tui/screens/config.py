@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from iplos_tui.core import config as cfg
@@ -59,6 +60,7 @@ class UnsavedChangesScreen(ModalScreen[str]):
 
 class ConfigScreen(PaneScreen):
     AUTO_FOCUS = "#field-kommunenr"
+    DEFAULT_CSS = "#config-more { height: auto; }"
     BINDINGS = [
         Binding("f5", "save", t("config_screen.save"), id="config.save"),
         Binding("ctrl+s", "save", t("config_screen.save"), show=False, id="config.save_alt"),
@@ -67,6 +69,8 @@ class ConfigScreen(PaneScreen):
     def __init__(self) -> None:
         super().__init__()
         self._saved_values: dict[str, str] = {}
+        self._check_queued = False
+        self._form_ready = False  # every section mounted
 
     # --- layout ------------------------------------------------------------------------------
 
@@ -74,21 +78,24 @@ class ConfigScreen(PaneScreen):
         profile: cfg.Profile = self.app.profile  # type: ignore[attr-defined]
         with VerticalScroll(id="config-form"):
             yield Static(Content(t("config_screen.intro")), id="config-intro")
-            for section in cfg.SECTIONS:
-                yield Static(Content.styled(t(SECTION_TITLES[section]), "bold"), classes="section-title")
-                for spec in cfg.FIELDS:
-                    if spec.section != section:
-                        continue
-                    with Horizontal(classes="field-row"):
-                        yield Label(t(f"config.field.{spec.attr}"), classes="field-label")
-                        yield self._field_widget(spec, getattr(profile, spec.attr))
-                    yield Static("", id=f"msg-{spec.attr}", classes="field-message")
-                if section == "profile":
-                    with Horizontal(classes="field-row"):
-                        yield Label(t("config_screen.pin"), classes="field-label")
-                        yield Input(password=True, compact=True, id="field-pin", placeholder=t("config_screen.pin_placeholder"))
-                    yield Static(Content(t("config_screen.pin_note")), id="msg-pin", classes="field-message -note")
+            yield from self._section(cfg.SECTIONS[0], profile)
+            # The sections below the first are mounted after the first frame (issue 15: first paint).
+            yield Vertical(id="config-more")
             yield Static("", id="config-status")
+
+    def _section(self, section: str, profile: cfg.Profile) -> list[Widget]:
+        widgets: list[Widget] = [Static(Content.styled(t(SECTION_TITLES[section]), "bold"), classes="section-title")]
+        for spec in cfg.FIELDS:
+            if spec.section != section:
+                continue
+            label = Label(t(f"config.field.{spec.attr}"), classes="field-label")
+            widgets.append(Horizontal(label, self._field_widget(spec, getattr(profile, spec.attr)), classes="field-row"))
+            widgets.append(Static("", id=f"msg-{spec.attr}", classes="field-message"))
+        if section == "profile":
+            pin = Input(password=True, compact=True, id="field-pin", placeholder=t("config_screen.pin_placeholder"))
+            widgets.append(Horizontal(Label(t("config_screen.pin"), classes="field-label"), pin, classes="field-row"))
+            widgets.append(Static(Content(t("config_screen.pin_note")), id="msg-pin", classes="field-message -note"))
+        return widgets
 
     def _field_widget(self, spec: cfg.FieldSpec, value: Any):
         widget_id = f"field-{spec.attr}"
@@ -114,24 +121,44 @@ class ConfigScreen(PaneScreen):
 
     def on_mount(self) -> None:
         self._saved_values = self._form_texts()
+        after_first_frame = getattr(self.app, "after_first_frame", self.call_after_refresh)
+        after_first_frame(self._mount_more)
+
+    async def _mount_more(self) -> None:
+        profile: cfg.Profile = self.app.profile  # type: ignore[attr-defined]
+        more = [widget for section in cfg.SECTIONS[1:] for widget in self._section(section, profile)]
+        await self.query_one("#config-more", Vertical).mount_all(more)
+        self._form_ready = True
+        saved = self._form_texts()
+        saved.update(self._saved_values)  # keep what was typed into the first section meanwhile
+        self._saved_values = saved
         self._validate()
 
     # --- reading the form --------------------------------------------------------------------
 
     def _form_texts(self) -> dict[str, str]:
+        """The text of every field mounted so far."""
         texts = {}
         for spec in cfg.FIELDS:
-            widget = self.query_one(f"#field-{spec.attr}")
-            value = widget.value
-            texts[spec.attr] = str(value)
+            found = self.query(f"#field-{spec.attr}")
+            if found:
+                texts[spec.attr] = str(found.first().value)
         return texts
+
+    def _raw(self, spec: cfg.FieldSpec) -> Any:
+        """A field's value; one of a section not mounted yet still has the profile's."""
+        found = self.query(f"#field-{spec.attr}")
+        if found:
+            return found.first().value
+        value = getattr(self.app.profile, spec.attr)  # type: ignore[attr-defined]
+        return value if spec.kind is bool or spec.attr in ("year", "language") else _widget_value_to_text(spec, value)
 
     def form_profile(self) -> tuple[cfg.Profile | None, dict[str, str]]:
         """The profile the form describes, or None and the fields that cannot be read."""
         values: dict[str, Any] = {}
         errors: dict[str, str] = {}
         for spec in cfg.FIELDS:
-            raw = self.query_one(f"#field-{spec.attr}").value
+            raw = self._raw(spec)
             if spec.kind is bool:
                 values[spec.attr] = bool(raw)
             elif spec.kind is int:
@@ -171,6 +198,13 @@ class ConfigScreen(PaneScreen):
         if getattr(event, "input", None) is not None and event.input.id == "field-pin":
             self._check_pin(event.value)
             return
+        # One check for a burst of changes (every field posts one as the pane mounts).
+        if self._form_ready and not self._check_queued:
+            self._check_queued = True
+            self.call_later(self._queued_check)
+
+    def _queued_check(self) -> None:
+        self._check_queued = False
         self._validate()
 
     def _check_pin(self, value: str) -> None:
@@ -197,7 +231,10 @@ class ConfigScreen(PaneScreen):
             for problem in cfg.validate_profile(profile):
                 problems.setdefault(problem.attr, (problem.severity, problem.message))
         for spec in cfg.FIELDS:
-            message = self.query_one(f"#msg-{spec.attr}", Static)
+            found = self.query(f"#msg-{spec.attr}")
+            if not found:
+                continue
+            message = found.first(Static)
             severity, text = problems.get(spec.attr, ("", ""))
             message.update(Content(safe_text(text)))
             message.set_class(severity == "error", "-error")
@@ -259,7 +296,10 @@ class ConfigScreen(PaneScreen):
         self._validate()
 
     def _set_field(self, spec: cfg.FieldSpec, value: Any) -> None:
-        widget = self.query_one(f"#field-{spec.attr}")
+        found = self.query(f"#field-{spec.attr}")
+        if not found:  # not mounted yet: it will be, with the profile's value
+            return
+        widget = found.first()
         widget.value = value if spec.kind is bool or isinstance(widget, Select) else _widget_value_to_text(spec, value)
 
     def on_screen_resume(self) -> None:

@@ -24,27 +24,41 @@ class ProfileHeader(Static):
     ProfileHeader.-sandbox { background: $warning-muted; }
     """
 
+    def __init__(self, mode: str | None = None) -> None:
+        self._mode = mode
+        # Filled now, not on mount, so that the pane's first frame has it (issue 15: first paint).
+        super().__init__(self._content(), classes="-sandbox" if getattr(self.app, "sandbox", None) is not None else "")
+
     def on_mount(self) -> None:
-        self.refresh_header()
         self.set_interval(60, self.refresh_header)
 
     def refresh_header(self) -> None:
+        if getattr(self.app, "sandbox", None) is not None:
+            self.add_class("-sandbox")
+        self.update(self._content())
+
+    def _content(self) -> Content:
         app = self.app
         profile = app.profile  # type: ignore[attr-defined]
         parts: list[Content] = []
         if getattr(app, "sandbox", None) is not None:
             parts.append(Content.styled(f"{t('app.sandbox_marker')} ", "bold"))
-            self.add_class("-sandbox")
         parts.append(Content.styled("IPLOS ", "bold"))
         parts.append(Content(app.profile_label()))  # type: ignore[attr-defined]
         parts.append(Content(" │ "))
         parts.append(Content(window_status(profile.year, app.today())))  # type: ignore[attr-defined]
         parts.append(Content("\n"))
         parts.append(self._tabs())
-        self.update(Content("").join(parts))
+        return Content("").join(parts)
 
     def _tabs(self) -> Content:
-        current = getattr(self.screen, "MODE", None) or self.app.current_mode
+        current = self._mode
+        if current is None:
+            try:
+                current = getattr(self.screen, "MODE", None)
+            except Exception:  # not in a screen yet
+                current = None
+            current = current or self.app.current_mode
         tabs: list[Content] = []
         for mode, key in MODE_KEYS:
             label = f" {key} {t(f'app.mode_{mode}')} "
