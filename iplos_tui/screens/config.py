@@ -10,9 +10,10 @@ from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widget import Widget
+from textual.widget import MountError, Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from iplos_tui.core import config as cfg
@@ -127,12 +128,15 @@ class ConfigScreen(PaneScreen):
     async def _mount_more(self) -> None:
         profile: cfg.Profile = self.app.profile  # type: ignore[attr-defined]
         more = [widget for section in cfg.SECTIONS[1:] for widget in self._section(section, profile)]
-        await self.query_one("#config-more", Vertical).mount_all(more)
-        self._form_ready = True
-        saved = self._form_texts()
-        saved.update(self._saved_values)  # keep what was typed into the first section meanwhile
-        self._saved_values = saved
-        self._validate()
+        try:
+            await self.query_one("#config-more", Vertical).mount_all(more)
+            self._form_ready = True
+            saved = self._form_texts()
+            saved.update(self._saved_values)  # keep what was typed into the first section meanwhile
+            self._saved_values = saved
+            self._validate()
+        except (NoMatches, MountError):  # the console closed while the pane was being built
+            return
 
     # --- reading the form --------------------------------------------------------------------
 
