@@ -317,6 +317,10 @@ class Line:
     verdict: str
 
 
+def _k(persons: int) -> str:
+    return f"{persons // 1000}k" if persons >= 1000 and persons % 1000 == 0 else f"{persons:,}"
+
+
 def _x(value: float) -> str:
     return f"{value:.1f}×" if value >= 1.95 else f"{value:.2f}×"
 
@@ -329,6 +333,20 @@ def _verdict(value: float, limit: float, unit: str = "×") -> str:
     if value <= limit:
         return "met"
     return f"missed: {value:.1f} {unit} (goal ≤ {limit:g} {unit})" if unit != "×" else f"missed: {_x(value)} (goal ≤ {limit:g}×)"
+
+
+class _Lines(list):
+    """The table's lines, each also shown on stderr as soon as it is measured."""
+
+    def append(self, line: Line) -> None:  # type: ignore[override]
+        super().append(line)
+        print(f"| {line.figure} | {line.today} | {line.new} | {line.peer} | {line.goal} | {line.verdict} |", file=sys.stderr, flush=True)
+
+
+def _failed(name: str, exc: Exception) -> Line:
+    print(f"  {name} failed: {exc}", file=sys.stderr, flush=True)
+    detail = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+    return Line(name, "n/a", "n/a", f"not measured: {detail}", "", "not measured")
 
 
 def run(bench: Any, encrypt_certs: Any, baseline: str, scripts: dict[str, str]) -> list[Line]:
@@ -353,7 +371,7 @@ def run(bench: Any, encrypt_certs: Any, baseline: str, scripts: dict[str, str]) 
     extract = bench.extract(big)
     size_mb = extract.stat().st_size / 1e6
     ssb, tpf = encrypt_certs(workdir)
-    lines: list[Line] = []
+    lines: list[Line] = _Lines()
     print(f"table: today = {baseline} ({today_root}), new = {root}; {big} persons ({size_mb:.0f} MB); repeat {bench.repeat}", file=sys.stderr)
 
     with SandboxServer(workdir / "table-sandbox", process=False) as sandbox:
@@ -370,77 +388,97 @@ def run(bench: Any, encrypt_certs: Any, baseline: str, scripts: dict[str, str]) 
                                "-T", str(peer_p7m), receiver_url], bench.env)
 
         # 1. submit end to end
-        print("  submit ...", file=sys.stderr, flush=True)
-        runs = [Run(f"submit {v.label}", v.python("-m", "iplos_tui", "submit", str(extract), "--yes", "--pin-stdin", "--json", "--again"),
-                    v.env, stdin=pin_file) for v in versions]
-        fig = interleave(bench, [*runs, xmllint, openssl, curl])
-        floor = ["xmllint --stream --noout", "openssl cms -encrypt", "curl -T"]
-        ratios = {v.label: fig.ratio(f"submit {v.label}", floor) for v in versions}
-        lines.append(Line(f"`iplos submit` end to end, {big // 1000}k persons ({size_mb:.0f} MB)",
-                          *(f"{_s(fig.median(f'submit {v.label}'))} — {_x(ratios[v.label])}" for v in versions),
-                          f"xmllint --stream + openssl cms -encrypt + curl -T: {_s(fig.floor(floor))}", "≤ 3×", _verdict(ratios["new"], 3)))
-        bench.report_figure("submit", fig)
+        try:
+            print("  submit ...", file=sys.stderr, flush=True)
+            runs = [Run(f"submit {v.label}", v.python("-m", "iplos_tui", "submit", str(extract), "--yes", "--pin-stdin", "--json", "--again"),
+                        v.env, stdin=pin_file) for v in versions]
+            fig = interleave(bench, [*runs, xmllint, openssl, curl])
+            floor = ["xmllint --stream --noout", "openssl cms -encrypt", "curl -T"]
+            ratios = {v.label: fig.ratio(f"submit {v.label}", floor) for v in versions}
+            lines.append(Line(f"`iplos submit` end to end, {_k(big)} persons ({size_mb:.0f} MB)",
+                              *(f"{_s(fig.median(f'submit {v.label}'))} — {_x(ratios[v.label])}" for v in versions),
+                              f"xmllint --stream + openssl cms -encrypt + curl -T: {_s(fig.floor(floor))}", "≤ 3×", _verdict(ratios["new"], 3)))
+            bench.report_figure("submit", fig)
+        except Exception as exc:  # one figure failing leaves the others
+            lines.append(_failed('submit end to end', exc))
 
         # 7. upload phase vs curl -T, the same parts to the same endpoints
-        print("  upload ...", file=sys.stderr, flush=True)
-        CLIENT_RUN, CURL_RUN = scripts["client"], scripts["curl"]
-        config_new = versions[1].env["IPLOS_CONFIG"]
-        envelope = _newest_envelope(versions[1].home / "secure")
-        runs = [Run(f"upload {v.label}", v.python("-c", CLIENT_RUN, v.env["IPLOS_CONFIG"], str(envelope), str(pin_file)), v.env, inner=True)
-                for v in versions]
-        peer = Run("curl -T (same parts)", versions[1].python("-c", CURL_RUN, config_new, str(envelope), str(pin_file), tools["curl"]),  # type: ignore[arg-type]
-                   versions[1].env, inner=True)
-        fig = interleave(bench, [*runs, peer])
-        ratios = {v.label: fig.ratio(f"upload {v.label}", ["curl -T (same parts)"], inner=True, peer_inner=True) for v in versions}
-        lines.append(Line("upload phase vs `curl -T`", *(_x(ratios[v.label]) for v in versions),
-                          f"curl -T of the same parts: {_s(fig.median('curl -T (same parts)', inner=True))}", "stays ≤ 1.0×", _verdict(ratios["new"], 1.0)))
-        bench.report_figure("upload", fig, inner=True)
+        try:
+            print("  upload ...", file=sys.stderr, flush=True)
+            CLIENT_RUN, CURL_RUN = scripts["client"], scripts["curl"]
+            config_new = versions[1].env["IPLOS_CONFIG"]
+            envelope = _newest_envelope(versions[1].home / "secure")
+            runs = [Run(f"upload {v.label}", v.python("-c", CLIENT_RUN, v.env["IPLOS_CONFIG"], str(envelope), str(pin_file)), v.env, inner=True)
+                    for v in versions]
+            peer = Run("curl -T (same parts)", versions[1].python("-c", CURL_RUN, config_new, str(envelope), str(pin_file), tools["curl"]),  # type: ignore[arg-type]
+                       versions[1].env, inner=True)
+            fig = interleave(bench, [*runs, peer])
+            ratios = {v.label: fig.ratio(f"upload {v.label}", ["curl -T (same parts)"], inner=True, peer_inner=True) for v in versions}
+            lines.append(Line("upload phase vs `curl -T`", *(_x(ratios[v.label]) for v in versions),
+                              f"curl -T of the same parts: {_s(fig.median('curl -T (same parts)', inner=True))}", "stays ≤ 1.0×", _verdict(ratios["new"], 1.0)))
+            bench.report_figure("upload", fig, inner=True)
+        except Exception as exc:  # one figure failing leaves the others
+            lines.append(_failed('upload phase vs curl -T', exc))
+
         receiver.shutdown()
 
     # 2. validate
-    print("  validate ...", file=sys.stderr, flush=True)
-    runs = [Run(f"validate {v.label}", v.python("-m", "iplos_tui", "validate", str(extract), "--json"), v.env, ok_codes=frozenset({0, 1}))
-            for v in versions]
-    fig = interleave(bench, [*runs, xmllint])
-    ratios = {v.label: fig.ratio(f"validate {v.label}", ["xmllint --stream --noout"]) for v in versions}
-    lines.append(Line(f"`iplos validate`, {big // 1000}k persons", *(f"{_s(fig.median(f'validate {v.label}'))} — {_x(ratios[v.label])}" for v in versions),
-                      f"`xmllint --stream --noout`: {_s(fig.median('xmllint --stream --noout'))}", "≤ 3×", _verdict(ratios["new"], 3)))
-    bench.report_figure("validate", fig)
+    try:
+        print("  validate ...", file=sys.stderr, flush=True)
+        runs = [Run(f"validate {v.label}", v.python("-m", "iplos_tui", "validate", str(extract), "--json"), v.env, ok_codes=frozenset({0, 1}))
+                for v in versions]
+        fig = interleave(bench, [*runs, xmllint])
+        ratios = {v.label: fig.ratio(f"validate {v.label}", ["xmllint --stream --noout"]) for v in versions}
+        lines.append(Line(f"`iplos validate`, {_k(big)} persons", *(f"{_s(fig.median(f'validate {v.label}'))} — {_x(ratios[v.label])}" for v in versions),
+                          f"`xmllint --stream --noout`: {_s(fig.median('xmllint --stream --noout'))}", "≤ 3×", _verdict(ratios["new"], 3)))
+        bench.report_figure("validate", fig)
+    except Exception as exc:  # one figure failing leaves the others
+        lines.append(_failed('validate', exc))
 
     # 3 and 6. encrypt, and its peak memory at the small and the big size
-    print("  encrypt ...", file=sys.stderr, flush=True)
-    peaks: dict[int, Figure] = {}
-    for persons in sorted({small, big}):
-        path = bench.extract(persons)
-        out = workdir / f"table-envelope-{persons}"
-        runs = [Run(f"encrypt {v.label}", ["sh", "-c", 'rm -rf "$1" && exec "$2" -m iplos_tui encrypt "$3" --out "$1" --ssb-cert "$4" --tpf-cert "$5"',
-                                           "sh", f"{out}-{v.label}", sys.executable, str(path), str(ssb), str(tpf)], v.env) for v in versions]
-        peers = [Run("xmllint --stream --noout", [tools["xmllint"], "--stream", "--noout", str(path)], bench.env),  # type: ignore[list-item]
-                 Run("openssl cms -encrypt", [tools["openssl"], "cms", "-encrypt", "-aes256", "-binary", "-outform", "DER",  # type: ignore[list-item]
-                                              "-in", str(path), "-out", str(peer_p7m), str(ssb)], bench.env)]
-        fig = interleave(bench, [*runs, *peers])
-        peaks[persons] = fig
-        bench.report_figure(f"encrypt {persons}", fig)
-    fig = peaks[big]
-    floor = ["xmllint --stream --noout", "openssl cms -encrypt"]
-    ratios = {v.label: fig.ratio(f"encrypt {v.label}", floor) for v in versions}
-    lines.append(Line(f"`iplos encrypt`, {big // 1000}k persons", *(f"{_s(fig.median(f'encrypt {v.label}'))} — {_x(ratios[v.label])}" for v in versions),
-                      f"xmllint + openssl cms: {_s(fig.floor(floor))}", "≤ 2.5×", _verdict(ratios["new"], 2.5)))
-    if small != big:
-        growth = {v.label: peaks[big].peak_mib(f"encrypt {v.label}") - peaks[small].peak_mib(f"encrypt {v.label}") for v in versions}
-        openssl_growth = peaks[big].peak_mib("openssl cms -encrypt") / peaks[small].peak_mib("openssl cms -encrypt")
-        lines.append(Line(f"`iplos encrypt` peak memory, {small // 1000}k → {big // 1000}k persons",
-                          *(f"{growth[v.label]:+.1f} MiB ({peaks[big].peak_mib(f'encrypt {v.label}'):.0f} MiB)" for v in versions),
-                          f"openssl cms ×{openssl_growth:.1f} ({peaks[big].peak_mib('openssl cms -encrypt'):.0f} MiB)",
-                          "stays flat (≤ +16 MiB)", "met" if growth["new"] <= 16 else f"missed by {growth['new'] - 16:.1f} MiB"))
+    try:
+        print("  encrypt ...", file=sys.stderr, flush=True)
+        peaks: dict[int, Figure] = {}
+        for persons in sorted({small, big}):
+            path = bench.extract(persons)
+            out = workdir / f"table-envelope-{persons}"
+            runs = [Run(f"encrypt {v.label}", ["sh", "-c", 'rm -rf "$1" && exec "$2" -m iplos_tui encrypt "$3" --out "$1" --ssb-cert "$4" --tpf-cert "$5"',
+                                               "sh", f"{out}-{v.label}", sys.executable, str(path), str(ssb), str(tpf)], v.env) for v in versions]
+            peers = [Run("xmllint --stream --noout", [tools["xmllint"], "--stream", "--noout", str(path)], bench.env),  # type: ignore[list-item]
+                     Run("openssl cms -encrypt", [tools["openssl"], "cms", "-encrypt", "-aes256", "-binary", "-outform", "DER",  # type: ignore[list-item]
+                                                  "-in", str(path), "-out", str(peer_p7m), str(ssb)], bench.env)]
+            fig = interleave(bench, [*runs, *peers])
+            peaks[persons] = fig
+            bench.report_figure(f"encrypt {persons}", fig)
+        fig = peaks[big]
+        floor = ["xmllint --stream --noout", "openssl cms -encrypt"]
+        ratios = {v.label: fig.ratio(f"encrypt {v.label}", floor) for v in versions}
+        lines.append(Line(f"`iplos encrypt`, {_k(big)} persons", *(f"{_s(fig.median(f'encrypt {v.label}'))} — {_x(ratios[v.label])}" for v in versions),
+                          f"xmllint + openssl cms: {_s(fig.floor(floor))}", "≤ 2.5×", _verdict(ratios["new"], 2.5)))
+        if small != big:
+            growth = {v.label: peaks[big].peak_mib(f"encrypt {v.label}") - peaks[small].peak_mib(f"encrypt {v.label}") for v in versions}
+            openssl_growth = peaks[big].peak_mib("openssl cms -encrypt") / peaks[small].peak_mib("openssl cms -encrypt")
+            lines.append(Line(f"`iplos encrypt` peak memory, {_k(small)} → {_k(big)} persons",
+                              *(f"{growth[v.label]:+.1f} MiB ({peaks[big].peak_mib(f'encrypt {v.label}'):.0f} MiB)" for v in versions),
+                              f"openssl cms ×{openssl_growth:.1f} ({peaks[big].peak_mib('openssl cms -encrypt'):.0f} MiB)",
+                              "stays flat (≤ +16 MiB)", "met" if growth["new"] <= 16 else f"missed by {growth['new'] - 16:.1f} MiB"))
+    except Exception as exc:  # one figure failing leaves the others
+        lines.append(_failed('encrypt', exc))
 
     # 4. feedback show --json of a 7z-made zip with a 60 MB error list
-    print("  feedback ...", file=sys.stderr, flush=True)
-    lines.append(_feedback(bench, versions, tools, workdir))
+    try:
+        print("  feedback ...", file=sys.stderr, flush=True)
+        lines.append(_feedback(bench, versions, tools, workdir))
+    except Exception as exc:  # one figure failing leaves the others
+        lines.append(_failed('feedback show --json', exc))
 
     # 5. first paint
-    print("  first paint ...", file=sys.stderr, flush=True)
-    lines.append(_first_paint(bench, versions, workdir))
+    try:
+        print("  first paint ...", file=sys.stderr, flush=True)
+        lines.append(_first_paint(bench, versions, workdir))
+    except Exception as exc:  # one figure failing leaves the others
+        lines.append(_failed('first paint', exc))
+
     return lines
 
 
