@@ -343,6 +343,13 @@ class _Lines(list):
         print(f"| {line.figure} | {line.today} | {line.new} | {line.peer} | {line.goal} | {line.verdict} |", file=sys.stderr, flush=True)
 
 
+def _time_line(fig: Figure, versions: list[Version], tool: str, figure: str, peers: list[str], peer_text: str, limit: float) -> Line:
+    """A time figure: each version's median and its ratio to the peers' sum, goal ≤ ``limit``×."""
+    ratios = {v.label: fig.ratio(f"{tool} {v.label}", peers) for v in versions}
+    cells = [f"{_s(fig.median(f'{tool} {v.label}'))} — {_x(ratios[v.label])}" for v in versions]
+    return Line(figure, *cells, peer_text, f"≤ {limit:g}×", _verdict(ratios["new"], limit))
+
+
 def _failed(name: str, exc: Exception) -> Line:
     print(f"  {name} failed: {exc}", file=sys.stderr, flush=True)
     detail = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
@@ -394,10 +401,8 @@ def run(bench: Any, encrypt_certs: Any, baseline: str, scripts: dict[str, str]) 
                         v.env, stdin=pin_file) for v in versions]
             fig = interleave(bench, [*runs, xmllint, openssl, curl])
             floor = ["xmllint --stream --noout", "openssl cms -encrypt", "curl -T"]
-            ratios = {v.label: fig.ratio(f"submit {v.label}", floor) for v in versions}
-            lines.append(Line(f"`iplos submit` end to end, {_k(big)} persons ({size_mb:.0f} MB)",
-                              *(f"{_s(fig.median(f'submit {v.label}'))} — {_x(ratios[v.label])}" for v in versions),
-                              f"xmllint --stream + openssl cms -encrypt + curl -T: {_s(fig.floor(floor))}", "≤ 3×", _verdict(ratios["new"], 3)))
+            lines.append(_time_line(fig, versions, "submit", f"`iplos submit` end to end, {_k(big)} persons ({size_mb:.0f} MB)", floor,
+                                    f"xmllint --stream + openssl cms -encrypt + curl -T: {_s(fig.floor(floor))}", 3))
             bench.report_figure("submit", fig)
         except Exception as exc:  # one figure failing leaves the others
             lines.append(_failed('submit end to end', exc))
@@ -428,9 +433,8 @@ def run(bench: Any, encrypt_certs: Any, baseline: str, scripts: dict[str, str]) 
         runs = [Run(f"validate {v.label}", v.python("-m", "iplos_tui", "validate", str(extract), "--json"), v.env, ok_codes=frozenset({0, 1}))
                 for v in versions]
         fig = interleave(bench, [*runs, xmllint])
-        ratios = {v.label: fig.ratio(f"validate {v.label}", ["xmllint --stream --noout"]) for v in versions}
-        lines.append(Line(f"`iplos validate`, {_k(big)} persons", *(f"{_s(fig.median(f'validate {v.label}'))} — {_x(ratios[v.label])}" for v in versions),
-                          f"`xmllint --stream --noout`: {_s(fig.median('xmllint --stream --noout'))}", "≤ 3×", _verdict(ratios["new"], 3)))
+        lines.append(_time_line(fig, versions, "validate", f"`iplos validate`, {_k(big)} persons", ["xmllint --stream --noout"],
+                                f"`xmllint --stream --noout`: {_s(fig.median('xmllint --stream --noout'))}", 3))
         bench.report_figure("validate", fig)
     except Exception as exc:  # one figure failing leaves the others
         lines.append(_failed('validate', exc))
@@ -452,9 +456,8 @@ def run(bench: Any, encrypt_certs: Any, baseline: str, scripts: dict[str, str]) 
             bench.report_figure(f"encrypt {persons}", fig)
         fig = peaks[big]
         floor = ["xmllint --stream --noout", "openssl cms -encrypt"]
-        ratios = {v.label: fig.ratio(f"encrypt {v.label}", floor) for v in versions}
-        lines.append(Line(f"`iplos encrypt`, {_k(big)} persons", *(f"{_s(fig.median(f'encrypt {v.label}'))} — {_x(ratios[v.label])}" for v in versions),
-                          f"xmllint + openssl cms: {_s(fig.floor(floor))}", "≤ 2.5×", _verdict(ratios["new"], 2.5)))
+        lines.append(_time_line(fig, versions, "encrypt", f"`iplos encrypt`, {_k(big)} persons", floor,
+                                f"xmllint + openssl cms: {_s(fig.floor(floor))}", 2.5))
         if small != big:
             growth = {v.label: peaks[big].peak_mib(f"encrypt {v.label}") - peaks[small].peak_mib(f"encrypt {v.label}") for v in versions}
             openssl_growth = peaks[big].peak_mib("openssl cms -encrypt") / peaks[small].peak_mib("openssl cms -encrypt")
