@@ -13,7 +13,6 @@ hits both sides of a ratio alike. Peak memory is each process's own (see bench.P
 from __future__ import annotations
 
 import http.server
-import json
 import os
 import random
 import re
@@ -529,7 +528,7 @@ def _first_paint(bench: Any, versions: list[Version], workdir: Path) -> Line:
     commands["minimal app"] = (f"exec {shlex.quote(sys.executable)} {shlex.quote(str(minimal))}", ("iplos-bench minimal app", "palette"))
     samples: dict[str, list[tuple[float, float]]] = {label: [] for label in commands}
     try:
-        for label, (command, markers) in commands.items():  # warm-up: .pyc files, the sandbox's first-run setup
+        for command, markers in commands.values():  # warm-up: .pyc files, the sandbox's first-run setup
             tmux.first_paint(command, markers)
         for _ in range(max(bench.repeat, 5)):
             for label, (command, markers) in commands.items():
