@@ -1,6 +1,6 @@
 """What the console does before its first frame (issue 15, item 5): only the first pane's code,
-and the sandbox's servers start after the first paint. Measured figures come from `make bench`;
-these tests check the behaviour, never a time."""
+and only the first section of the profile pane. Measured figures come from `make bench`; these
+tests check the behaviour, never a time."""
 
 from __future__ import annotations
 
@@ -61,68 +61,10 @@ def _recording_app(record: _FirstFrame, *args, **kwargs):
     class Recording(IplosApp):
         def _display(self, screen, renderable) -> None:
             if record.seen is None and screen.query("#field-kommunenr"):
-                record.seen = {
-                    "serving": getattr(self.sandbox, "serving", None),
-                    "later_section": bool(screen.query("#field-secure_dir")),
-                }
+                record.seen = {"later_section": bool(screen.query("#field-secure_dir"))}
             super()._display(screen, renderable)
 
     return Recording(*args, **kwargs)
-
-
-def _get(url: str, ca_bundle: Path) -> int:
-    import ssl
-    import urllib.request
-
-    context = ssl.create_default_context(cafile=str(ca_bundle))
-    try:
-        with urllib.request.urlopen(url, context=context, timeout=60) as answer:  # noqa: S310 - loopback sandbox
-            return answer.status
-    except urllib.error.HTTPError as error:  # an error status is an answer too
-        return error.code
-
-
-async def test_sandbox_servers_start_after_the_first_frame(tmp_path):
-    from iplos_tui.sandbox.session import open_session
-
-    record = _FirstFrame()
-    with open_session(tmp_path / "sandbox") as session:
-        assert not session.serving
-        app = _recording_app(record, session.profile, session.config_path, sandbox=session, clock=session.now)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause()
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            assert session.serving
-            assert session.extract_path.is_file()
-            # the profile the first frame showed is the one that answers
-            assert _get(app.profile.sendemodul_url, session.sdir.ca_bundle) < 500
-    assert record.seen is not None
-    assert record.seen["serving"] is False
-    assert record.seen["later_section"] is False  # the sections below the first came after the frame
-
-
-def test_a_request_made_before_serving_is_answered_after(tmp_path):
-    """The port is bound before the first frame: a client that comes early waits, it is not refused."""
-    import threading
-
-    from iplos_tui.sandbox.session import open_session
-
-    with open_session(tmp_path / "sandbox") as session:
-        result: dict[str, object] = {}
-
-        def early() -> None:
-            try:
-                result["status"] = _get(session.profile.feedback_url + "/api/v1/info", session.sdir.ca_bundle)
-            except Exception as exc:  # refused or reset: no answer
-                result["status"] = repr(exc)
-
-        client = threading.Thread(target=early)
-        client.start()
-        assert not session.serving
-        session.serve()
-        client.join(60)
-        assert isinstance(result.get("status"), int), result
 
 
 async def test_the_profile_pane_works_before_its_lower_sections_arrive(tmp_path):
@@ -140,4 +82,4 @@ async def test_the_profile_pane_works_before_its_lower_sections_arrive(tmp_path)
         await pilot.pause()
         assert app.screen.query("#field-secure_dir")  # every section is there now
         assert app.screen.has_unsaved_changes
-    assert record.seen == {"serving": None, "later_section": False}
+    assert record.seen == {"later_section": False}
