@@ -229,11 +229,17 @@ class Tmux:
         pid_text = self._tmux("display-message", "-p", "-t", name, "#{pane_pid}").stdout.strip()
         try:
             with open(stream, "rb") as handle:
-                seen = ""
+                raw = b""
+                looked = start
                 while True:
                     chunk = handle.read()
+                    now = time.perf_counter()
+                    if not chunk and now - looked > 0.5:  # the stream missed it? ask the screen too
+                        looked = now
+                        chunk = b"\n" + self._tmux("capture-pane", "-p", "-t", name).stdout.encode()
                     if chunk:
-                        seen += _ANSI.sub("", chunk.decode("utf-8", "replace"))
+                        raw += chunk  # escapes may be split between reads: strip the whole stream
+                        seen = _ANSI.sub("", raw.decode("utf-8", "replace"))
                         if all(marker in seen for marker in markers):
                             took = time.perf_counter() - start
                             cpu = _cpu_seconds(int(pid_text)) if pid_text.isdigit() else 0.0
