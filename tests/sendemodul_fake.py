@@ -18,6 +18,7 @@ left is applied to that request:
 * ``huge``: answer 200 with ``size`` bytes (JSON content type), streamed until the client leaves;
 * ``html``: answer 200 with an HTML page;
 * ``expire``: answer 401 ``session_expired``.
+* ``nested``: answer 200 with a JSON body nested ``depth`` arrays deep (``[[[…]]]``).
 """
 
 from __future__ import annotations
@@ -242,6 +243,12 @@ class FakeSendemodul:
             reader.read_body(length, hasher=None)
             body = b"<html><body><h1>Proxy error</h1>\x1b]52;c;AAAA\x07 [red]x[/]</body></html>"
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            return True
+        if action == "nested":
+            reader.read_body(length, hasher=None)
+            depth = int(fault.params.get("depth", 100_000))
+            body = b"[" * depth + b"]" * depth
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
             return True
         if action == "huge":
             reader.read_body(length, hasher=None)

@@ -125,3 +125,42 @@ async def test_enter_on_an_unfinished_entry_in_the_history_continues_it(world):
         assert pane.last_result.ok and pane.last_result.submission_id == first.submission_id
         log = "\n".join(pane.query_one("#sub-log").lines)
     world.assert_invariants(log, delivered=True)
+
+
+async def test_a_hostile_answer_ends_the_run_and_f6_works_again(world):
+    """Issue 11.7: 100,000-deep JSON at login is one clear error; the pane does not stay on
+    "Logger inn…" and F6 starts a run again."""
+    from sendemodul_fake import Fault
+
+    world.server.faults.append(Fault("POST", "login", "nested", depth=100_000))
+    app = _app(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await _send(pilot, app, world, PIN_CANARY)
+        assert not pane.last_result.ok and pane.last_result.exit_code == 3
+        assert pane.last_result.message
+        assert pane.check_action("send", ()) is True
+        pane = await _send(pilot, app, world, "")  # the PIN is in memory; the fault is used up
+        assert pane.last_result.ok
+    world.assert_invariants(delivered=True)
+
+
+async def test_an_exception_in_the_core_still_ends_the_run(world):
+    """Whatever a worker raises (here the client cannot be built at all), the run ends: the pane
+    leaves "running", F6 is enabled, and the lock is released."""
+
+    def broken_client(profile):
+        raise RuntimeError("the client cannot be built")
+
+    app = IplosApp(world.profile, world.config, initial_mode="submission", services={"sendemodul_client": broken_client})
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.screen
+        pane.query_one("#sub-path").value = str(world.extract)
+        await pilot.press("f6")
+        await _wait(pilot, lambda: type(app.screen).__name__ == "ConfirmSend")
+        await pilot.press(*PIN_CANARY, "enter")
+        await _wait(pilot, lambda: app.screen is pane and not pane.running)
+        assert pane.check_action("send", ()) is True
+    from iplos_tui.core.journal import RunLock
+
+    assert RunLock(world.secure).is_free()
+    assert world.server.requests == []

@@ -16,31 +16,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def collect(profile) -> dict:
-    """The submissions as plain data; a ``sending`` with no run holding the lock is interrupted."""
-    from iplos_tui.core.journal import SENDING, Journal, RunLock
-
-    journal = Journal(profile.secure_dir)
-    if not journal.path.exists():
-        return {"journal": str(journal.path), "running": False, "submissions": []}
-    running = (journal.secure_dir / "submit.lock").exists() and not RunLock(journal.secure_dir).is_free()
-    subs = []
-    for sub in journal.submissions():
-        item = sub.to_dict()
-        item["interrupted"] = sub.state == SENDING and not running
-        subs.append(item)
-    return {"journal": str(journal.path), "running": running, "submissions": subs}
-
-
 def run(args: argparse.Namespace) -> ExitCode:
-    from iplos_tui.core.journal import JournalError
+    from iplos_tui.core.status import journal_status
     from iplos_tui.core.text import safe_text
 
-    try:
-        data = collect(args.profile)
-    except (OSError, JournalError) as exc:
-        print(f"iplos: {safe_text(str(exc))}", file=sys.stderr)
-        return ExitCode.USAGE
+    data = journal_status(args.profile)  # a journal that cannot be used: cli.main says why (exit 2)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return ExitCode.OK

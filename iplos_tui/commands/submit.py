@@ -53,7 +53,7 @@ class StderrReporter:
         elif isinstance(event, ev.StepDone):
             _err(f"✓ {self._labels.get(event.step, event.step)}: {event.detail}")
         elif isinstance(event, ev.StepFailed):
-            _err(f"✗ {self._labels.get(event.step, event.step)}: {event.reason}")
+            _err(f"✗ {self._labels.get(event.step) or t(f'submit.step_{event.step}')}: {event.reason}")
             if event.hint:
                 _err(f"  {event.hint}")
         elif isinstance(event, ev.LogLine):

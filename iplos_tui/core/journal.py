@@ -22,12 +22,15 @@ import fcntl
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iplos_tui.core.fsutil import check_private_file, ensure_private_dir, fsync_dir
+from iplos_tui.core.errors import IplosError
+from iplos_tui.core.exitcodes import ExitCode
+from iplos_tui.core.fsutil import UnsafePathError, check_private_file, ensure_private_dir, fsync_dir
 from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text
 
@@ -53,15 +56,29 @@ _FREE_TEXT = ("reason", "detail", "extract_path", "note")
 _FNR_RUN = re.compile(r"(?<!\d)\d{11}(?!\d)")
 
 
-class JournalError(Exception):
-    """The journal could not be written (disk full, file too large, permissions): stop the run."""
+class JournalError(IplosError):
+    """The journal cannot be read or written (disk full, too large, permissions, an unsafe secure
+    directory): nothing is sent, and the message names the file and what to do."""
 
-    def __init__(self, message: str) -> None:
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
-        self.message = message
+        self._message = message
+        self._hint = hint
+
+    def message(self) -> str:  # type: ignore[override]
+        return self._message
+
+    def hint(self) -> str | None:
+        return self._hint or None
 
 
-class RunLockBusy(Exception):
+class RunLockBusy(IplosError):
+    """Another run holds the lock of this secure directory."""
+
+    exit_code = ExitCode.NETWORK
+
     def __init__(self, pid: str) -> None:
         super().__init__(pid)
         self.pid = pid
@@ -173,19 +190,56 @@ class Journal:
 
     # --- reading -----------------------------------------------------------------------------
 
-    def records(self) -> Iterator[dict[str, Any]]:
-        """Every readable record in order; a torn or foreign line is skipped."""
+    def check_secure_dir(self) -> None:
+        """Refuse a secure directory that is a symlink, not a directory or not ours."""
         try:
-            check_private_file(self.path)
+            st = os.lstat(self.secure_dir)
         except FileNotFoundError:
             return
-        fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as exc:
+            raise self._unsafe(self.secure_dir, exc.strerror or str(exc)) from None
+        if stat.S_ISLNK(st.st_mode):
+            raise JournalError(t("submit.secure_dir_symlink", path=self._shown(self.secure_dir)), t("submit.secure_dir_symlink_hint"))
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+            raise self._unsafe(self.secure_dir, t("submit.secure_dir_not_ours"))
+
+    def _unsafe(self, path: Path, detail: str) -> JournalError:
+        return JournalError(t("submit.journal_unsafe", path=self._shown(path), detail=safe_text(detail, one_line=True, limit=200)), t("submit.journal_hint"))
+
+    @staticmethod
+    def _shown(path: Path) -> str:
+        return safe_text(str(path), one_line=True, limit=300)
+
+    def ensure_secure_dir(self) -> None:
+        """Create the secure directory (0700) if missing; refuse an unsafe one as ``JournalError``."""
+        self.check_secure_dir()
+        try:
+            ensure_private_dir(self.secure_dir)
+        except (UnsafePathError, OSError) as exc:
+            raise self._unsafe(self.secure_dir, getattr(exc, "strerror", None) or str(exc)) from None
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every readable record in order; a torn or foreign line is skipped. A journal over
+        ``MAX_JOURNAL_BYTES`` is refused (fail closed), never read in part."""
+        self.check_secure_dir()
+        try:
+            st = check_private_file(self.path)
+        except FileNotFoundError:
+            return
+        except UnsafePathError:
+            raise self._not_private() from None
+        if st.st_size > MAX_JOURNAL_BYTES:
+            raise self._too_large()
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as exc:
+            raise self._unsafe(self.path, exc.strerror or str(exc)) from None
         with os.fdopen(fd, "rb") as handle:
             total = 0
             for line in handle:
                 total += len(line)
-                if total > MAX_JOURNAL_BYTES:
-                    break
+                if total > MAX_JOURNAL_BYTES:  # it grew while we read it
+                    raise self._too_large()
                 if not line.endswith(b"\n") or len(line) > MAX_RECORD_BYTES:
                     continue
                 try:
@@ -194,6 +248,22 @@ class Journal:
                     continue
                 if isinstance(record, dict) and isinstance(record.get("id"), str) and isinstance(record.get("seq"), int):
                     yield record
+
+    def _too_large(self) -> JournalError:
+        return JournalError(
+            t("submit.journal_too_large", path=self._shown(self.path), limit=MAX_JOURNAL_BYTES // (1024 * 1024)),
+            t("submit.journal_too_large_hint"),
+        )
+
+    def _not_private(self) -> JournalError:
+        try:
+            st = os.lstat(self.path)
+        except OSError as exc:
+            return self._unsafe(self.path, exc.strerror or str(exc))
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+            return self._unsafe(self.path, t("submit.journal_not_regular"))
+        mode = f"{stat.S_IMODE(st.st_mode):04o}"
+        return JournalError(t("submit.journal_mode", path=self._shown(self.path), mode=mode), t("submit.journal_mode_hint", path=self._shown(self.path)))
 
     def replay(self) -> dict[str, Submission]:
         subs: dict[str, Submission] = {}
@@ -244,8 +314,8 @@ class Journal:
         line = (json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")
         if len(line) > MAX_RECORD_BYTES:
             raise JournalError(t("submit.journal_record_large"))
+        self.ensure_secure_dir()
         try:
-            ensure_private_dir(self.secure_dir)
             created = not self.path.exists()
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
             try:

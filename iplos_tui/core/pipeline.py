@@ -160,10 +160,13 @@ class SubmissionPipeline:
     def start(self) -> list[jn.Submission]:
         """Take the run lock (``RunLockBusy`` when another run holds it), turn an interrupted
         ``sending`` into ``ambiguous`` and remove our own stale temp files."""
-        from iplos_tui.core.fsutil import ensure_private_dir, remove_stale_temps
+        from iplos_tui.core.fsutil import remove_stale_temps
 
-        ensure_private_dir(self.journal.secure_dir)
-        self._lock.acquire()
+        self.journal.ensure_secure_dir()
+        try:
+            self._lock.acquire()
+        except OSError as exc:
+            raise jn.JournalError(t("submit.journal_unsafe", path=str(self._lock.path), detail=safe_text(exc.strerror or str(exc), one_line=True))) from None
         try:
             recovered = self.journal.recover()
             for sub in recovered:
@@ -320,7 +323,7 @@ class SubmissionPipeline:
         try:
             self.journal.append(sub_id, state, **fields)
         except jn.JournalError as exc:
-            raise self._fail(step, "failed-safe", ExitCode.USAGE, exc.message, t("submit.journal_hint"), sub_id) from None
+            raise self._fail(step, "failed-safe", ExitCode.USAGE, exc.message(), exc.hint() or t("submit.journal_hint"), sub_id) from None
 
     def _resume_envelope(self, sub: jn.Submission, path: Path, sha: str, report: Any) -> Prepared | None:
         """The envelope of an unfinished submission, checked; None when it must be made again

@@ -588,6 +588,10 @@ class SendemodulClient:
                 data = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, ValueError):
                 data = None
+            except RecursionError:  # a hostile answer nested deeper than the parser goes
+                raise SendemodulError(
+                    "bad_answer", t("sendemodul.answer_too_deep", status=status), hint=t("sendemodul.ambiguous_hint"), status=status, body_sent=sent_body
+                ) from None
         if not isinstance(data, dict):
             snippet = _clean(raw[:200].decode("utf-8", "replace"), 200)
             if 500 <= status < 600:

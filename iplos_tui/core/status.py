@@ -1,4 +1,5 @@
-"""The profile line and the submission window countdown, as the header shows them."""
+"""What the console tells about where things stand: the profile line and the submission window
+countdown (the header), and the journal's submissions (``iplos status``, the history)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,22 @@ def window_status(year: int, today: dt.date) -> str:
     if today <= corrections:
         return t("app.window_corrections", days=(corrections - today).days, date=_date(corrections))
     return t("app.window_over", year=year)
+
+
+def journal_status(profile: Profile) -> dict:
+    """The submissions as plain data; a ``sending`` with no run holding the lock is interrupted.
+    Raises ``JournalError`` (an ``IplosError``) when the journal or the secure directory cannot
+    be used."""
+    from iplos_tui.core.journal import LOCK_FILE, SENDING, Journal, RunLock
+
+    journal = Journal(profile.secure_dir)
+    journal.check_secure_dir()
+    if not journal.path.exists():
+        return {"journal": str(journal.path), "running": False, "submissions": []}
+    running = (journal.secure_dir / LOCK_FILE).exists() and not RunLock(journal.secure_dir).is_free()
+    subs = []
+    for sub in journal.submissions():
+        item = sub.to_dict()
+        item["interrupted"] = sub.state == SENDING and not running
+        subs.append(item)
+    return {"journal": str(journal.path), "running": running, "submissions": subs}

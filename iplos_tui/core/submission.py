@@ -221,12 +221,16 @@ class SubmitRun:
         except RunLockBusy as busy:
             self.emit(LogLine(str(busy), "error"))
             return RunResult(False, "busy", ExitCode.NETWORK, message=str(busy))
+        except IplosError as exc:  # the secure directory or the journal cannot be used
+            return self._refused(exc)
         pin = None
         try:
             try:
                 prepared = prepare(pipeline)
             except RunFailed as failed:
                 return failed.result
+            except IplosError as exc:
+                return self._refused(exc)
             lines = summary_lines(prepared.summary)
             request = ConfirmRequest(prepared.submission_id, prepared.summary, lines, resumed=resume or prepared.resumed)
             try:
@@ -243,6 +247,11 @@ class SubmitRun:
             return pipeline.send(prepared, pin)
         finally:
             pipeline.close()
+
+    def _refused(self, exc: IplosError) -> RunResult:
+        message, hint = exc.message(), exc.hint() or ""
+        self.emit(StepFailed("validate", message, hint))
+        return RunResult(False, "refused", exc.exit_code, message=message, hint=hint)
 
     @staticmethod
     def _not_sent(prepared: Prepared, code: ExitCode, message: str, hint: str = "") -> RunResult:

@@ -114,7 +114,7 @@ def reveal_log_hook(secure_dir: Callable[[], Path]) -> Callable[[Any], None]:
                 uid=os.geteuid(),
             )
         except JournalError as exc:
-            raise OSError(exc.message) from None
+            raise OSError(exc.message()) from None
 
     return hook
 
