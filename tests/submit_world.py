@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from sendemodul_fake import Account, FakeSendemodul
@@ -80,16 +81,15 @@ class World:
 
         return SubmissionPipeline(self.profile, emit=(events.append if events is not None else None), client_factory=self.client_factory(**client_overrides))
 
-    def run(self, pin: str = PIN_CANARY, *, allow_again: bool = False, events=None, **client_overrides):
-        from iplos_tui.core.pipeline import RunFailed
+    def run(self, pin: str = PIN_CANARY, *, again: str = "", accept_errors: bool = False, events=None, **client_overrides):
+        from iplos_tui.core.pipeline import RunResult
         from iplos_tui.core.secrets import Secret
 
         with self.pipeline(events, **client_overrides) as pipeline:
-            try:
-                prepared = pipeline.prepare(self.extract, allow_again=allow_again)
-            except RunFailed as failed:
-                return failed.result
-            return pipeline.send(prepared, Secret(pin))
+            prepared = pipeline.prepare(self.extract, again=again)
+            if isinstance(prepared, RunResult):
+                return prepared
+            return pipeline.send(prepared, Secret(pin), accept_errors=accept_errors)
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
@@ -107,12 +107,13 @@ class World:
             cmd = [sys.executable, str(ROOT / "tests" / child), *child_args, "--", *argv]
         else:
             cmd = [sys.executable, "-m", "iplos_tui", *argv]
-        return subprocess.run(cmd, input=(pin + "\n") if pin is not None else "", capture_output=True, text=True, timeout=timeout, env=self.env(), cwd=self.tmp)
+        # A session of its own: no controlling terminal, as in cron or over a pipe.
+        return subprocess.run(cmd, input=(pin + "\n") if pin is not None else "", capture_output=True, text=True, timeout=timeout, env=self.env(), cwd=self.tmp, start_new_session=True)
 
     def popen(self, *args: str, pin: str = PIN_CANARY, child: str, child_args: tuple[str, ...] = ()) -> subprocess.Popen:
         argv = ["--config", str(self.config), *args]
         cmd = [sys.executable, str(ROOT / "tests" / child), *child_args, "--", *argv]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env(), cwd=self.tmp)
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env(), cwd=self.tmp, start_new_session=True)
         proc.stdin.write(pin + "\n")
         proc.stdin.close()
         return proc
@@ -163,3 +164,20 @@ class World:
             assert PIN_CANARY not in text
             for fnr in self.fnrs:
                 assert fnr not in text
+
+
+def wait_paused(proc, point: str, timeout: float = 60) -> str:
+    """Read the child's stderr until it says it paused at ``point``."""
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            if proc.poll() is not None:
+                break
+            continue
+        seen.append(line)
+        if line.startswith(f"PAUSED {point}"):
+            return "".join(seen)
+    proc.kill()
+    raise AssertionError(f"child never paused at {point}: {''.join(seen)} {proc.stdout.read()}")

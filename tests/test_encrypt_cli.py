@@ -157,3 +157,20 @@ def test_keys_show_without_certificates(tmp_path):
     result = iplos("keys", "show")
     assert result.returncode == ExitCode.USAGE
     assert "--ssb-cert" in result.stderr
+
+
+def test_the_default_folder_of_two_runs_in_the_same_second_never_collides(config, secure_dir, material):
+    """Issue 14.20: the second run of the same second gets its own folder, not exit 2."""
+    from iplos_tui.commands.encrypt import default_out_dir
+    from iplos_tui.core.config import load_profile
+
+    profile = load_profile(config)
+    now = dt.datetime(2018, 1, 8, 8, 30, 0, tzinfo=dt.timezone.utc)
+    first = default_out_dir(profile, now)
+    first.mkdir(parents=True)
+    (first / "manifest.json").write_text("{}")
+    second = default_out_dir(profile, now)
+    assert second != first and not second.exists() and second.parent == first.parent
+    results = [iplos("--config", str(config), "encrypt", str(material["extract"])) for _ in range(2)]
+    assert [r.returncode for r in results] == [ExitCode.OK, ExitCode.OK], [r.stderr for r in results]
+    assert results[0].stdout != results[1].stdout

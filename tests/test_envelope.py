@@ -429,7 +429,9 @@ def test_cancel(extracts, secure, ssb, tpf):
         if progress.phase == "part":
             cancel.set()
 
-    with pytest.raises(envelope.EnvelopeCancelled):
+    from iplos_tui.core.errors import Cancelled
+
+    with pytest.raises(Cancelled):
         run(extracts["small"], secure / "env", ssb, tpf, part_size=4096, progress=stop, cancel=cancel)
     assert_nothing_left(secure, secure / "env")
 

@@ -164,3 +164,48 @@ async def test_an_exception_in_the_core_still_ends_the_run(world):
 
     assert RunLock(world.secure).is_free()
     assert world.server.requests == []
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "binary"])
+async def test_an_unusable_extract_path_is_logged_once_with_advice_that_applies(world, kind):
+    """Issue 14.19 on F5: the reason once, and advice about the path or the file."""
+    target = world.secure / f"x-{kind}.xml"
+    if kind == "directory":
+        target.mkdir()
+    elif kind == "binary":
+        target.write_bytes(bytes(range(256)) * 64)
+    app = _app(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.screen
+        pane.query_one("#sub-path").value = str(target)
+        await pilot.press("f5")
+        await _wait(pilot, lambda: not pane.running and pane.query_one("#sub-log").line_count >= 2)
+        await pilot.pause(0.2)
+        lines = [line for line in pane.query_one("#sub-log").lines if line.strip()]
+    failures = [line for line in lines if line.startswith("✗")]
+    assert len(failures) == 1, lines
+    assert not any("fagsystemet og lag et nytt uttrekk" in line for line in lines), lines
+    assert any(("stien" if kind != "binary" else "IPLOS-uttrekk") in line for line in lines), lines
+
+
+async def test_the_history_names_an_interrupted_upload_as_iplos_status_does(world):
+    """Issue 14.9 (core): F8 shows "avbrutt under sending", not "sender", when nothing runs."""
+    import os
+    import signal
+
+    from submit_world import wait_paused
+
+    proc = world.popen("submit", str(world.extract), "--yes", "--pin-stdin", child="submit_child.py", child_args=("--pause-at", "sending"))
+    wait_paused(proc, "sending")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    proc.stdout.close()
+    proc.stderr.close()
+    status = world.cli("status", pin=None).stdout
+    app = _app(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f8")
+        await pilot.pause()
+        table = app.screen.query_one("#sub-history")
+        cells = [str(cell) for cell in table.get_row_at(0)]
+    assert "avbrutt under sending" in cells and "avbrutt under sending" in status

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 
 import pytest
-from submit_world import World
+from submit_world import World, wait_paused
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -19,23 +18,6 @@ def world(tmp_path):
     w = World(tmp_path, persons=3000)
     yield w
     w.close()
-
-
-def _wait_paused(proc, point: str, timeout: float = 60) -> str:
-    """Read the child's stderr until it says it paused at ``point``."""
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            if proc.poll() is not None:
-                break
-            continue
-        seen.append(line)
-        if line.startswith(f"PAUSED {point}"):
-            return "".join(seen)
-    proc.kill()
-    raise AssertionError(f"child never paused at {point}: {''.join(seen)} {proc.stdout.read()}")
 
 
 def test_submit_json_and_status(world):
@@ -96,7 +78,7 @@ def test_wrong_pin_three_times_cli(world):
 )
 def test_sigkill_at_each_journal_state_then_restart(world, point, committed_before_restart):
     proc = world.popen("submit", str(world.extract), "--yes", "--pin-stdin", "--json", child="submit_child.py", child_args=("--pause-at", point))
-    stderr = _wait_paused(proc, point)
+    stderr = wait_paused(proc, point)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
     stdout = proc.stdout.read()
@@ -151,7 +133,7 @@ def test_journal_write_failure_blocks_the_upload(world):
 
 def test_second_instance_is_refused_while_a_run_holds_the_lock(world):
     first = world.popen("submit", str(world.extract), "--yes", "--pin-stdin", "--json", child="submit_child.py", child_args=("--pause-at", "sending"))
-    stderr = _wait_paused(first, "sending")
+    stderr = wait_paused(first, "sending")
     requests_before = len(world.server.requests)
     second = world.cli("submit", str(world.extract), "--yes", "--pin-stdin", "--json")
     assert second.returncode == 3
@@ -167,3 +149,79 @@ def test_second_instance_is_refused_while_a_run_holds_the_lock(world):
     third = world.cli("submit", str(world.extract), "--yes", "--pin-stdin", "--json")
     assert third.returncode == 0, third.stderr
     world.assert_invariants(stderr, second.stdout, second.stderr, third.stdout, delivered=True)
+
+
+def test_pin_on_stdin_without_a_terminal_and_without_yes_is_exit_2_naming_yes(world):
+    """Issue 14.17: no question can be asked, so nothing is prepared and the answer says why."""
+    done = world.cli("submit", str(world.extract), "--pin-stdin")
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "--yes" in done.stderr and "Traceback" not in done.stderr
+    assert world.server.requests == [] and not (world.secure / "journal.jsonl").exists()
+
+
+def test_the_readme_headless_round_works_as_written(world):
+    """The README's `iplos --config <that> submit <extract> ... < <pin file>` line, run as it stands."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    from submit_world import PIN_CANARY, ROOT
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    match = re.search(r"`iplos --config <that> (submit <extract>[^`<]*)< <pin file>`", readme)
+    assert match, "the README has no headless submit line"
+    args = [world.extract if a == "<extract>" else a for a in shlex.split(match.group(1))]
+    pin_file = world.tmp / "pin"
+    pin_file.write_text(PIN_CANARY + "\n")
+    pin_file.chmod(0o600)
+    with open(pin_file) as stdin:
+        done = subprocess.run(
+            [sys.executable, "-m", "iplos_tui", "--config", str(world.config), *map(str, args)],
+            stdin=stdin, capture_output=True, text=True, timeout=120, env=world.env(), cwd=world.tmp, start_new_session=True,
+        )  # fmt: skip
+    pin_file.unlink()  # the operator's own file; the canary must be nowhere else
+    assert done.returncode == 0, done.stderr
+    world.assert_invariants(done.stdout, done.stderr, delivered=True)
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "binary"])
+def test_an_unusable_extract_path_is_one_error_with_advice_that_applies(world, kind):
+    """Issue 14.19: a missing path, a directory or a binary file: the reason once, and advice
+    about the path or the file (not about fixing findings in the care system)."""
+    target = world.secure / f"x-{kind}.xml"
+    if kind == "directory":
+        target.mkdir()
+    elif kind == "binary":
+        target.write_bytes(bytes(range(256)) * 64)
+    done = world.cli("submit", str(target), "--yes", "--pin-stdin", "--json")
+    assert done.returncode == (1 if kind == "binary" else 2), done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("▸")]
+    reason = json.loads(done.stdout)["error"]["message"]
+    assert sum(reason in line for line in lines) == 1, done.stderr  # said once
+    assert "fagsystemet og lag et nytt uttrekk" not in done.stderr  # the findings advice does not apply
+    assert "stien" in done.stderr if kind != "binary" else "IPLOS-uttrekk" in done.stderr
+    assert world.server.requests == []
+
+
+def test_an_interrupted_upload_has_one_name_in_status_and_the_start_query(world):
+    """Issue 14.9 (core): a run killed while sending is "avbrutt under sending" in `iplos status`
+    (text and JSON) and in the query the TUI announces on start; a run holding the lock is not."""
+    from iplos_tui.core.status import unfinished_submissions
+
+    proc = world.popen("submit", str(world.extract), "--yes", "--pin-stdin", "--json", child="submit_child.py", child_args=("--pause-at", "sending"))
+    wait_paused(proc, "sending")
+    assert unfinished_submissions(world.profile) == []  # a run holds it: nothing to announce
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    proc.stdout.close()
+    proc.stderr.close()
+    text = world.cli("status", pin=None)
+    assert "avbrutt under sending" in text.stdout and " sender " not in text.stdout
+    [item] = json.loads(world.cli("status", "--json", pin=None).stdout)["submissions"]
+    assert item["label"] == "avbrutt under sending"
+    [unfinished] = unfinished_submissions(world.profile)
+    assert unfinished["label"] == "avbrutt under sending" and unfinished["id"][:8] in unfinished["line"]
+    done = world.cli("submit", str(world.extract), "--yes", "--pin-stdin")
+    assert done.returncode == 0, done.stderr
+    assert unfinished_submissions(world.profile) == []

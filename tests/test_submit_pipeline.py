@@ -59,9 +59,10 @@ def test_same_extract_again_needs_an_explicit_override(world):
     assert not again.ok and again.state == "duplicate" and again.exit_code == ExitCode.FAILED
     assert again.existing["receipt"]["receipt_id"] == first.receipt["receipt_id"]
     assert len(world.server.committed()) == 1
-    forced = world.run(allow_again=True)
+    assert world.run(again="IPLOS-2018-999999").state == "duplicate"  # an override names the receipt
+    forced = world.run(again=first.receipt["receipt_id"])
     assert forced.ok and forced.submission_id != first.submission_id
-    assert len(world.server.committed()) == 2  # the operator asked for it
+    assert len(world.server.committed()) == 2  # the operator asked for it, naming the receipt
 
 
 def test_validation_refusal_sends_nothing(world, tmp_path):

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text
-
-# Errors the operator fixes by choosing other arguments, not by fixing data.
-_USAGE_KEYS = {"part_size", "out_not_empty", "out_parent", "too_many_parts"}
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("encrypt", help=t("envelope.help_encrypt"), description=t("envelope.help_encrypt"))
@@ -42,10 +39,15 @@ def _size(text: str) -> int:
 
 
 def default_out_dir(profile, now: dt.datetime | None = None) -> Path:
-    """``<secure_dir>/envelopes/<kommunenr><bydel>-<year>-<UTC time>``."""
+    """``<secure_dir>/envelopes/<kommunenr><bydel>-<year>-<UTC time>``, with ``-2``, ``-3``, ...
+    when a run in the same second already took that name."""
     now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
-    name = f"{profile.kommunenr or 'kommune'}{profile.bydel or ''}-{profile.year}-{now:%Y%m%dT%H%M%SZ}"
-    return Path(profile.secure_dir) / "envelopes" / name
+    base = Path(profile.secure_dir) / "envelopes" / f"{profile.kommunenr or 'kommune'}{profile.bydel or ''}-{profile.year}-{now:%Y%m%dT%H%M%SZ}"
+    candidate, number = base, 1
+    while os.path.lexists(candidate):
+        number += 1
+        candidate = base.with_name(f"{base.name}-{number}")
+    return candidate
 
 
 def _human(size: int) -> str:
@@ -97,16 +99,10 @@ def run(args: argparse.Namespace) -> ExitCode:
                 file=sys.stderr,
             )
 
-    try:
+    try:  # an EnvelopeError (or Cancelled) reaches cli.main, which says why with its exit code
         result = envelope.encrypt_extract(args.extract, out_dir, ssb, tpf, params, part_size, progress=progress)
-    except envelope.EnvelopeCancelled as exc:
-        _err(str(exc))
-        return ExitCode.INTERRUPTED
-    except envelope.EnvelopeError as exc:
-        _err(str(exc))
-        return ExitCode.USAGE if exc.key in _USAGE_KEYS else ExitCode.FAILED
     except ExtractError as exc:
-        _err(str(exc))
+        _err(str(exc))  # a path problem is a usage error; a file that is not an extract failed the check
         return ExitCode.USAGE if exc.rule == "file.path" else ExitCode.FAILED
 
     manifest = result.manifest

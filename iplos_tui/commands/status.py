@@ -30,9 +30,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     if data["running"]:
         print(t("submit.status_running"), file=sys.stderr)
     for sub in data["submissions"]:
-        state = t(f"submit.state_{sub['state']}")
-        if sub["interrupted"]:
-            state = t("submit.status_interrupted")
+        state = sub["label"]
         receipt = (sub.get("receipt") or {}).get("receipt_id", "") or "-"
         line = f"{sub['id'][:8]}  {sub['updated'][:16]:<16}  {sub['kommunenr']}{sub['bydel']} {sub['period']}  {sub['persons']:>7}  {state:<22}  {receipt}"
         print(safe_text(line, one_line=True))

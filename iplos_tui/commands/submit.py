@@ -1,4 +1,4 @@
-"""`iplos submit EXTRACT [--yes] [--pin-stdin] [--json] [--again]`: the submission run, headless.
+"""`iplos submit EXTRACT [--yes] [--pin-stdin] [--accept-errors] [--again RECEIPT] [--json]`: the run, headless.
 
 Progress on stderr (a line per step, a progress line at most every second), the result as JSON on
 stdout with ``--json``. Exit codes: 0 confirmed, 1 refused by validation (or already delivered),
@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--yes", action="store_true", help=t("submit.cli_yes"))
     parser.add_argument("--pin-stdin", action="store_true", help=t("submit.cli_pin_stdin"))
     parser.add_argument("--json", action="store_true", help=t("submit.cli_json"))
-    parser.add_argument("--again", action="store_true", help=t("submit.cli_again"))
+    parser.add_argument("--accept-errors", action="store_true", help=t("submit.cli_accept_errors"))
+    parser.add_argument("--again", metavar="RECEIPT", default="", help=t("submit.cli_again"))
     parser.set_defaults(handler=run)
 
 
@@ -94,6 +95,15 @@ def _run_in_thread(function: Any, cancel: threading.Event) -> Any:
     return box.get("value")
 
 
+def _terminal() -> bool:
+    """A terminal to ask on (not stdin, which may carry the PIN)."""
+    try:
+        with open("/dev/tty", "r+b", buffering=0):
+            return True
+    except OSError:
+        return False
+
+
 def _ask(question: str) -> bool:
     """A yes/no question on the terminal (not stdin, which may carry the PIN)."""
     try:
@@ -116,6 +126,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGXFSZ"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file-size limit becomes an error, not a kill
 
+    if not args.yes and not _terminal():
+        _err(f"iplos: {t('submit.cli_needs_tty')}")  # nobody could answer the question
+        return ExitCode.USAGE
     pin: Secret | None = None
     if args.pin_stdin:
         pin = read_secret_stdin()
@@ -124,14 +137,14 @@ def run(args: argparse.Namespace) -> ExitCode:
             pin.clear()
             _err(f"iplos: {problem}")
             return ExitCode.USAGE
-    elif not args.yes and not sys.stdin.isatty():
-        _err(f"iplos: {t('submit.cli_needs_tty')}")
-        return ExitCode.USAGE
 
     def confirm(request: ConfirmRequest) -> Decision:
         nonlocal pin
         for line in request.lines:
             _err(line)
+        if request.needs_acceptance and not args.accept_errors:
+            due = request.summary.get("corrections_due", "")
+            raise NotConfirmed(t("submit.cli_needs_accept_errors", errors=request.levels.get("error", 0), due=due), ExitCode.FAILED)
         if not args.yes and not _ask(t("submit.cli_confirm")):
             return Decision.no()
         if pin is None:
@@ -144,7 +157,7 @@ def run(args: argparse.Namespace) -> ExitCode:
             problem = check_pin(pin.reveal() if pin.is_set else "")
             if problem:
                 raise NotConfirmed(problem)
-        return Decision(True, pin)
+        return Decision(True, pin, accept_errors=args.accept_errors)
 
     def finish(result: RunResult) -> ExitCode:
         if args.json:
@@ -158,7 +171,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     cancel = threading.Event()
     submission = SubmitRun(profile, emit=StderrReporter(), cancel=cancel)
     try:
-        return finish(_run_in_thread(lambda: submission.run(args.extract, confirm, allow_again=args.again), cancel))
+        return finish(_run_in_thread(lambda: submission.run(args.extract, confirm, again=args.again), cancel))
     finally:
         if pin is not None:
             pin.clear()

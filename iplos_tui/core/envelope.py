@@ -1,21 +1,24 @@
-"""The envelope: one extract -> ``identity.p7m`` (TPF), ``content-NNNN.p7m`` (SSB), ``manifest.json``.
+"""Making the envelope: one extract -> ``identity.p7m`` (TPF), ``content-NNNN.p7m`` (SSB), ``manifest.json``.
 
-One streaming pass over the extract (docs/envelope-format.md is the contract):
+``EnvelopeWriter`` takes the extract's records in order (docs/envelope-format.md is the contract):
 
 * each ``Person`` is written again without its fnr (the local id stands in for it) into a
   plaintext buffer of at most ``part_size`` bytes; a full buffer becomes one CMS EnvelopedData
-  (DER, AES-256-CBC, RSA key transport) to the SSB certificate only;
+  (DER, AES-256-CBC, RSA key transport) to the SSB certificate only (``seal_part``);
 * the pairs local id -> fnr collect in a small table, encrypted at the end to the TPF
   certificate only (about 25 bytes per person);
-* plaintext lives only in memory; only ciphertext and the manifest are written, into a staging
-  directory beside ``out_dir`` (inside the secure directory), each file temp -> fsync -> rename.
-  At the end the staging directory is renamed to ``out_dir`` in one step, so an interrupted run
-  leaves no ``out_dir`` at all, just a hidden staging directory the next run removes.
+* plaintext lives only in memory; only ciphertext and the manifest are written, into a
+  ``StagingDir`` beside ``out_dir`` (inside the secure directory), each file temp -> fsync ->
+  rename. ``publish()`` renames the staging directory to ``out_dir`` in one step, so an
+  interrupted run leaves no ``out_dir`` at all, just a hidden staging directory the next run removes.
 
-The extract is hashed as it is read; its size, mtime, inode and hash are checked again at the
-end, so a file changed during the run aborts it (I11). Peak memory is about four part sizes
-(cryptography's pkcs7 encrypts a part in memory) plus about 100 bytes per person (the identity
-table and the duplicate check), never the extract or the content as a whole.
+``encrypt_extract`` is the writer fed by the one read of the extract (``core.extract_pass``),
+which hashes the file as it is read and refuses a file changed meanwhile (I11). Peak memory is
+about four part sizes (cryptography's pkcs7 encrypts a part in memory) plus about 100 bytes per
+person (the identity table and the duplicate check), never the extract or the content as a whole.
+
+``seal_part`` is a plain function of picklable values (bytes, a DER certificate, a path), so that
+a process pool can run the per-part work.
 """
 
 from __future__ import annotations
@@ -26,395 +29,83 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import json
 import os
 import re
 import shutil
 import threading
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iplos_tui.core.fsutil import TEMP_PREFIX, atomic_write_bytes, ensure_private_dir, fsync_dir
-from iplos_tui.core.i18n import t
-from iplos_tui.core.text import safe_text
+from iplos_tui.core.envelope_format import (  # noqa: F401 - the format's names, re-exported
+    CONTENT_PATTERN,
+    CONTENT_RE,
+    DEFAULT_PART_SIZE,
+    ENCRYPTION,
+    FORMAT,
+    IDENTITY_COLUMNS,
+    IDENTITY_FILE,
+    MANIFEST_FILE,
+    MAX_PART_SIZE,
+    MAX_PARTS,
+    MIN_PART_SIZE,
+    READ_SIZE,
+    STAGING_PREFIX,
+    VERSION,
+    EncryptResult,
+    EnvelopeError,
+    EnvelopeParams,
+    Manifest,
+    PartInfo,
+    Progress,
+    cert_summary,
+    check_certificates,
+    load_cert,
+    load_manifest,
+    verify_envelope,
+)
+from iplos_tui.core.errors import Cancelled
+from iplos_tui.core.fsutil import atomic_write_bytes, ensure_private_dir, fsync_dir
 
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from iplos_tui.core.keys import Problem
-
-FORMAT = "iplos-tui-envelope"
-VERSION = 1
-IDENTITY_FILE = "identity.p7m"
-MANIFEST_FILE = "manifest.json"
-CONTENT_PATTERN = "content-{index:04d}.p7m"
-CONTENT_RE = re.compile(r"^content-(\d{4})\.p7m$")
-MAX_PARTS = 9999  # four digits keep `content-*.p7m` in order for a shell glob
-IDENTITY_COLUMNS = ("local_id", "person_id")
-DEFAULT_PART_SIZE = 4 * 1024 * 1024
-MIN_PART_SIZE = 1024
-MAX_PART_SIZE = 256 * 1024 * 1024
-READ_SIZE = 256 * 1024
-STAGING_PREFIX = f"{TEMP_PREFIX}envelope-"
-ENCRYPTION = {
-    "cms": "EnvelopedData (RFC 5652), DER",
-    "content_encryption": "aes-256-cbc",
-    "key_transport": "rsaEncryption (RSAES-PKCS1-v1_5)",
-}
+    from iplos_tui.core.extract.model import Header, Person
 
 _DIGIT_MAP = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _ELEVEN = b"0" * 11
 _CSV_SPECIAL = re.compile('[;"\r\n]')
 
 
-# --- results and errors ----------------------------------------------------------------------
+# --- the per-part work: plain functions of picklable values ---------------------------------
 
 
-class EnvelopeError(Exception):
-    """The envelope cannot be made; ``str()`` is the translated message, ``problems`` the
-    certificate problems when a certificate was refused."""
+def seal(plaintext: bytes | bytearray, cert_der: bytes) -> bytes:
+    """One CMS EnvelopedData (DER, AES-256-CBC, RSA key transport) of ``plaintext`` to the
+    certificate ``cert_der`` only."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.ciphers import algorithms
+    from cryptography.hazmat.primitives.serialization import pkcs7
 
-    def __init__(self, key: str, problems: list[Problem] | None = None, **values: object) -> None:
-        self.key = key
-        self.problems = list(problems or [])
-        self.values = {k: safe_text(str(v), one_line=True, limit=300) for k, v in values.items()}
-        super().__init__(key)
-
-    def __str__(self) -> str:
-        return t(f"envelope.{self.key}", **self.values)
-
-
-class EnvelopeCancelled(EnvelopeError):
-    def __init__(self) -> None:
-        super().__init__("cancelled")
+    builder = (
+        pkcs7.PKCS7EnvelopeBuilder()
+        .set_data(bytes(plaintext))
+        .add_recipient(x509.load_der_x509_certificate(cert_der))
+        .set_content_encryption_algorithm(algorithms.AES256)
+    )
+    return builder.encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
 
 
-@dataclass(frozen=True)
-class EnvelopeParams:
-    """The profile values the envelope needs; empty values are taken from the extract's header.
-
-    When both the profile and the header give kommunenr, bydel or year, they must agree.
-    """
-
-    kommunenr: str = ""
-    bydel: str = ""
-    year: int | None = None
-    contact_email: str = ""
-    contact_mobile: str = ""
-    ssb_fingerprint: str = ""
-    tpf_fingerprint: str = ""
-
-    @classmethod
-    def from_profile(cls, profile: Any) -> EnvelopeParams:
-        return cls(
-            kommunenr=getattr(profile, "kommunenr", "") or "",
-            bydel=getattr(profile, "bydel", "") or "",
-            year=getattr(profile, "year", None),
-            contact_email=getattr(profile, "contact_email", "") or "",
-            contact_mobile=getattr(profile, "contact_mobile", "") or "",
-            ssb_fingerprint=getattr(profile, "ssb_fingerprint", "") or "",
-            tpf_fingerprint=getattr(profile, "tpf_fingerprint", "") or "",
-        )
+def seal_part(directory: str, name: str, plaintext: bytes | bytearray, cert_der: bytes) -> tuple[int, str]:
+    """Seal ``plaintext`` into ``directory/name`` (temp -> fsync -> rename); (size, sha256)."""
+    ciphertext = seal(plaintext, cert_der)
+    atomic_write_bytes(Path(directory) / name, ciphertext)
+    return len(ciphertext), hashlib.sha256(ciphertext).hexdigest()
 
 
-@dataclass(frozen=True)
-class Progress:
-    """Reported between records: ``phase`` is ``reading``, ``part``, ``identity``, ``done``."""
-
-    phase: str
-    bytes_read: int
-    total_bytes: int
-    persons: int
-    parts: int
-
-    @property
-    def fraction(self) -> float:
-        return min(1.0, self.bytes_read / self.total_bytes) if self.total_bytes else 0.0
-
-
-@dataclass(frozen=True)
-class PartInfo:
-    role: str  # "identity" | "content"
-    file: str
-    recipient: str  # "tpf" | "ssb"
-    index: int  # 0 for identity, 1.. for content
-    plaintext_size: int
-    plaintext_sha256: str
-    ciphertext_size: int
-    ciphertext_sha256: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "role": self.role,
-            "index": self.index,
-            "file": self.file,
-            "recipient": self.recipient,
-            "plaintext_size": self.plaintext_size,
-            "plaintext_sha256": self.plaintext_sha256,
-            "ciphertext_size": self.ciphertext_size,
-            "ciphertext_sha256": self.ciphertext_sha256,
-        }
-
-
-@dataclass(frozen=True)
-class Manifest:
-    kommunenr: str
-    bydel: str
-    year: int
-    created: str
-    contact_email: str
-    contact_mobile: str
-    certificates: dict[str, dict[str, str]]
-    persons: int
-    content_plaintext_size: int
-    content_plaintext_sha256: str
-    parts: list[PartInfo] = field(default_factory=list)
-    content_format: str = "iplos-uttrekk-v1 (urn:iplos-tui:uttrekk:1), without personId"
-    format: str = FORMAT
-    version: int = VERSION
-
-    @property
-    def content_parts(self) -> list[PartInfo]:
-        return [p for p in self.parts if p.role == "content"]
-
-    @property
-    def identity_part(self) -> PartInfo:
-        return next(p for p in self.parts if p.role == "identity")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": self.format,
-            "version": self.version,
-            "kommunenr": self.kommunenr,
-            "bydel": self.bydel,
-            "year": self.year,
-            "created": self.created,
-            "contact": {"email": self.contact_email, "mobile": self.contact_mobile},
-            "encryption": dict(ENCRYPTION),
-            "certificates": self.certificates,
-            "content": {
-                "format": self.content_format,
-                "parts": len(self.content_parts),
-                "persons": self.persons,
-                "plaintext_size": self.content_plaintext_size,
-                "plaintext_sha256": self.content_plaintext_sha256,
-            },
-            "parts": [p.to_dict() for p in self.parts],
-        }
-
-    def to_json(self) -> bytes:
-        return (json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Manifest:
-        if data.get("format") != FORMAT or data.get("version") != VERSION:
-            raise EnvelopeError("manifest_format", found=f"{data.get('format')} {data.get('version')}")
-        try:
-            content = data["content"]
-            return cls(
-                kommunenr=str(data["kommunenr"]),
-                bydel=str(data["bydel"]),
-                year=int(data["year"]),
-                created=str(data["created"]),
-                contact_email=str(data["contact"]["email"]),
-                contact_mobile=str(data["contact"]["mobile"]),
-                certificates={str(k): dict(v) for k, v in data["certificates"].items()},
-                persons=int(content["persons"]),
-                content_plaintext_size=int(content["plaintext_size"]),
-                content_plaintext_sha256=str(content["plaintext_sha256"]),
-                content_format=str(content["format"]),
-                parts=[
-                    PartInfo(
-                        role=str(p["role"]),
-                        file=_safe_part_name(str(p["file"])),
-                        recipient=str(p["recipient"]),
-                        index=int(p["index"]),
-                        plaintext_size=int(p["plaintext_size"]),
-                        plaintext_sha256=str(p["plaintext_sha256"]),
-                        ciphertext_size=int(p["ciphertext_size"]),
-                        ciphertext_sha256=str(p["ciphertext_sha256"]),
-                    )
-                    for p in data["parts"]
-                ],
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise EnvelopeError("manifest_invalid", detail=exc) from None
-
-
-@dataclass(frozen=True)
-class EncryptResult:
-    manifest: Manifest
-    out_dir: Path
-    manifest_path: Path
-    manifest_sha256: str
-    extract_path: Path
-    extract_size: int
-    extract_sha256: str  # for the journal: which extract this envelope was made from
-
-
-def _safe_part_name(name: str) -> str:
-    if name != IDENTITY_FILE and name != MANIFEST_FILE and not CONTENT_RE.match(name):
-        raise EnvelopeError("manifest_invalid", detail=f"file name {name!r}")
-    return name
-
-
-def load_manifest(out_dir: Path | str) -> Manifest:
-    """Read ``out_dir/manifest.json`` (size-capped) into a ``Manifest``."""
-    path = Path(out_dir) / MANIFEST_FILE
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(4 * 1024 * 1024 + 1)
-    except OSError as exc:
-        raise EnvelopeError("manifest_unreadable", path=path, error=exc.strerror or exc) from None
-    if len(raw) > 4 * 1024 * 1024:
-        raise EnvelopeError("manifest_invalid", detail="over 4 MiB")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EnvelopeError("manifest_invalid", detail=exc) from None
-    if not isinstance(data, dict):
-        raise EnvelopeError("manifest_invalid", detail="not an object")
-    return Manifest.from_dict(data)
-
-
-def verify_envelope(out_dir: Path | str, manifest: Manifest | None = None) -> list[str]:
-    """Check every part's ciphertext size and SHA-256 against the manifest; messages, or []."""
-    out_dir = Path(out_dir)
-    manifest = manifest or load_manifest(out_dir)
-    problems = []
-    for part in manifest.parts:
-        path = out_dir / part.file
-        try:
-            digest, size = _file_sha256(path)
-        except OSError as exc:
-            problems.append(t("envelope.verify_missing", file=part.file, error=safe_text(exc.strerror or str(exc))))
-            continue
-        if size != part.ciphertext_size or digest != part.ciphertext_sha256:
-            problems.append(t("envelope.verify_mismatch", file=part.file))
-    return problems
-
-
-def _file_sha256(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    buffer = bytearray(READ_SIZE)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as handle:
-        while n := handle.readinto(view):
-            digest.update(view[:n])
-            size += n
-    return digest.hexdigest(), size
-
-
-# --- the pass --------------------------------------------------------------------------------
-
-
-class _HashingReader:
-    """The extract's bytes as the parser reads them: hashed, counted, cancellable."""
-
-    def __init__(self, fd: int, cancel: threading.Event | None) -> None:
-        self._fd = fd
-        self._cancel = cancel
-        self.sha256 = hashlib.sha256()
-        self.bytes_read = 0
-
-    def read(self, size: int = READ_SIZE) -> bytes:
-        if self._cancel is not None and self._cancel.is_set():
-            raise EnvelopeCancelled()
-        if size is None or size < 0:
-            size = READ_SIZE
-        data = os.read(self._fd, size)
-        self.sha256.update(data)
-        self.bytes_read += len(data)
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-    def drain(self) -> None:
-        while self.read(READ_SIZE):
-            pass
-
-
-class _Encryptor:
-    def __init__(self, staging: Path) -> None:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.ciphers import algorithms
-        from cryptography.hazmat.primitives.serialization import pkcs7
-
-        self._pkcs7 = pkcs7
-        self._der = serialization.Encoding.DER
-        self._aes256 = algorithms.AES256
-        self.staging = staging
-
-    def write(self, name: str, plaintext: bytes | bytearray, cert: x509.Certificate) -> tuple[int, str]:
-        builder = (
-            self._pkcs7.PKCS7EnvelopeBuilder()
-            .set_data(plaintext)
-            .add_recipient(cert)
-            .set_content_encryption_algorithm(self._aes256)
-        )
-        ciphertext = builder.encrypt(self._der, [self._pkcs7.PKCS7Options.Binary])
-        atomic_write_bytes(self.staging / name, ciphertext)
-        size, digest = len(ciphertext), hashlib.sha256(ciphertext).hexdigest()
-        del ciphertext
-        return size, digest
-
-
-class _ContentParts:
-    """Cuts the pseudonymised extract into parts of at most ``part_size`` plaintext bytes,
-    at record boundaries where a record fits, and encrypts each full part to SSB."""
-
-    def __init__(self, encryptor: _Encryptor, cert: x509.Certificate, part_size: int, on_part: Callable[[], None]) -> None:
-        self.encryptor = encryptor
-        self.cert = cert
-        self.part_size = part_size
-        self.buffer = bytearray()
-        self.marks: list[tuple[int, int]] = []  # (offset in buffer, extract line) per record
-        self.parts: list[PartInfo] = []
-        self.total = hashlib.sha256()
-        self.total_size = 0
-        self.on_part = on_part
-
-    def add(self, data: bytes, line: int = 0) -> None:
-        if self.buffer and len(self.buffer) + len(data) > self.part_size:
-            self.flush()
-        if len(data) <= self.part_size:
-            self.marks.append((len(self.buffer), line))
-            self.buffer += data
-            return
-        # A record larger than a part: scan it whole (a cut could split a number), then cut by bytes.
-        _raise_on_fnr(data, [(0, line)])
-        view = memoryview(data)
-        for start in range(0, len(data), self.part_size):
-            self.buffer += view[start : start + self.part_size]
-            if len(self.buffer) >= self.part_size:
-                self.flush(scanned=True)
-
-    def flush(self, scanned: bool = False) -> None:
-        if not self.buffer:
-            return
-        if not scanned:
-            _raise_on_fnr(self.buffer, self.marks)
-        self.marks = []
-        index = len(self.parts) + 1
-        if index > MAX_PARTS:
-            raise EnvelopeError("too_many_parts", max=MAX_PARTS, size=self.part_size)
-        name = CONTENT_PATTERN.format(index=index)
-        plain_sha = hashlib.sha256(self.buffer).hexdigest()
-        plain_size = len(self.buffer)
-        self.total.update(self.buffer)  # the parts in order are the whole content
-        self.total_size += plain_size
-        size, digest = self.encryptor.write(name, self.buffer, self.cert)
-        self.buffer = bytearray()
-        self.parts.append(PartInfo("content", name, "ssb", index, plain_size, plain_sha, size, digest))
-        self.on_part()
-
-
-def _raise_on_fnr(plaintext: bytes | bytearray, marks: list[tuple[int, int]]) -> None:
+def scan_for_person_ids(plaintext: bytes | bytearray, marks: list[tuple[int, int]]) -> None:
     """Refuse content that holds a run of exactly 11 digits with valid fødselsnummer check digits.
 
     ``marks`` maps buffer offsets to extract lines, so the error can say where (never what).
@@ -438,78 +129,45 @@ def _raise_on_fnr(plaintext: bytes | bytearray, marks: list[tuple[int, int]]) ->
         position = mapped.find(_ELEVEN, end)
 
 
-def _csv_field(value: str) -> str:
-    """RFC 4180 quoting with ``;`` as the separator, only where needed."""
-    if _CSV_SPECIAL.search(value):
-        return '"' + value.replace('"', '""') + '"'
-    return value
+# --- the staging directory ------------------------------------------------------------------
 
 
-def _check_unique_ids(identity: bytearray, hashes: array, lines: array) -> None:
-    ordered = sorted(hashes)
-    suspects = {a for a, b in zip(ordered, ordered[1:]) if a == b}
-    del ordered
-    if not suspects:
-        return
-    seen: set[str] = set()
-    rows = csv.reader(io.StringIO(identity.decode("utf-8")), delimiter=";")
-    next(rows)
-    for index, row in enumerate(rows):
-        local_id = row[0]
-        if hash(local_id) in suspects:
-            if local_id in seen:
-                raise EnvelopeError("duplicate_local_id", line=lines[index])
-            seen.add(local_id)
+class StagingDir:
+    """A hidden directory beside ``out_dir`` that becomes ``out_dir`` in one rename (``publish``),
+    or disappears (leaving the ``with`` block without publishing)."""
 
+    def __init__(self, out_dir: Path | str) -> None:
+        self.out_dir = Path(os.path.abspath(out_dir))
+        self.path: Path | None = None
 
-def _cert_summary(cert: x509.Certificate) -> dict[str, str]:
-    from iplos_tui.core.keys import describe
+    def __enter__(self) -> StagingDir:
+        _prepare_out_dir(self.out_dir)
+        remove_stale_staging(self.out_dir.parent)
+        path = self.out_dir.parent / f"{STAGING_PREFIX}{self.out_dir.name}.{os.getpid()}.{os.urandom(4).hex()}"
+        try:
+            os.mkdir(path, 0o700)
+        except OSError as exc:
+            raise EnvelopeError("io_failed", path=self.out_dir, error=exc.strerror or exc) from None
+        self.path = path
+        return self
 
-    info = describe(cert)
-    return {
-        "sha256": info.sha256,
-        "spki_sha256": info.spki_sha256,
-        "subject": info.subject,
-        "serial": info.serial,
-        "not_after": info.not_after.isoformat(),
-    }
+    def publish(self) -> Path:
+        """Make every file appear at once as ``out_dir``."""
+        if self.path is None:
+            raise RuntimeError("not staged")
+        try:
+            fsync_dir(self.path)
+            os.rename(self.path, self.out_dir)
+            self.path = None
+            fsync_dir(self.out_dir.parent)
+        except OSError as exc:
+            raise EnvelopeError("io_failed", path=self.out_dir, error=exc.strerror or exc) from None
+        return self.out_dir
 
-
-def _load_cert(value: x509.Certificate | Path | str) -> x509.Certificate:
-    from cryptography import x509
-
-    from iplos_tui.core.keys import load_certificate
-
-    if isinstance(value, x509.Certificate):
-        return value
-    return load_certificate(value)
-
-
-def check_certificates(
-    ssb_cert: x509.Certificate,
-    tpf_cert: x509.Certificate,
-    year: int,
-    params: EnvelopeParams,
-    now: dt.datetime | None = None,
-) -> None:
-    """Raise ``EnvelopeError`` when either certificate may not be used (I13, I14)."""
-    from iplos_tui.core.keys import check_for_encryption, spki_sha256
-
-    for role, cert, pin in (("SSB", ssb_cert, params.ssb_fingerprint), ("TPF", tpf_cert, params.tpf_fingerprint)):
-        problems = check_for_encryption(cert, year, expected_fingerprint=pin or None, now=now)
-        if problems:
-            raise EnvelopeError(
-                "cert_refused", problems, role=role, details="; ".join(p.message for p in problems)
-            )
-    if spki_sha256(ssb_cert) == spki_sha256(tpf_cert):
-        raise EnvelopeError("same_key")
-
-
-def _header_value(profile_value: str, header_value: str | None, name: str) -> str:
-    header_value = (header_value or "").strip()
-    if profile_value and header_value and profile_value != header_value:
-        raise EnvelopeError("header_mismatch", field=name, profile=profile_value, extract=header_value)
-    return profile_value or header_value
+    def __exit__(self, *exc: object) -> None:
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.path = None
 
 
 def _prepare_out_dir(out_dir: Path) -> None:
@@ -552,13 +210,229 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _same_file(before: os.stat_result, after: os.stat_result) -> bool:
-    return (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns) == (
-        after.st_dev,
-        after.st_ino,
-        after.st_size,
-        after.st_mtime_ns,
-    )
+# --- the writer -----------------------------------------------------------------------------
+
+
+class _ContentParts:
+    """Cuts the pseudonymised extract into parts of at most ``part_size`` plaintext bytes,
+    at record boundaries where a record fits, and seals each full part to SSB."""
+
+    def __init__(self, directory: Path, cert_der: bytes, part_size: int, on_part: Callable[[], None]) -> None:
+        self.directory = str(directory)
+        self.cert_der = cert_der
+        self.part_size = part_size
+        self.buffer = bytearray()
+        self.marks: list[tuple[int, int]] = []  # (offset in buffer, extract line) per record
+        self.parts: list[PartInfo] = []
+        self.total = hashlib.sha256()
+        self.total_size = 0
+        self.on_part = on_part
+
+    def add(self, data: bytes, line: int = 0) -> None:
+        if self.buffer and len(self.buffer) + len(data) > self.part_size:
+            self.flush()
+        if len(data) <= self.part_size:
+            self.marks.append((len(self.buffer), line))
+            self.buffer += data
+            return
+        # A record larger than a part: scan it whole (a cut could split a number), then cut by bytes.
+        scan_for_person_ids(data, [(0, line)])
+        view = memoryview(data)
+        for start in range(0, len(data), self.part_size):
+            self.buffer += view[start : start + self.part_size]
+            if len(self.buffer) >= self.part_size:
+                self.flush(scanned=True)
+
+    def flush(self, scanned: bool = False) -> None:
+        if not self.buffer:
+            return
+        if not scanned:
+            scan_for_person_ids(self.buffer, self.marks)
+        self.marks = []
+        index = len(self.parts) + 1
+        if index > MAX_PARTS:
+            raise EnvelopeError("too_many_parts", max=MAX_PARTS, size=self.part_size)
+        name = CONTENT_PATTERN.format(index=index)
+        plain_sha = hashlib.sha256(self.buffer).hexdigest()
+        plain_size = len(self.buffer)
+        self.total.update(self.buffer)  # the parts in order are the whole content
+        self.total_size += plain_size
+        size, digest = seal_part(self.directory, name, self.buffer, self.cert_der)
+        self.buffer = bytearray()
+        self.parts.append(PartInfo("content", name, "ssb", index, plain_size, plain_sha, size, digest))
+        self.on_part()
+
+
+def _csv_field(value: str) -> str:
+    """RFC 4180 quoting with ``;`` as the separator, only where needed."""
+    if _CSV_SPECIAL.search(value):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _check_unique_ids(identity: bytearray, hashes: array, lines: array) -> None:
+    ordered = sorted(hashes)
+    suspects = {a for a, b in zip(ordered, ordered[1:]) if a == b}
+    del ordered
+    if not suspects:
+        return
+    seen: set[str] = set()
+    rows = csv.reader(io.StringIO(identity.decode("utf-8")), delimiter=";")
+    next(rows)
+    for index, row in enumerate(rows):
+        local_id = row[0]
+        if hash(local_id) in suspects:
+            if local_id in seen:
+                raise EnvelopeError("duplicate_local_id", line=lines[index])
+            seen.add(local_id)
+
+
+def _header_value(profile_value: str, header_value: str | None, name: str) -> str:
+    header_value = (header_value or "").strip()
+    if profile_value and header_value and profile_value != header_value:
+        raise EnvelopeError("header_mismatch", field=name, profile=profile_value, extract=header_value)
+    return profile_value or header_value
+
+
+class EnvelopeWriter:
+    """Writes one envelope into ``directory`` from the extract's records, fed in order with
+    ``record()``; ``finish()`` seals the identity part and writes the manifest.
+
+    ``content_sha256`` (after ``finish``) identifies what the extract says, not how the file
+    looks: the header's kommunenr, bydel, year and orgnr and every person in order, but not
+    ``ProducedAt``, contact or source system. Two exports of the same data have the same one.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        ssb_cert: x509.Certificate,
+        tpf_cert: x509.Certificate,
+        params: EnvelopeParams,
+        part_size: int,
+        *,
+        now: dt.datetime | None = None,
+        on_part: Callable[[int], None] | None = None,
+    ) -> None:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        from iplos_tui.core.extract.model import Header
+        from iplos_tui.core.extract.uttrekk_v1 import write_footer, write_header, write_person
+
+        if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
+            raise EnvelopeError("part_size", size=part_size, min=MIN_PART_SIZE, max=MAX_PART_SIZE)
+        self._header_type = Header
+        self._write_header, self._write_person, self._write_footer = write_header, write_person, write_footer
+        self.directory = directory
+        self.ssb, self.tpf = ssb_cert, tpf_cert
+        self.params = params
+        self.now = now
+        self._on_part = on_part
+        self.content = _ContentParts(directory, ssb_cert.public_bytes(Encoding.DER), part_size, self._part_done)
+        # UTF-8 bytes, 1 byte per character (io.StringIO would keep 4).
+        self.identity = bytearray(";".join(IDENTITY_COLUMNS).encode("ascii") + b"\n")
+        # Duplicate local ids are found at the end from 64-bit hashes (12 bytes per person, not ~100).
+        self._id_hashes = array("q")
+        self._id_lines = array("I")
+        self._persons_sha = hashlib.sha256()
+        self.header: Header | None = None
+        self.kommunenr = self.bydel = ""
+        self.year = params.year
+        self.persons = 0
+        self._buffer = io.BytesIO()
+        self.content_sha256 = ""
+
+    def _part_done(self) -> None:
+        if self._on_part is not None:
+            self._on_part(len(self.content.parts))
+
+    def record(self, record: Header | Person) -> None:
+        if isinstance(record, self._header_type):
+            self._header(record)  # type: ignore[arg-type]
+        else:
+            self._person(record)  # type: ignore[arg-type]
+
+    def _header(self, record: Header) -> None:
+        params = self.params
+        self.header = record
+        self.kommunenr = _header_value(params.kommunenr, record.kommunenr, "kommunenr")
+        self.bydel = _header_value(params.bydel, record.bydel, "bydel")
+        header_year = (record.year or "").strip()
+        if self.year is not None and header_year and header_year != str(self.year):
+            raise EnvelopeError("header_mismatch", field="year", profile=self.year, extract=header_year)
+        if self.year is None:
+            if not header_year.isdigit():
+                raise EnvelopeError("no_year")
+            self.year = int(header_year)
+            check_certificates(self.ssb, self.tpf, self.year, params, self.now)
+        self._write_header(self._buffer, record)
+        self._add(record.line)
+
+    def _person(self, record: Person) -> None:
+        if self.header is None:
+            raise EnvelopeError("no_header")
+        local_id = record.local_id or ""
+        if not local_id:
+            raise EnvelopeError("no_local_id", line=record.line)
+        self._id_hashes.append(hash(local_id))
+        self._id_lines.append(record.line)
+        self._write_person(self._buffer, record, include_person_id=False)
+        data = self._add(record.line, scan=record.person_id)
+        self._persons_sha.update(data)
+        self.identity += f"{_csv_field(local_id)};{_csv_field(record.person_id or '')}\n".encode("utf-8")
+        self.persons += 1
+
+    def _add(self, line: int, scan: str | None = None) -> bytes:
+        data = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        # The person's own id, even a malformed one (too short to mean anything below 8).
+        if scan and len(scan) >= 8 and scan.encode("utf-8") in data:
+            raise EnvelopeError("fnr_in_content", line=line)
+        self.content.add(data, line)
+        return data
+
+    def finish(self) -> tuple[Manifest, bytes]:
+        """Seal the last content part and the identity part, write the manifest: (manifest, its bytes)."""
+        header = self.header
+        if header is None or self.year is None:
+            raise EnvelopeError("no_header")
+        self._write_footer(self._buffer)
+        self._add(0)
+        self.content.flush()
+        _check_unique_ids(self.identity, self._id_hashes, self._id_lines)
+        del self._id_hashes, self._id_lines
+        identity_sha = hashlib.sha256(self.identity).hexdigest()
+        id_size, id_digest = seal_part(str(self.directory), IDENTITY_FILE, self.identity, self.tpf.public_bytes(_der()))
+        identity_part = PartInfo("identity", IDENTITY_FILE, "tpf", 0, len(self.identity), identity_sha, id_size, id_digest)
+        self.identity = bytearray()
+        facts = f"{self.kommunenr}|{self.bydel}|{self.year}|{(header.orgnr or '').strip()}|{self._persons_sha.hexdigest()}|{identity_sha}"
+        self.content_sha256 = hashlib.sha256(facts.encode("utf-8")).hexdigest()
+        manifest = Manifest(
+            kommunenr=self.kommunenr,
+            bydel=self.bydel,
+            year=int(self.year),
+            created=(self.now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat(timespec="seconds"),
+            contact_email=self.params.contact_email or (header.contact_email or ""),
+            contact_mobile=self.params.contact_mobile or (header.contact_mobile or ""),
+            certificates={"ssb": cert_summary(self.ssb), "tpf": cert_summary(self.tpf)},
+            persons=self.persons,
+            content_plaintext_size=self.content.total_size,
+            content_plaintext_sha256=self.content.total.hexdigest(),
+            parts=[identity_part, *self.content.parts],
+        )
+        manifest_bytes = manifest.to_json()
+        atomic_write_bytes(self.directory / MANIFEST_FILE, manifest_bytes)
+        return manifest, manifest_bytes
+
+
+def _der() -> Any:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return Encoding.DER
+
+
+# --- the whole job --------------------------------------------------------------------------
 
 
 def encrypt_extract(
@@ -580,185 +454,63 @@ def encrypt_extract(
     """Make the envelope for ``extract_path`` in ``out_dir`` (which must not exist or be empty).
 
     Raises ``EnvelopeError`` (certificates refused, header disagrees with the profile, extract
-    changed, output not writable, ...), ``EnvelopeCancelled`` when ``cancel`` is set, and the
-    extract package's ``ExtractError`` for a file that cannot be read as an extract. On any error
+    changed, output not writable, ...), ``Cancelled`` when ``cancel`` is set, and the extract
+    package's ``ExtractError`` for a file that cannot be read as an extract. On any error
     nothing is left in ``out_dir``'s place. ``expected_sha256`` (from an earlier validation)
     makes a different extract an error. ``on_record`` sees every ``Header`` and ``Person`` as it
-    is read (validation in the same pass); an exception from it aborts the run.
+    is read, before the writer; an exception from it aborts the run.
     """
-    from iplos_tui.core.extract import importer as extract_importer
-    from iplos_tui.core.extract.model import Header, Person
-    from iplos_tui.core.extract.uttrekk_v1 import write_footer, write_header, write_person
+    from iplos_tui.core.extract_pass import read_extract
 
     params = params or EnvelopeParams()
     if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
         raise EnvelopeError("part_size", size=part_size, min=MIN_PART_SIZE, max=MAX_PART_SIZE)
-    extract_path = Path(extract_path)
-    out_dir = Path(os.path.abspath(out_dir))
-    ssb = _load_cert(ssb_cert)
-    tpf = _load_cert(tpf_cert)
+    ssb, tpf = load_cert(ssb_cert), load_cert(tpf_cert)
     if params.year is not None:
         check_certificates(ssb, tpf, int(params.year), params, now)
-    _prepare_out_dir(out_dir)
-    remove_stale_staging(out_dir.parent)
+    state = {"read": 0, "total": 0}
 
-    kwargs: dict[str, Any] = {}
-    if max_bytes is not None:
-        kwargs["max_bytes"] = max_bytes
-    if allowed_dir is not None:
-        kwargs["allowed_dir"] = allowed_dir
-    opened = extract_importer.open_extract(extract_path, **kwargs)
-    staging: Path | None = None
-    fd = -1
     try:
-        fd = os.open(opened.path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-        before = os.fstat(fd)
-        if before.st_size != opened.size:
-            raise EnvelopeError("extract_changed", path=extract_path)
-        staging = out_dir.parent / f"{STAGING_PREFIX}{out_dir.name}.{os.getpid()}.{os.urandom(4).hex()}"
-        os.mkdir(staging, 0o700)
-        reader = _HashingReader(fd, cancel)
-        encryptor = _Encryptor(staging)
-        total = before.st_size
-        state = {"persons": 0}
+        with StagingDir(out_dir) as staging:
+            assert staging.path is not None
 
-        def report(phase: str) -> None:
-            if progress is not None:
-                progress(Progress(phase, reader.bytes_read, total, state["persons"], len(content.parts)))
+            def report(phase: str) -> None:
+                if progress is not None:
+                    progress(Progress(phase, state["read"], state["total"], writer.persons, len(writer.content.parts)))
 
-        def part_done() -> None:
-            # Cheap early check (I11): the file must not change under us.
-            if not _same_file(before, os.fstat(fd)):
-                raise EnvelopeError("extract_changed", path=extract_path)
-            report("part")
+            writer = EnvelopeWriter(staging.path, ssb, tpf, params, part_size, now=now, on_part=lambda parts: report("part"))
 
-        content = _ContentParts(encryptor, ssb, part_size, part_done)
-        # UTF-8 bytes, 1 byte per character (io.StringIO would keep 4).
-        identity = bytearray(";".join(IDENTITY_COLUMNS).encode("ascii") + b"\n")
-        # Duplicate local ids are found at the end from 64-bit hashes (12 bytes per person, not ~100).
-        id_hashes = array("q")
-        id_lines = array("I")
-        header: Header | None = None
-        kommunenr = bydel = ""
-        year = params.year
-        record_buffer = io.BytesIO()
-
-        for record in opened.importer.iter_records(reader):  # type: ignore[arg-type]
-            if isinstance(record, Header):
-                header = record
-                kommunenr = _header_value(params.kommunenr, record.kommunenr, "kommunenr")
-                bydel = _header_value(params.bydel, record.bydel, "bydel")
-                header_year = (record.year or "").strip()
-                if year is not None and header_year and header_year != str(year):
-                    raise EnvelopeError("header_mismatch", field="year", profile=year, extract=header_year)
-                if year is None:
-                    if not header_year.isdigit():
-                        raise EnvelopeError("no_year")
-                    year = int(header_year)
-                    check_certificates(ssb, tpf, year, params, now)
-                write_header(record_buffer, record)
-                data = record_buffer.getvalue()
-            elif isinstance(record, Person):
-                local_id = record.local_id or ""
-                if not local_id:
-                    raise EnvelopeError("no_local_id", line=record.line)
-                id_hashes.append(hash(local_id))
-                id_lines.append(record.line)
-                write_person(record_buffer, record, include_person_id=False)
-                data = record_buffer.getvalue()
-                # The person's own id, even a malformed one (too short to mean anything below 8).
-                if record.person_id and len(record.person_id) >= 8 and record.person_id.encode("utf-8") in data:
-                    raise EnvelopeError("fnr_in_content", line=record.line)
-                identity += f"{_csv_field(local_id)};{_csv_field(record.person_id or '')}\n".encode("utf-8")
-                state["persons"] += 1
-                if state["persons"] % 1000 == 0:
+            def take(record: Any) -> None:
+                if on_record is not None:
+                    on_record(record)
+                writer.record(record)
+                if writer.persons and writer.persons % 1000 == 0 and writer.header is not None:
                     if cancel is not None and cancel.is_set():
-                        raise EnvelopeCancelled()
+                        raise Cancelled()
                     report("reading")
-            else:  # pragma: no cover - the importer yields only these two
-                continue
-            if on_record is not None:
-                on_record(record)
-            content.add(data, record.line)
-            record_buffer.seek(0)
-            record_buffer.truncate()
-        if header is None or year is None:
-            raise EnvelopeError("no_header")
-        write_footer(record_buffer)
-        content.add(record_buffer.getvalue())
-        content.flush()
-        reader.drain()  # the hash covers the whole file, also anything after the root element
 
-        # I11: the same file, unchanged, from start to end.
-        extract_sha256 = reader.sha256.hexdigest()
-        try:
-            after_path = os.stat(opened.path)
-        except OSError:
-            raise EnvelopeError("extract_changed", path=extract_path) from None
-        if not (_same_file(before, os.fstat(fd)) and _same_file(before, after_path)):
-            raise EnvelopeError("extract_changed", path=extract_path)
-        if reader.bytes_read != before.st_size or _file_sha256(Path(opened.path))[0] != extract_sha256:
-            raise EnvelopeError("extract_changed", path=extract_path)
-        if expected_sha256 and expected_sha256.lower() != extract_sha256:
-            raise EnvelopeError("extract_not_validated", path=extract_path)
-        if cancel is not None and cancel.is_set():
-            raise EnvelopeCancelled()
+            def read(done: int, total: int) -> None:
+                state["read"], state["total"] = done, total
 
-        report("identity")
-        _check_unique_ids(identity, id_hashes, id_lines)
-        identity_plain = identity
-        del id_hashes, id_lines
-        id_size, id_digest = encryptor.write(IDENTITY_FILE, identity_plain, tpf)
-        identity_part = PartInfo(
-            "identity",
-            IDENTITY_FILE,
-            "tpf",
-            0,
-            len(identity_plain),
-            hashlib.sha256(identity_plain).hexdigest(),
-            id_size,
-            id_digest,
-        )
-        del identity_plain
-
-        manifest = Manifest(
-            kommunenr=kommunenr,
-            bydel=bydel,
-            year=int(year),
-            created=(now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat(timespec="seconds"),
-            contact_email=params.contact_email or (header.contact_email or ""),
-            contact_mobile=params.contact_mobile or (header.contact_mobile or ""),
-            certificates={"ssb": _cert_summary(ssb), "tpf": _cert_summary(tpf)},
-            persons=state["persons"],
-            content_plaintext_size=content.total_size,
-            content_plaintext_sha256=content.total.hexdigest(),
-            parts=[identity_part, *content.parts],
-        )
-        manifest_bytes = manifest.to_json()
-        atomic_write_bytes(staging / MANIFEST_FILE, manifest_bytes)
-        if cancel is not None and cancel.is_set():
-            raise EnvelopeCancelled()
-
-        # Publish: one rename makes the whole envelope appear at once.
-        fsync_dir(staging)
-        os.rename(staging, out_dir)
-        staging = None
-        fsync_dir(out_dir.parent)
-        report("done")
-        return EncryptResult(
-            manifest=manifest,
-            out_dir=out_dir,
-            manifest_path=out_dir / MANIFEST_FILE,
-            manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
-            extract_path=extract_path,
-            extract_size=before.st_size,
-            extract_sha256=extract_sha256,
-        )
+            passed = read_extract(extract_path, take, progress=read, cancel=cancel, max_bytes=max_bytes, allowed_dir=allowed_dir)
+            if expected_sha256 and expected_sha256.lower() != passed.sha256:
+                raise EnvelopeError("extract_not_validated", path=extract_path)
+            state["total"] = passed.identity.size
+            report("identity")
+            manifest, manifest_bytes = writer.finish()
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            published = staging.publish()
     except OSError as exc:
         raise EnvelopeError("io_failed", path=out_dir, error=exc.strerror or exc) from None
-    finally:
-        if fd >= 0:
-            os.close(fd)
-        opened.close()
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+    report("done")
+    return EncryptResult(
+        manifest=manifest,
+        out_dir=published,
+        manifest_path=published / MANIFEST_FILE,
+        manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+        extract_path=Path(extract_path),
+        extract_size=passed.identity.size,
+        extract_sha256=passed.sha256,
+        content_sha256=writer.content_sha256,
+    )

@@ -118,6 +118,11 @@ class Submission:
     reason: str = ""
     reason_code: str = ""
     superseded: bool = False
+    content_sha256: str = ""  # what the extract says, not how the file looks (EnvelopeWriter)
+    extract_identity: dict[str, int] = field(default_factory=dict)  # device, inode, size, mtime_ns, ctime_ns
+    levels: dict[str, int] = field(default_factory=dict)  # findings per level (fatal, error, warning, info)
+    accepted_levels: dict[str, int] = field(default_factory=dict)  # what the operator accepted to send
+    override_of: str = ""  # the earlier receipt the operator named to send this period again
     attempts: int = 0
     history: list[tuple[int, str, str]] = field(default_factory=list)  # (seq, at, state)
 
@@ -132,7 +137,7 @@ class Submission:
             return t("submit.wait_superseded")
         if self.state == CONFIRMED:
             expected = (self.receipt or {}).get("receipt_mail_expected_at", "")
-            return t("submit.wait_receipt_mail", at=_short_time(expected)) if expected else t("submit.wait_nothing")
+            return t("submit.wait_receipt_mail", at=short_time(expected)) if expected else t("submit.wait_nothing")
         if self.state in (PREPARED, ENCRYPTED):
             return t("submit.wait_not_sent")
         if self.state == SENDING:
@@ -160,11 +165,15 @@ class Submission:
             "reason": self.reason,
             "reason_code": self.reason_code,
             "superseded": self.superseded,
+            "content_sha256": self.content_sha256,
+            "levels": dict(self.levels),
+            "accepted_levels": dict(self.accepted_levels),
+            "override_of": self.override_of,
             "waiting_for": self.waiting_for(),
         }
 
 
-def _short_time(value: str) -> str:
+def short_time(value: str) -> str:
     try:
         when = dt.datetime.fromisoformat(value)
     except (TypeError, ValueError):
@@ -294,9 +303,9 @@ class Journal:
     def get(self, sub_id: str) -> Submission | None:
         return self.replay().get(sub_id)
 
-    def find(self, extract_sha256: str, year: int) -> list[Submission]:
-        """Submissions of the same extract and period, oldest first."""
-        return [s for s in self.submissions() if s.extract_sha256 == extract_sha256 and int(s.year or 0) == int(year)]
+    def period(self, kommunenr: str, bydel: str, year: int) -> list[Submission]:
+        """The submissions of one period (kommunenr, bydel, reporting year), oldest first."""
+        return [s for s in self.submissions() if (s.kommunenr, s.bydel, int(s.year or 0)) == (kommunenr, bydel, int(year))]
 
     # --- writing -----------------------------------------------------------------------------
 

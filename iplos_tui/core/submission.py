@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ from iplos_tui.core.errors import IplosError
 from iplos_tui.core.events import Event, LogLine, StepDone, StepFailed, StepProgress, StepStarted, Throttle, fmt_bytes
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
-from iplos_tui.core.pipeline import Prepared, RunFailed, RunResult, SubmissionPipeline
+from iplos_tui.core.pipeline import Prepared, RunResult, SubmissionPipeline
+from iplos_tui.core.preparation import blocked_hint, levels_text
 from iplos_tui.core.text import safe_text
 
 FINDINGS_PER_RULE = 3
@@ -67,13 +68,19 @@ def validate_step(
     except Cancelled:
         emit(StepFailed("validate", t("submit.cancelled")))
         return None
+    if report.fatal is not None and not report.findings[1:]:
+        # The file cannot be read at all (missing, a directory, not an extract): one line, once.
+        emit(StepFailed("validate", safe_text(report.block_reason() or "", limit=400), blocked_hint(report)))
+        return report
     for line in findings_by_rule(report, per_rule):
-        emit(LogLine(line, "warning" if report.ok else "error"))
-    if report.ok:
-        emit(StepDone("validate", t("submit.validated", persons=report.persons, warnings=report.warnings)))
+        emit(LogLine(line, "error" if report.blocks_sending or report.needs_acceptance else "warning"))
+    levels = levels_text(report.counts)
+    if report.blocks_sending:
+        emit(StepFailed("validate", safe_text(report.block_reason() or "", limit=400), blocked_hint(report)))
+    elif report.needs_acceptance:
+        emit(StepDone("validate", t("submit.validated_needs_acceptance", persons=report.persons, levels=levels)))
     else:
-        reason = report.fatal.message if report.fatal else t("submit.validation_errors", errors=report.errors, warnings=report.warnings)
-        emit(StepFailed("validate", safe_text(reason, limit=400), t("submit.validation_hint")))
+        emit(StepDone("validate", t("submit.validated_levels", persons=report.persons, levels=levels)))
     return report
 
 
@@ -89,8 +96,6 @@ def findings_by_rule(report: Any, per_rule: int = FINDINGS_PER_RULE) -> list[str
         for finding in first.get(rule, [])[:per_rule]:
             where = _finding_place(finding)
             lines.append(f"    {where}{safe_text(str(finding.message), one_line=True, limit=160)}")
-    if report.fatal is not None:
-        lines.append(safe_text(report.fatal.message, one_line=True, limit=300))
     return lines
 
 
@@ -124,6 +129,12 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     lines.append(t("submit.sum_destination", url=summary["destination"]))
     if summary.get("resumed"):
         lines.append(t("submit.sum_resumed", id=summary["submission_id"][:8]))
+    if "levels" in summary:
+        lines.append(t("submit.sum_levels", levels=levels_text(summary["levels"])))
+    if summary.get("needs_acceptance"):
+        lines.append(t("submit.sum_errors", errors=summary["levels"].get("error", 0), due=summary.get("corrections_due", "")))
+    if summary.get("again"):
+        lines.append(t("submit.sum_again", receipt=summary["again"]))
     return lines
 
 
@@ -142,20 +153,27 @@ def progress_text(event: StepProgress) -> str:
 
 @dataclass(frozen=True)
 class ConfirmRequest:
-    """What the operator is asked to confirm: the facts (``summary``) and the same as lines."""
+    """What the operator is asked to confirm: the facts (``summary``) and the same as lines.
+    ``needs_acceptance``: the extract has findings of level error (counts in ``levels``); it is
+    sent only when the answer accepts them (``Decision.accept_errors``)."""
 
     submission_id: str
     summary: dict[str, Any]
     lines: list[str]
     resumed: bool = False
+    levels: dict[str, int] = field(default_factory=dict)
+    needs_acceptance: bool = False
+    again: str = ""  # the earlier receipt this submission is sent in spite of
 
 
 @dataclass
 class Decision:
-    """The operator's answer: send or not, and the PIN to log in with (a ``Secret``)."""
+    """The operator's answer: send or not, the PIN to log in with (a ``Secret``), and whether
+    the findings of level error are accepted."""
 
     send: bool
     pin: Any = None
+    accept_errors: bool = False
 
     @classmethod
     def no(cls) -> Decision:
@@ -198,13 +216,15 @@ class SubmitRun:
         self.client_factory = client_factory
         self.now = now
 
-    def run(self, extract_path: Path | str, confirm: Confirm, *, allow_again: bool = False) -> RunResult:
-        return self._run(lambda pipeline: pipeline.prepare(extract_path, allow_again=allow_again), confirm)
+    def run(self, extract_path: Path | str, confirm: Confirm, *, again: str = "") -> RunResult:
+        """``again``: the receipt of the period's earlier delivery that this one is sent in spite
+        of (the operator's explicit override)."""
+        return self._run(lambda pipeline: pipeline.prepare(extract_path, again=again), confirm)
 
     def resume(self, sub_id: str, confirm: Confirm) -> RunResult:
         """Finish or resolve a journalled submission with its own envelope and key."""
 
-        def prepare(pipeline: SubmissionPipeline) -> Prepared:
+        def prepare(pipeline: SubmissionPipeline) -> Prepared | RunResult:
             sub = pipeline.journal.get(sub_id)
             if sub is not None:
                 self.emit(LogLine(t("submit.pane.resume_line", id=sub.id[:8], state=t(f"submit.state_{sub.state}"))))
@@ -212,7 +232,7 @@ class SubmitRun:
 
         return self._run(prepare, confirm, resume=True)
 
-    def _run(self, prepare: Callable[[SubmissionPipeline], Prepared], confirm: Confirm, *, resume: bool = False) -> RunResult:
+    def _run(self, prepare: Callable[[SubmissionPipeline], Prepared | RunResult], confirm: Confirm, *, resume: bool = False) -> RunResult:
         from iplos_tui.core.journal import RunLockBusy
 
         pipeline = SubmissionPipeline(self.profile, emit=self.emit, cancel=self.cancel, client_factory=self.client_factory, now=self.now)
@@ -227,12 +247,22 @@ class SubmitRun:
         try:
             try:
                 prepared = prepare(pipeline)
-            except RunFailed as failed:
-                return failed.result
             except IplosError as exc:
                 return self._refused(exc)
+            if isinstance(prepared, RunResult):
+                return prepared
+            if prepared.lookup_only:  # nothing to show: only the Sendemodul's answer settles it
+                return self._send(pipeline, prepared, confirm)
             lines = summary_lines(prepared.summary)
-            request = ConfirmRequest(prepared.submission_id, prepared.summary, lines, resumed=resume or prepared.resumed)
+            request = ConfirmRequest(
+                prepared.submission_id,
+                prepared.summary,
+                lines,
+                resumed=resume or prepared.resumed,
+                levels=dict(prepared.levels),
+                needs_acceptance=prepared.needs_acceptance,
+                again=prepared.again,
+            )
             try:
                 decision = confirm(request)
             except IplosError as exc:
@@ -244,9 +274,20 @@ class SubmitRun:
                 return self._not_sent(prepared, ExitCode.INTERRUPTED, t("submit.not_confirmed"))
             if pin is None or not getattr(pin, "is_set", True):
                 return self._not_sent(prepared, ExitCode.AUTH, t("submit.no_pin"))
-            return pipeline.send(prepared, pin)
+            return pipeline.send(prepared, pin, accept_errors=decision.accept_errors)
         finally:
             pipeline.close()
+
+    def _send(self, pipeline: SubmissionPipeline, prepared: Prepared, confirm: Confirm) -> RunResult:
+        """A look-up only (its envelope is gone): asks for the PIN like any run, sends nothing."""
+        lines = [t("submit.lookup_only_line", id=prepared.submission_id[:8])]
+        try:
+            decision = confirm(ConfirmRequest(prepared.submission_id, {}, lines, resumed=True))
+        except IplosError as exc:
+            return self._not_sent(prepared, exc.exit_code, exc.message(), exc.hint() or "")
+        if not decision.send or decision.pin is None:
+            return self._not_sent(prepared, ExitCode.INTERRUPTED, t("submit.not_confirmed"))
+        return pipeline.send(prepared, decision.pin)
 
     def _refused(self, exc: IplosError) -> RunResult:
         message, hint = exc.message(), exc.hint() or ""
@@ -257,3 +298,12 @@ class SubmitRun:
     def _not_sent(prepared: Prepared, code: ExitCode, message: str, hint: str = "") -> RunResult:
         return RunResult(False, "not-sent", code, prepared.submission_id, manifest=prepared.manifest_summary(), message=message, hint=hint)
 
+
+
+def delivered_receipt(profile: Any) -> str:
+    """The receipt of the last delivered submission of the profile's period, or '' (what an
+    operator's "send again anyway" names)."""
+    from iplos_tui.core.journal import CONFIRMED, Journal
+
+    subs = [s for s in Journal(profile.secure_dir).period(profile.kommunenr or "", profile.bydel or "", int(profile.year)) if s.state == CONFIRMED and not s.superseded]
+    return str((subs[-1].receipt or {}).get("receipt_id", "")) if subs else ""

@@ -364,7 +364,7 @@ class SubmissionScreen(PaneScreen):
 
     @work(thread=True, exclusive=True, group="submission", exit_on_error=False)
     def submit_worker(self, path: Path | None, sub_id: str | None, profile: Any, cancel: threading.Event, allow_again: bool) -> None:
-        from iplos_tui.core.submission import SubmitRun
+        from iplos_tui.core.submission import SubmitRun, delivered_receipt
 
         result = None
         try:
@@ -372,7 +372,8 @@ class SubmissionScreen(PaneScreen):
             if sub_id is not None:
                 result = run.resume(sub_id, self._confirm_from_worker)
             else:
-                result = run.run(path, self._confirm_from_worker, allow_again=allow_again)
+                # "Send again anyway" names the period's last receipt; the confirmation shows it.
+                result = run.run(path, self._confirm_from_worker, again=delivered_receipt(profile) if allow_again else "")
         finally:
             self.post_message(self.Finished(result))
 
@@ -432,6 +433,8 @@ class SubmissionScreen(PaneScreen):
             self._status(message.explanation.message)
 
     def _finish(self, result: Any) -> None:
+        from iplos_tui.core.status import state_label
+
         self.last_result = result
         if result is not None:
             if result.auth_refused and self.app.pin is not None:
@@ -439,26 +442,22 @@ class SubmissionScreen(PaneScreen):
             if result.ok:
                 self._status(result.message)
             else:
-                self._status(f"{t(f'submit.state_{result.state}') if result.state in STATE_KEYS else result.state}: {result.message}")
+                self._status(f"{state_label(result.state)}: {result.message}")
         else:
             self._status(t("submit.pane.ready"))
         self._end()
 
     def refresh_history(self) -> None:
+        from iplos_tui.core.status import journal_status
+
         table = self.query_one("#sub-history", DataTable)
         table.clear()
         try:
-            subs = self._journal().submissions()
+            subs = journal_status(self.app.profile)["submissions"]
         except Exception as exc:  # shown, not raised: the pane stays usable
             self._status(safe_text(str(exc), one_line=True))
             return
-        rows = []
         for sub in reversed(subs):
-            state = t(f"submit.state_{sub.state}")
-            receipt = (sub.receipt or {}).get("receipt_id", "") or "–"
-            rows.append((sub.id[:8], sub.updated[:16].replace("T", " "), state, str(sub.persons), receipt, sub.waiting_for()))
-        for row, sub in zip(rows, reversed(subs)):
-            table.add_row(*(Text(safe_text(cell, one_line=True, limit=60)) for cell in row), key=sub.id)
-
-
-STATE_KEYS = ("prepared", "encrypted", "sending", "confirmed", "failed-safe", "ambiguous")
+            receipt = (sub.get("receipt") or {}).get("receipt_id", "") or "–"
+            row = (sub["id"][:8], sub["updated"][:16].replace("T", " "), sub["label"], str(sub["persons"]), receipt, sub["waiting_for"])
+            table.add_row(*(Text(safe_text(cell, one_line=True, limit=60)) for cell in row), key=sub["id"])

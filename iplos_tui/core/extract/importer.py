@@ -193,6 +193,10 @@ class OpenedExtract:
             while reader.read(CHUNK_SIZE):
                 pass
 
+    def fileno(self) -> int:
+        """The one open descriptor every read goes through (its identity is checked by fstat)."""
+        return self._fd
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
