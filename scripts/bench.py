@@ -233,8 +233,9 @@ _SUBMIT_RUN = r"""
 import datetime as dt, json, sys, time
 from pathlib import Path
 from iplos_tui.core.config import load_profile
-from iplos_tui.core.pipeline import StepDone, StepProgress, SubmissionPipeline
+from iplos_tui.core.pipeline import Prepared, StepDone, StepProgress, SubmissionPipeline
 from iplos_tui.core.secrets import Secret
+from iplos_tui.core.submission import delivered_receipt
 config, extract, pin_file, what = sys.argv[1:5]
 profile = load_profile(Path(config))
 marks = {}
@@ -245,8 +246,8 @@ def emit(event):
         marks["upload_end"] = time.perf_counter()
 now = dt.datetime(2018, 1, 8, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))  # the sandbox clock
 with SubmissionPipeline(profile, emit=emit, now=lambda: now) as pipeline:
-    prepared = pipeline.prepare(extract, allow_again=True)
-    result = pipeline.send(prepared, Secret(Path(pin_file).read_text().strip()))
+    prepared = pipeline.prepare(extract, again=delivered_receipt(profile))  # each round: the same period again
+    result = pipeline.send(prepared, Secret(Path(pin_file).read_text().strip())) if isinstance(prepared, Prepared) else prepared
 if not result.ok:
     sys.exit(f"{result.state}: {result.message}")
 if what == "upload":

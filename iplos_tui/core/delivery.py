@@ -30,10 +30,11 @@ from iplos_tui.core.events import LogLine, StepDone, StepFailed, StepProgress, S
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
 from iplos_tui.core.receipt import clean_receipt, receipt_problem
+from iplos_tui.core.run_result import Prepared, RunResult
 from iplos_tui.core.text import safe_text
 
 if TYPE_CHECKING:
-    from iplos_tui.core.pipeline import Prepared, RunResult, SubmissionPipeline
+    from iplos_tui.core.pipeline import SubmissionPipeline
 
 
 def _missing(view: dict[str, Any], expected: dict[str, tuple[int, str]]) -> list[str]:
@@ -73,8 +74,6 @@ class Delivery:
         self.p.emit(LogLine(text, level))
 
     def _fail(self, step: str, state: str, code: ExitCode, message: str, hint: str = "", **extra: Any) -> RunResult:
-        from iplos_tui.core.pipeline import RunResult
-
         self.p.emit(StepFailed(step, message, hint))
         return RunResult(False, state, code, self.sub_id, message=message, hint=hint, step=step, **{**self.extra, **extra})
 
@@ -196,8 +195,6 @@ class Delivery:
 
     def _after_lookup_only(self) -> RunResult:
         """A submission whose envelope is gone was only to be settled by its look-up."""
-        from iplos_tui.core.pipeline import RunResult
-
         sub = self.p.journal.get(self.sub_id)
         state = sub.state if sub else jn.FAILED_SAFE
         if state == jn.CONFIRMED:
@@ -268,7 +265,6 @@ class Delivery:
 
     def _confirm(self, raw_receipt: Any) -> RunResult:
         """The receipt, checked against what was sent (I19); raises when it does not match."""
-        from iplos_tui.core.pipeline import RunResult
         from iplos_tui.core.sendemodul import SendemodulError
 
         prepared, sub_id = self.prepared, self.sub_id

@@ -34,6 +34,16 @@ def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) if missing; the leaf ends up 0700 and must be ours."""
     path = Path(path)
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = check_private_dir(path)
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+    return path
+
+
+def check_private_dir(path: Path) -> os.stat_result:
+    """Refuse a directory that is a symlink, not a directory, or not ours (read-only: nothing is
+    created or changed; a missing one raises ``FileNotFoundError``)."""
+    path = Path(path)
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode):
         raise UnsafePathError(t("fsutil.dir_symlink", path=path, real=os.path.realpath(path)), path)
@@ -41,9 +51,7 @@ def ensure_private_dir(path: Path) -> Path:
         raise UnsafePathError(t("fsutil.not_a_directory", path=path), path)
     if st.st_uid != os.geteuid():
         raise UnsafePathError(t("fsutil.not_yours", path=path, uid=st.st_uid, me=os.geteuid()), path)
-    if stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(path, 0o700)
-    return path
+    return st
 
 
 def fsync_dir(path: Path) -> None:

@@ -22,7 +22,6 @@ import fcntl
 import json
 import os
 import re
-import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 
 from iplos_tui.core.errors import IplosError
 from iplos_tui.core.exitcodes import ExitCode
-from iplos_tui.core.fsutil import UnsafePathError, check_private_file, ensure_private_dir, fsync_dir
+from iplos_tui.core.fsutil import check_private_dir, check_private_file, ensure_private_dir, fsync_dir
 from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text
 
@@ -67,7 +66,7 @@ class JournalError(IplosError):
         self._message = message
         self._hint = hint
 
-    def message(self) -> str:  # type: ignore[override]
+    def message(self) -> str:
         return self._message
 
     def hint(self) -> str | None:
@@ -200,49 +199,34 @@ class Journal:
     # --- reading -----------------------------------------------------------------------------
 
     def check_secure_dir(self) -> None:
-        """Refuse a secure directory that is a symlink, not a directory or not ours."""
-        try:
-            st = os.lstat(self.secure_dir)
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise self._unsafe(self.secure_dir, exc.strerror or str(exc)) from None
-        if stat.S_ISLNK(st.st_mode):
-            raise JournalError(t("submit.secure_dir_symlink", path=self._shown(self.secure_dir)), t("submit.secure_dir_symlink_hint"))
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
-            raise self._unsafe(self.secure_dir, t("submit.secure_dir_not_ours"))
-
-    def _unsafe(self, path: Path, detail: str) -> JournalError:
-        return JournalError(t("submit.journal_unsafe", path=self._shown(path), detail=safe_text(detail, one_line=True, limit=200)), t("submit.journal_hint"))
-
-    @staticmethod
-    def _shown(path: Path) -> str:
-        return safe_text(str(path), one_line=True, limit=300)
+        """Refuse a secure directory that is a symlink, not a directory or not ours
+        (``UnsafePathError``, an ``IplosError``); a missing one is fine for reading."""
+        with contextlib.suppress(FileNotFoundError):
+            check_private_dir(self.secure_dir)
 
     def ensure_secure_dir(self) -> None:
-        """Create the secure directory (0700) if missing; refuse an unsafe one as ``JournalError``."""
-        self.check_secure_dir()
+        """Create the secure directory (0700) if missing; refuse an unsafe one."""
         try:
             ensure_private_dir(self.secure_dir)
-        except (UnsafePathError, OSError) as exc:
-            raise self._unsafe(self.secure_dir, getattr(exc, "strerror", None) or str(exc)) from None
+        except OSError as exc:  # cannot be created (permissions, a read-only file system)
+            detail = safe_text(exc.strerror or str(exc), one_line=True, limit=200)
+            raise JournalError(t("submit.journal_unsafe", path=safe_text(str(self.secure_dir), one_line=True), detail=detail), t("submit.journal_hint")) from None
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every readable record in order; a torn or foreign line is skipped. A journal over
         ``MAX_JOURNAL_BYTES`` is refused (fail closed), never read in part."""
         self.check_secure_dir()
         try:
-            st = check_private_file(self.path)
+            st = check_private_file(self.path)  # a symlink, not ours, readable by others: refused
         except FileNotFoundError:
             return
-        except UnsafePathError:
-            raise self._not_private() from None
         if st.st_size > MAX_JOURNAL_BYTES:
             raise self._too_large()
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError as exc:
-            raise self._unsafe(self.path, exc.strerror or str(exc)) from None
+            detail = safe_text(exc.strerror or str(exc), one_line=True, limit=200)
+            raise JournalError(t("submit.journal_unsafe", path=safe_text(str(self.path), one_line=True), detail=detail), t("submit.journal_hint")) from None
         with os.fdopen(fd, "rb") as handle:
             total = 0
             for line in handle:
@@ -260,19 +244,9 @@ class Journal:
 
     def _too_large(self) -> JournalError:
         return JournalError(
-            t("submit.journal_too_large", path=self._shown(self.path), limit=MAX_JOURNAL_BYTES // (1024 * 1024)),
+            t("submit.journal_too_large", path=safe_text(str(self.path), one_line=True), limit=MAX_JOURNAL_BYTES // (1024 * 1024)),
             t("submit.journal_too_large_hint"),
         )
-
-    def _not_private(self) -> JournalError:
-        try:
-            st = os.lstat(self.path)
-        except OSError as exc:
-            return self._unsafe(self.path, exc.strerror or str(exc))
-        if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
-            return self._unsafe(self.path, t("submit.journal_not_regular"))
-        mode = f"{stat.S_IMODE(st.st_mode):04o}"
-        return JournalError(t("submit.journal_mode", path=self._shown(self.path), mode=mode), t("submit.journal_mode_hint", path=self._shown(self.path)))
 
     def replay(self) -> dict[str, Submission]:
         subs: dict[str, Submission] = {}

@@ -29,7 +29,7 @@ from iplos_tui.core import journal as jn
 from iplos_tui.core.events import LogLine, StepDone, StepProgress, StepStarted, Throttle, fmt_bytes
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
-from iplos_tui.core.pipeline import Prepared, RunResult
+from iplos_tui.core.run_result import Prepared, RunResult
 from iplos_tui.core.text import safe_text
 
 if TYPE_CHECKING:

@@ -161,7 +161,7 @@ class _Guard:
             raise SpkiPinMismatch(seen)
 
 
-def _backend_classes():
+def _backend_classes() -> Any:
     """Defined lazily: httpcore is imported only when a client is built."""
     import httpcore
 
@@ -214,6 +214,7 @@ def _make_transport(context: ssl.SSLContext, backend: Any, proxy: str) -> httpx.
     import httpx
 
     transport = httpx.HTTPTransport(verify=context, trust_env=False, retries=0)
+    pool: httpcore.ConnectionPool | httpcore.HTTPProxy
     if proxy:
         url = httpx.URL(proxy)
         pool = httpcore.HTTPProxy(
@@ -343,7 +344,8 @@ class SendemodulClient:
         if not isinstance(session, str) or not session or len(session) > 4096 or not session.isascii() or not session.isprintable():
             raise SendemodulError("bad_answer", t("sendemodul.bad_answer", detail="session"), status=200)
         self._session = session
-        account = answer.data.get("account") if isinstance(answer.data.get("account"), dict) else {}
+        given = answer.data.get("account")
+        account: dict[str, Any] = given if isinstance(given, dict) else {}
         self.account = {k: _clean(account.get(k), 120) for k in ("kommunenr", "bydel", "orgnr", "name")}
         return self.account
 
@@ -613,7 +615,7 @@ class SendemodulClient:
         code = _clean(data.get("error", ""), 40)
         message = _clean(data.get("message", ""), 300)
         body_sent = bool(answer.headers.get("_sent_body"))
-        common = {"status": status, "code": code, "body_sent": body_sent}
+        common: dict[str, Any] = {"status": status, "code": code, "body_sent": body_sent}
         if call == "login" and status == 401:
             left = data.get("attempts_left")
             left = left if isinstance(left, int) and not isinstance(left, bool) and 0 <= left < 100 else None

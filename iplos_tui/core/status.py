@@ -66,7 +66,7 @@ def _running(journal: Any) -> bool:
     return (journal.secure_dir / LOCK_FILE).exists() and not RunLock(journal.secure_dir).is_free()
 
 
-def unfinished_submissions(profile: Profile) -> list[dict]:
+def unfinished_submissions(profile: Profile) -> list[dict[str, Any]]:
     """What the console should announce on start: every submission that is neither delivered
     nor replaced, the interrupted and unresolved ones first, each with its one state name, what
     it waits for and one line to say it ("Innsending 1a2b3c4d (avbrutt under sending) ..."). An
@@ -95,7 +95,7 @@ def unfinished_submissions(profile: Profile) -> list[dict]:
     return out
 
 
-def journal_status(profile: Profile) -> dict:
+def journal_status(profile: Profile) -> dict[str, Any]:
     """The submissions as plain data; a ``sending`` with no run holding the lock is interrupted.
     Raises ``JournalError`` (an ``IplosError``) when the journal or the secure directory cannot
     be used."""

@@ -20,7 +20,8 @@ from iplos_tui.core.errors import IplosError
 from iplos_tui.core.events import Event, LogLine, StepDone, StepFailed, StepProgress, StepStarted, Throttle, fmt_bytes
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
-from iplos_tui.core.pipeline import Prepared, RunResult, SubmissionPipeline
+from iplos_tui.core.pipeline import SubmissionPipeline
+from iplos_tui.core.run_result import Prepared, RunResult
 from iplos_tui.core.preparation import blocked_hint, levels_text
 from iplos_tui.core.text import safe_text
 
@@ -241,14 +242,11 @@ class SubmitRun:
         except RunLockBusy as busy:
             self.emit(LogLine(str(busy), "error"))
             return RunResult(False, "busy", ExitCode.NETWORK, message=str(busy))
-        except IplosError as exc:  # the secure directory or the journal cannot be used
-            return self._refused(exc)
+        # Any other IplosError (the secure directory or the journal cannot be used) reaches the
+        # front end's one handler: cli.main, the app's worker handler.
         pin = None
         try:
-            try:
-                prepared = prepare(pipeline)
-            except IplosError as exc:
-                return self._refused(exc)
+            prepared = prepare(pipeline)
             if isinstance(prepared, RunResult):
                 return prepared
             if prepared.lookup_only:  # nothing to show: only the Sendemodul's answer settles it
@@ -288,11 +286,6 @@ class SubmitRun:
         if not decision.send or decision.pin is None:
             return self._not_sent(prepared, ExitCode.INTERRUPTED, t("submit.not_confirmed"))
         return pipeline.send(prepared, decision.pin)
-
-    def _refused(self, exc: IplosError) -> RunResult:
-        message, hint = exc.message(), exc.hint() or ""
-        self.emit(StepFailed("validate", message, hint))
-        return RunResult(False, "refused", exc.exit_code, message=message, hint=hint)
 
     @staticmethod
     def _not_sent(prepared: Prepared, code: ExitCode, message: str, hint: str = "") -> RunResult:

@@ -357,25 +357,20 @@ class SubmissionScreen(PaneScreen):
     def validate_worker(self, path: Path, profile: Any, cancel: threading.Event) -> None:
         from iplos_tui.core.submission import validate_step
 
-        try:
-            validate_step(path, profile, emit=self.events.put, cancel=cancel)
-        finally:  # whatever the core raises, the run ends here (the app reports the failure)
-            self.post_message(self.Finished(None))
+        validate_step(path, profile, emit=self.events.put, cancel=cancel)
+        self.post_message(self.Finished(None))  # a raise ends the run through on_run_failed
 
     @work(thread=True, exclusive=True, group="submission", exit_on_error=False)
     def submit_worker(self, path: Path | None, sub_id: str | None, profile: Any, cancel: threading.Event, allow_again: bool) -> None:
         from iplos_tui.core.submission import SubmitRun, delivered_receipt
 
-        result = None
-        try:
-            run = SubmitRun(profile, emit=self.events.put, cancel=cancel, client_factory=self.app.services.get("sendemodul_client"), now=self._now_for_certificates())
-            if sub_id is not None:
-                result = run.resume(sub_id, self._confirm_from_worker)
-            else:
-                # "Send again anyway" names the period's last receipt; the confirmation shows it.
-                result = run.run(path, self._confirm_from_worker, again=delivered_receipt(profile) if allow_again else "")
-        finally:
-            self.post_message(self.Finished(result))
+        run = SubmitRun(profile, emit=self.events.put, cancel=cancel, client_factory=self.app.services.get("sendemodul_client"), now=self._now_for_certificates())
+        if sub_id is not None:
+            result = run.resume(sub_id, self._confirm_from_worker)
+        else:
+            # "Send again anyway" names the period's last receipt; the confirmation shows it.
+            result = run.run(path, self._confirm_from_worker, again=delivered_receipt(profile) if allow_again else "")
+        self.post_message(self.Finished(result))  # a raise ends the run through on_run_failed
 
     def _now_for_certificates(self):
         # The sandbox runs on its own clock (January 2018); the certificates are checked against it.
@@ -426,7 +421,7 @@ class SubmissionScreen(PaneScreen):
     def on_run_failed(self, message: RunFailed) -> None:
         """A worker raised: the app has shown why (iplos_tui/runs.py); the pane is free again."""
         if message.group == "submission":
-            from iplos_tui.core.pipeline import LogLine
+            from iplos_tui.core.events import LogLine
 
             self.events.put(LogLine(message.explanation.message, "warning" if message.cancelled else "error"))
             self._finish(None)
