@@ -26,13 +26,9 @@ def extract_paths(sdir: SandboxDir, year: int) -> tuple[Path, Path]:
     return sdir.secure_dir / f"uttrekk-{year}.xml", sdir.secure_dir / f"uttrekk-{year}-med-feil.xml"
 
 
-def ensure_extracts(sdir: SandboxDir) -> tuple[Path, Path]:
-    """The sandbox's two synthetic extracts, made once (deterministic, so the same every time)."""
-    from iplos_tui.core.extract.generator import generate_file
-
+def _extract_options(sdir: SandboxDir) -> dict[str, Any]:
     account = sdir.account()
-    clean, with_errors = extract_paths(sdir, account.year)
-    common = {
+    return {
         "persons": EXTRACT_PERSONS,
         "seed": EXTRACT_SEED,
         "kommunenr": account.kommunenr,
@@ -42,6 +38,24 @@ def ensure_extracts(sdir: SandboxDir) -> tuple[Path, Path]:
         "contact_email": account.contact_email,
         "contact_mobile": account.contact_mobile,
     }
+
+
+def planted_errors(sdir: SandboxDir) -> list[Any]:
+    """What the extract with errors has planted (``Planted(local_id, rule)``): the generator is
+    deterministic, so making it again in memory gives the same list."""
+    import io
+
+    from iplos_tui.core.extract.generator import generate
+
+    return generate(io.BytesIO(), error_rate=ERROR_RATE, **_extract_options(sdir))
+
+
+def ensure_extracts(sdir: SandboxDir) -> tuple[Path, Path]:
+    """The sandbox's two synthetic extracts, made once (deterministic, so the same every time)."""
+    from iplos_tui.core.extract.generator import generate_file
+
+    clean, with_errors = extract_paths(sdir, sdir.account().year)
+    common = _extract_options(sdir)
     if not clean.exists():
         generate_file(clean, **common)
     if not with_errors.exists():
