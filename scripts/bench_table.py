@@ -361,15 +361,10 @@ def _failed(name: str, exc: Exception) -> Line:
     return Line(name, "n/a", "n/a", f"not measured: {detail}", "", "not measured")
 
 
-def run(bench: Any, encrypt_certs: Any, baseline: str, scripts: dict[str, str]) -> list[Line]:
-    from iplos_tui.sandbox.server import SandboxServer
-
+def make_versions(bench: Any, baseline: str) -> list[Version]:
+    """today (``baseline`` exported) and new (this checkout), each with its own home."""
     root = Path(__file__).resolve().parent.parent
     workdir: Path = bench.workdir
-    tools = {name: shutil.which(name) for name in ("xmllint", "openssl", "curl", "7z", "tmux")}
-    missing = [name for name, found in tools.items() if not found]
-    if missing:
-        raise SystemExit(f"the table needs every peer; missing: {', '.join(missing)} (apt-get install libxml2-utils openssl curl p7zip-full tmux)")
     today_root = export_baseline(root, baseline, workdir / "today-tree")
     versions = [Version("today", today_root, workdir / "today-home"), Version("new", root, workdir / "new-home")]
     for version in versions:
@@ -379,6 +374,27 @@ def run(bench: Any, encrypt_certs: Any, baseline: str, scripts: dict[str, str]) 
             "XDG_DATA_HOME": str(version.home / "data"), "XDG_CONFIG_HOME": str(version.home / "config"),
             "XDG_STATE_HOME": str(version.home / "state"), "XDG_CACHE_HOME": str(version.home / "cache"),
         }
+    return versions
+
+
+def first_paint_only(bench: Any, baseline: str) -> list[Line]:
+    """Only the first-paint line of the table (``--case paint``)."""
+    lines: list[Line] = _Lines()
+    lines.append(_first_paint(bench, make_versions(bench, baseline), bench.workdir))
+    return lines
+
+
+def run(bench: Any, encrypt_certs: Any, baseline: str, scripts: dict[str, str]) -> list[Line]:
+    from iplos_tui.sandbox.server import SandboxServer
+
+    root = Path(__file__).resolve().parent.parent
+    workdir: Path = bench.workdir
+    tools = {name: shutil.which(name) for name in ("xmllint", "openssl", "curl", "7z", "tmux")}
+    missing = [name for name, found in tools.items() if not found]
+    if missing:
+        raise SystemExit(f"the table needs every peer; missing: {', '.join(missing)} (apt-get install libxml2-utils openssl curl p7zip-full tmux)")
+    versions = make_versions(bench, baseline)
+    today_root = versions[0].root
     small, big = min(bench.persons), max(bench.persons)
     extract = bench.extract(big)
     size_mb = extract.stat().st_size / 1e6
@@ -527,10 +543,9 @@ def _first_paint(bench: Any, versions: list[Version], workdir: Path) -> Line:
     commands: dict[str, tuple[str, tuple[str, ...]]] = {}
     for v in versions:
         env = " ".join(f"{k}={shlex.quote(v.env[k])}" for k in ("PYTHONPATH", "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"))
-        env += f" IPLOS_CONFIG={shlex.quote(str(v.home / 'tui-none.toml'))}"
         # the whole first frame: header (sandbox marker, tabs), the profile pane, the footer
         markers = ("SANDKASSE", "F10", "Organisasjonsnummer", "0403", "palette")
-        commands[f"tui {v.label}"] = (f"exec env {env} {shlex.quote(sys.executable)} -m iplos_tui tui --sandbox", markers)
+        commands[f"tui {v.label}"] = (f"exec env -u IPLOS_CONFIG {env} {shlex.quote(sys.executable)} -m iplos_tui tui --sandbox", markers)
     commands["minimal app"] = (f"exec {shlex.quote(sys.executable)} {shlex.quote(str(minimal))}", ("iplos-bench minimal app", "palette"))
     samples: dict[str, list[tuple[float, float]]] = {label: [] for label in commands}
     try:
