@@ -86,16 +86,28 @@ class IplosApp(App[int]):
         initial_mode: str = "config",
         services: dict[str, Any] | None = None,
     ) -> None:
+        # The first pane is the app's default mode, built as the app composes: switching to it
+        # from on_mount restyled the whole pane twice more before the first frame (issue 15).
+        self.DEFAULT_MODE = initial_mode
         super().__init__()
+        for mode, factory in _mode_screens().items():
+            self.add_mode(mode, factory)
         self.profile = profile or Profile()
         self.config_path = config_path
         self.sandbox = sandbox
         self.pin: Secret | None = None
         self.services = services or {}
         self._clock = clock or (lambda: dt.datetime.now().astimezone())
-        self._initial_mode = initial_mode
         self.animation_level = "none"
         self.theme = self.profile.theme or "textual-dark"
+        # Chosen before the first pane is styled (a change later restyles every widget); a test
+        # (headless) keeps the profile's theme whatever its TERM, see on_mount.
+        self._ansi_for_terminal = self.theme == "textual-dark" and is_16_colour_terminal()
+        if self._ansi_for_terminal:
+            self.theme = "ansi-dark"
+        sandbox_pin = getattr(sandbox, "pin", None)
+        if isinstance(sandbox_pin, Secret) and sandbox_pin.is_set:
+            self.pin = Secret(sandbox_pin.reveal())  # the sandbox's own test PIN, a copy in memory
         self._after_first_frame: list[Callable[[], object]] | None = []
 
     # --- shared state the panes read -------------------------------------------------------
@@ -131,14 +143,16 @@ class IplosApp(App[int]):
     # --- modes -----------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        for mode, factory in _mode_screens().items():
-            self.add_mode(mode, factory)
-        sandbox_pin = getattr(self.sandbox, "pin", None)
-        if self.pin is None and isinstance(sandbox_pin, Secret) and sandbox_pin.is_set:
-            self.pin = Secret(sandbox_pin.reveal())  # the sandbox's own test PIN, a copy in memory
-        if not self.is_headless and self.theme == "textual-dark" and is_16_colour_terminal():
-            self.theme = "ansi-dark"
-        self.switch_mode(self._initial_mode)
+        if self.is_headless and self._ansi_for_terminal:
+            self.theme = "textual-dark"
+        if callable(getattr(self.sandbox, "serve", None)) and not getattr(self.sandbox, "serving", True):
+            self.after_first_frame(self._serve_sandbox)
+
+    def _serve_sandbox(self) -> None:
+        """The sandbox's servers (bound before the first frame, so the profile is known and an
+        early request waits in the port's queue) start in a worker; a failure is explained by
+        the one worker handler."""
+        self.run_worker(self.sandbox.serve, thread=True, group="sandbox-serve", exit_on_error=False)
 
     # --- what waits for the first frame (issue 15: first paint) ----------------------------
 

@@ -44,7 +44,8 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(int(ExitCode.USAGE), f"{self.prog}: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    """The parser with ``commands`` registered (all by default)."""
     parser = ArgumentParser(
         prog="iplos",
         description=t("cli.description"),
@@ -53,9 +54,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", help=t("cli.help_config"))
     parser.add_argument("--lang", choices=("nb", "en"), help=t("cli.help_lang"))
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
-    for name in COMMAND_MODULES:
+    for name in commands:
         importlib.import_module(f"iplos_tui.commands.{name}").register(subparsers)
     return parser
+
+
+def commands_needed(argv: Sequence[str]) -> Sequence[str]:
+    """The one command ``argv`` names (``tui`` when it names none), so that only its module is
+    imported and only its texts are loaded (issue 15: first paint); every command for the
+    top-level help, ``--version`` and a word that is no command (argparse's own messages)."""
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg in ("--config", "--lang"):
+            index += 2
+        elif arg.startswith(("--config=", "--lang=")):
+            index += 1
+        elif arg.startswith("-"):
+            return COMMAND_MODULES  # -h, --version, an unknown option
+        else:
+            return (arg,) if arg in COMMAND_MODULES else COMMAND_MODULES
+    return ("tui",)
 
 
 def _early_language(argv: Sequence[str]) -> None:
@@ -131,7 +150,7 @@ def harden_process() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _early_language(argv)
-    parser = build_parser()
+    parser = build_parser(commands_needed(argv))
     args = parser.parse_args(argv)
     if args.lang:
         set_language(args.lang)

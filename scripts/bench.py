@@ -105,8 +105,10 @@ class Bench:
         self._extracts: dict[tuple[int, float], Path] = {}
         # The CLI reads no real profile during a benchmark: the default path, under a config home
         # that has none (a file named by $IPLOS_CONFIG must exist, else a usage error, exit 2).
-        self.env = {key: value for key, value in os.environ.items() if key != "IPLOS_CONFIG"}
-        self.env.update({"XDG_CONFIG_HOME": str(workdir / "no-config"), "PYTHONPATH": str(ROOT)})
+        # Compiled code as an installed package has it: the warm-up run writes the .pyc files into the
+        # bench's own cache (a shell with PYTHONDONTWRITEBYTECODE would compile every module on every run).
+        self.env = {key: value for key, value in os.environ.items() if key not in ("IPLOS_CONFIG", "PYTHONDONTWRITEBYTECODE")}
+        self.env.update({"XDG_CONFIG_HOME": str(workdir / "no-config"), "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(workdir / "pycache")})
 
     def extract(self, persons: int, error_rate: float = 0.0) -> Path:
         """A generated synthetic extract (cached for the run)."""
@@ -131,8 +133,10 @@ class Bench:
         env = dict(env or self.env)
         if stdin is not None:
             env["BENCH_STDIN"] = str(stdin)
+        # cwd: the work directory, never a checkout (``python -m``/``-c`` put the cwd before
+        # PYTHONPATH on sys.path, so the "today" column would run this checkout's code).
         out = subprocess.run([sys.executable, "-c", PROBE, "1" if capture else "0", *argv],
-                             capture_output=True, text=True, env=env, timeout=3600)
+                             capture_output=True, text=True, env=env, timeout=3600, cwd=self.workdir)
         if out.returncode != 0:
             raise RuntimeError(out.stderr)
         return json.loads(out.stdout)

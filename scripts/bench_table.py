@@ -224,7 +224,7 @@ class Tmux:
         stream = Path(self.workdir) / f"{name}.out"
         stream.write_bytes(b"")
         start = time.perf_counter()
-        self._tmux("new-session", "-d", "-s", name, "-x", "80", "-y", "24", command)
+        self._tmux("new-session", "-d", "-s", name, "-x", "80", "-y", "24", "-c", str(self.workdir), command)  # cwd: see Bench.measure
         self._tmux("pipe-pane", "-o", "-t", name, f"cat >> {stream}")
         pid_text = self._tmux("display-message", "-p", "-t", name, "#{pane_pid}").stdout.strip()
         try:
@@ -374,6 +374,11 @@ def make_versions(bench: Any, baseline: str) -> list[Version]:
             "XDG_DATA_HOME": str(version.home / "data"), "XDG_CONFIG_HOME": str(version.home / "config"),
             "XDG_STATE_HOME": str(version.home / "state"), "XDG_CACHE_HOME": str(version.home / "cache"),
         }
+        # each column runs its own tree's code (a cwd inside a checkout would shadow PYTHONPATH)
+        probe = subprocess.run([sys.executable, "-c", "import iplos_tui; print(iplos_tui.__file__)"],
+                               capture_output=True, text=True, env=version.env, cwd=workdir, check=True)
+        if not Path(probe.stdout.strip()).resolve().is_relative_to(version.root.resolve()):
+            raise RuntimeError(f"{version.label} would run {probe.stdout.strip()}, not the code in {version.root}")
     return versions
 
 
@@ -542,11 +547,12 @@ def _first_paint(bench: Any, versions: list[Version], workdir: Path) -> Line:
     tmux = Tmux(workdir)
     commands: dict[str, tuple[str, tuple[str, ...]]] = {}
     for v in versions:
-        env = " ".join(f"{k}={shlex.quote(v.env[k])}" for k in ("PYTHONPATH", "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"))
+        env = " ".join(f"{k}={shlex.quote(v.env[k])}" for k in ("PYTHONPATH", "PYTHONPYCACHEPREFIX", "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"))
         # the whole first frame: header (sandbox marker, tabs), the profile pane, the footer
         markers = ("SANDKASSE", "F10", "Organisasjonsnummer", "0403", "palette")
-        commands[f"tui {v.label}"] = (f"exec env -u IPLOS_CONFIG {env} {shlex.quote(sys.executable)} -m iplos_tui tui --sandbox", markers)
-    commands["minimal app"] = (f"exec {shlex.quote(sys.executable)} {shlex.quote(str(minimal))}", ("iplos-bench minimal app", "palette"))
+        commands[f"tui {v.label}"] = (f"exec env -u IPLOS_CONFIG -u PYTHONDONTWRITEBYTECODE {env} {shlex.quote(sys.executable)} -m iplos_tui tui --sandbox", markers)
+    cache = shlex.quote(bench.env["PYTHONPYCACHEPREFIX"])
+    commands["minimal app"] = (f"exec env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX={cache} {shlex.quote(sys.executable)} {shlex.quote(str(minimal))}", ("iplos-bench minimal app", "palette"))
     samples: dict[str, list[tuple[float, float]]] = {label: [] for label in commands}
     try:
         for command, markers in commands.values():  # warm-up: .pyc files, the sandbox's first-run setup

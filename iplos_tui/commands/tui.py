@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         except ModuleNotFoundError:
             print(f"iplos: {t('cli.sandbox_missing')}", file=sys.stderr)
         else:
-            sandbox = start_session()
+            sandbox = start_session(serve=False)  # the servers start after the first frame (IplosApp)
             profile, config_path = sandbox.profile, sandbox.config_path
     from iplos_tui.app import IplosApp
 

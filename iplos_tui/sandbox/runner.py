@@ -32,6 +32,27 @@ class RunningServer:
         self.stop()
 
 
+LISTEN_BACKLOG = 128
+
+
+def bind_listener(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening TCP socket on loopback: clients that come before a server accepts wait in its
+    queue (the kernel completes their handshake), they are not refused."""
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        raise ValueError("the sandbox listens on loopback only")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted sockets on Linux
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def serve_in_thread(
     app: Any,
     *,
@@ -39,23 +60,21 @@ def serve_in_thread(
     keyfile: Path | str,
     host: str = "127.0.0.1",
     port: int = 0,
+    sock: socket.socket | None = None,
     ready_timeout: float = 15.0,
 ) -> RunningServer:
-    """uvicorn over TLS in a daemon thread, TCP_NODELAY on every connection; returns once it accepts."""
+    """uvicorn over TLS in a daemon thread, TCP_NODELAY on every connection; returns once it accepts.
+    ``sock``: a listener from ``bind_listener`` (else one is bound on ``host``:``port``)."""
     import uvicorn
 
-    if host not in ("127.0.0.1", "::1", "localhost"):
-        raise ValueError("the sandbox listens on loopback only")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted sockets on Linux
-    sock.bind((host, port))
+    if sock is None:
+        sock = bind_listener(host, port)
     actual = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
         ssl_certfile=str(certfile),
         ssl_keyfile=str(keyfile),
+        backlog=LISTEN_BACKLOG,
         log_level="critical",  # injected faults would otherwise print tracebacks
         access_log=False,
         lifespan="off",

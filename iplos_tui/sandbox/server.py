@@ -19,23 +19,35 @@
 One uvicorn (h11, TLS) in a daemon thread (``runner.serve_in_thread``) serves both the
 Sendemodul (mounted at ``/Sendemodul``) and the gateway (at ``/``); a small DNS server
 (``dns_server.DnsServer``, UDP and TCP on 127.0.0.1) answers the Sendemodul's name.
+
+``start()`` is ``bind()`` then ``serve()``. ``bind()`` is cheap: it binds the HTTPS port and
+starts the DNS server, so the profile (which names both ports) and the URLs are known; a request
+that comes before ``serve()`` waits in the port's queue. ``serve()`` builds the Sendemodul, the
+gateway and the world and starts uvicorn (the console runs it after its first frame).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iplos_tui.core.fsutil import atomic_write_bytes
 from iplos_tui.core.secrets import Secret
 from iplos_tui.sandbox.clock import SandboxClock
 from iplos_tui.sandbox.dns_server import DnsServer
 from iplos_tui.sandbox.layout import SENDEMODUL_NAME, Account, SandboxDir
-from iplos_tui.sandbox.runner import serve_in_thread
-from iplos_tui.sandbox.sendemodul import DEFAULT_PART_CAP, Faults, Sendemodul, Stats, Submission
+from iplos_tui.sandbox.runner import bind_listener, serve_in_thread
+
+if TYPE_CHECKING:
+    from iplos_tui.sandbox.gateway import Gateway
+    from iplos_tui.sandbox.sendemodul import Faults, Sendemodul, Stats, Submission
+    from iplos_tui.sandbox.world import World
+
+DEFAULT_PART_CAP = 256 * 1024 * 1024  # sendemodul.DEFAULT_PART_CAP (not imported: bind() stays cheap)
 
 
 class SandboxServer:
@@ -65,19 +77,42 @@ class SandboxServer:
         self.gateway_username = self.account.postmottak
         self.gateway_password: Secret = self.dir.gateway_password()
         self._running: Any = None
+        self._listener: socket.socket | None = None
+        self._url: str | None = None
+        self._life = threading.RLock()  # bind / serve / stop, from the console's worker and its main thread
+        self._parts_lock = threading.Lock()
+        self._parts: tuple[Sendemodul, Gateway, World] | None = None
         self.address = "::1" if host == "::1" else "127.0.0.1"
         self.dns = DnsServer({SENDEMODUL_NAME: [self.address]}, host=self.address)
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
-        self.sendemodul = Sendemodul(
-            self.dir.sendemodul_dir, self.account, self.pin, self.clock, part_cap=part_cap, on_commit=self._committed
-        )
-        from iplos_tui.sandbox.control import open_gateway
-        from iplos_tui.sandbox.world import World
 
-        self.gateway = open_gateway(self.dir, self.clock)
+    # -- the parts behind the port (built on first use: importing them is most of a start) ----
+    def _built(self) -> tuple[Sendemodul, Gateway, World]:
+        with self._parts_lock:
+            if self._parts is None:
+                from iplos_tui.sandbox.control import open_gateway
+                from iplos_tui.sandbox.sendemodul import Sendemodul
+                from iplos_tui.sandbox.world import World
 
-        self.world = World(self.dir, self.account, self.pin, self.clock, self.gateway)
+                sendemodul = Sendemodul(
+                    self.dir.sendemodul_dir, self.account, self.pin, self.clock, part_cap=self.part_cap, on_commit=self._committed
+                )
+                gateway = open_gateway(self.dir, self.clock)
+                self._parts = (sendemodul, gateway, World(self.dir, self.account, self.pin, self.clock, gateway))
+            return self._parts
+
+    @property
+    def sendemodul(self) -> Sendemodul:
+        return self._built()[0]
+
+    @property
+    def gateway(self) -> Gateway:
+        return self._built()[1]
+
+    @property
+    def world(self) -> World:
+        return self._built()[2]
 
     # -- facts ------------------------------------------------------------------------------
     @property
@@ -90,9 +125,14 @@ class SandboxServer:
 
     @property
     def base_url(self) -> str:
-        if self._running is None:
+        if self._url is None:
             raise RuntimeError("the sandbox server is not running")
-        return self._running.url
+        return self._url
+
+    @property
+    def serving(self) -> bool:
+        """The servers answer (before that, after ``bind()``, requests wait in the port's queue)."""
+        return self._running is not None
 
     @property
     def sendemodul_url(self) -> str:
@@ -187,38 +227,71 @@ class SandboxServer:
         return Starlette(routes=[Mount("/Sendemodul", app=self.sendemodul.app()), Mount("/", app=self.gateway.app)])
 
     def start(self) -> SandboxServer:
-        if self._running is not None:
-            return self
-        self._running = serve_in_thread(
-            self.app(), certfile=self.dir.tls_cert, keyfile=self.dir.tls_key, host=self.host, port=self.port
-        )
-        self.port = self._running.port
-        self.dns.start()
-        from iplos_tui.core.config import save_profile
+        return self.bind().serve()
 
-        save_profile(self.profile, self.config_path)
-        atomic_write_bytes(
-            self.dir.server_file,
-            (json.dumps({"pid": os.getpid(), **self.info()}, indent=2) + "\n").encode("utf-8"),
-        )
-        self.clock.resume()
-        self.world.start()
-        self._stop.clear()
-        self._ticker = threading.Thread(target=self._tick, daemon=True, name="sandbox-clock")
-        self._ticker.start()
-        return self
+    def bind(self) -> SandboxServer:
+        """Bind the HTTPS port, start the DNS server and write the profile: from here on the
+        profile and the URLs are known, and a request waits in the port's queue until ``serve()``."""
+        with self._life:
+            if self._url is not None:
+                return self
+            self._listener = bind_listener(self.host, self.port)
+            self.port = self._listener.getsockname()[1]
+            shown = f"[{self.host}]" if ":" in self.host else self.host
+            self._url = f"https://{shown}:{self.port}"
+            try:
+                self.dns.start()
+                from iplos_tui.core.config import save_profile
+
+                save_profile(self.profile, self.config_path)
+            except BaseException:
+                self._unbind()
+                raise
+            return self
+
+    def serve(self, *, rebind: bool = True) -> SandboxServer:
+        """Answer on the bound port: uvicorn, the world, the clock's ticker. Not bound (never, or
+        stopped since): binds first, or with ``rebind=False`` does nothing (a deferred start that
+        comes after the console closed)."""
+        with self._life:
+            if self._running is not None or (self._url is None and not rebind):
+                return self
+            self.bind()
+            self._running = serve_in_thread(
+                self.app(), certfile=self.dir.tls_cert, keyfile=self.dir.tls_key, host=self.host, sock=self._listener
+            )
+            self._listener = None  # uvicorn's now
+            atomic_write_bytes(
+                self.dir.server_file,
+                (json.dumps({"pid": os.getpid(), **self.info()}, indent=2) + "\n").encode("utf-8"),
+            )
+            self.clock.resume()
+            self.world.start()
+            self._stop.clear()
+            self._ticker = threading.Thread(target=self._tick, daemon=True, name="sandbox-clock")
+            self._ticker.start()
+            return self
+
+    def _unbind(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        self.dns.stop()
+        self._url = None
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._ticker is not None:
-            self._ticker.join(5)
-            self._ticker = None
-        self.world.stop()
-        if self._running is not None:
-            self._running.stop()
-            self._running = None
-            self.clock.pause()
-        self.dns.stop()
+        with self._life:  # a serve() under way (the console's worker) ends first
+            self._stop.set()
+            if self._ticker is not None:
+                self._ticker.join(5)
+                self._ticker = None
+            if self._parts is not None:
+                self.world.stop()
+            if self._running is not None:
+                self._running.stop()
+                self._running = None
+                self.clock.pause()
+            self._unbind()
         try:
             data = json.loads(self.dir.server_file.read_text(encoding="utf-8"))
             if data.get("pid") == os.getpid():

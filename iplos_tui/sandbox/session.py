@@ -106,6 +106,7 @@ class SandboxSession:
     def advance_clock(self, seconds: float | None = None) -> list[dict[str, Any]]:
         """Let "08:00 the next working day" arrive (or move ``seconds``); returns what was delivered:
         receipt mails, the feedback zip in the gateway, the gateway's "new file" mail."""
+        self.serve()  # F9 before the deferred start: the world must be running to deliver
         return self.server.advance_clock(seconds)
 
     def pending_deliveries(self) -> list[dict[str, Any]]:
@@ -113,6 +114,15 @@ class SandboxSession:
 
     def info(self) -> dict[str, Any]:
         return dict(self.server.info(), extract=str(self.extract_path), extract_with_errors=str(self.extract_with_errors_path))
+
+    @property
+    def serving(self) -> bool:
+        return self.server.serving
+
+    def serve(self) -> None:
+        """Start the servers on the bound port (after ``start_session(serve=False)``); after
+        ``stop()`` it does nothing."""
+        self.server.serve(rebind=False)
 
     def stop(self) -> None:
         if not self._stopped:
@@ -126,10 +136,15 @@ class SandboxSession:
         self.stop()
 
 
-def start_session(directory: Path | str | None = None, *, port: int = 0) -> SandboxSession:
+def start_session(directory: Path | str | None = None, *, port: int = 0, serve: bool = True) -> SandboxSession:
     """Start the sandbox in this process. ``directory`` None: ``<user data>/iplos-tui/sandbox``;
-    deleting that directory resets the sandbox."""
+    deleting that directory resets the sandbox. ``serve`` False: only the cheap part (the ports
+    bound, the profile written); ``session.serve()`` starts the servers (the console calls it after
+    its first frame; a request made before waits in the port's queue)."""
     sdir = SandboxDir(directory).ensure()
-    clean, with_errors = ensure_extracts(sdir)
-    server = SandboxServer(sdir.root, port=port).start()
+    clean, with_errors = extract_paths(sdir, sdir.account().year)
+    if not (clean.exists() and with_errors.exists()):  # making them loads the generator
+        clean, with_errors = ensure_extracts(sdir)
+    server = SandboxServer(sdir.root, port=port)
+    server.start() if serve else server.bind()
     return SandboxSession(server, clean, with_errors)

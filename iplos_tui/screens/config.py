@@ -72,6 +72,10 @@ class ConfigScreen(PaneScreen):
         self._saved_values: dict[str, str] = {}
         self._check_queued = False
         self._form_ready = False  # every section mounted
+        # The mounted field and message widgets by attribute: a query per field per look was most
+        # of the first frame's time (issue 15, first paint).
+        self._fields: dict[str, Any] = {}
+        self._messages: dict[str, Static] = {}
 
     # --- layout ------------------------------------------------------------------------------
 
@@ -120,7 +124,16 @@ class ConfigScreen(PaneScreen):
             placeholder=t(f"config_screen.placeholder.{spec.attr}") if has(f"config_screen.placeholder.{spec.attr}") else "",
         )
 
+    def _index_fields(self) -> None:
+        for node in self.walk_children(with_self=False):
+            node_id = node.id or ""
+            if node_id.startswith("field-"):
+                self._fields[node_id.removeprefix("field-")] = node
+            elif node_id.startswith("msg-") and isinstance(node, Static):
+                self._messages[node_id.removeprefix("msg-")] = node
+
     def on_mount(self) -> None:
+        self._index_fields()
         self._saved_values = self._form_texts()
         after_first_frame = getattr(self.app, "after_first_frame", self.call_after_refresh)
         after_first_frame(self._mount_more)
@@ -130,6 +143,7 @@ class ConfigScreen(PaneScreen):
         more = [widget for section in cfg.SECTIONS[1:] for widget in self._section(section, profile)]
         try:
             await self.query_one("#config-more", Vertical).mount_all(more)
+            self._index_fields()
             self._form_ready = True
             saved = self._form_texts()
             saved.update(self._saved_values)  # keep what was typed into the first section meanwhile
@@ -144,16 +158,16 @@ class ConfigScreen(PaneScreen):
         """The text of every field mounted so far."""
         texts = {}
         for spec in cfg.FIELDS:
-            found = self.query(f"#field-{spec.attr}")
-            if found:
-                texts[spec.attr] = str(found.first().value)
+            widget = self._fields.get(spec.attr)
+            if widget is not None:
+                texts[spec.attr] = str(widget.value)
         return texts
 
     def _raw(self, spec: cfg.FieldSpec) -> Any:
         """A field's value; one of a section not mounted yet still has the profile's."""
-        found = self.query(f"#field-{spec.attr}")
-        if found:
-            return found.first().value
+        widget = self._fields.get(spec.attr)
+        if widget is not None:
+            return widget.value
         value = getattr(self.app.profile, spec.attr)  # type: ignore[attr-defined]
         return value if spec.kind is bool or spec.attr in ("year", "language") else _widget_value_to_text(spec, value)
 
@@ -235,10 +249,9 @@ class ConfigScreen(PaneScreen):
             for problem in cfg.validate_profile(profile):
                 problems.setdefault(problem.attr, (problem.severity, problem.message))
         for spec in cfg.FIELDS:
-            found = self.query(f"#msg-{spec.attr}")
-            if not found:
+            message = self._messages.get(spec.attr)
+            if message is None:
                 continue
-            message = found.first(Static)
             severity, text = problems.get(spec.attr, ("", ""))
             message.update(Content(safe_text(text)))
             message.set_class(severity == "error", "-error")
@@ -300,10 +313,9 @@ class ConfigScreen(PaneScreen):
         self._validate()
 
     def _set_field(self, spec: cfg.FieldSpec, value: Any) -> None:
-        found = self.query(f"#field-{spec.attr}")
-        if not found:  # not mounted yet: it will be, with the profile's value
+        widget = self._fields.get(spec.attr)
+        if widget is None:  # not mounted yet: it will be, with the profile's value
             return
-        widget = found.first()
         widget.value = value if spec.kind is bool or isinstance(widget, Select) else _widget_value_to_text(spec, value)
 
     def on_screen_resume(self) -> None:
