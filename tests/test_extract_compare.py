@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from extractcraft import base_persons, clone, render, synthetic, write
+from iplos_tui.core import i18n
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.extract.compare import compare_files, render_comparison
 
@@ -47,7 +48,14 @@ def test_fixed_new_and_still_there_by_local_id(tmp_path):
 
     text = render_comparison(comparison, new_name="new.xml", old_name="old.xml")
     assert "Rettet (1): A1" in text and "Nye (1): D4" in text and "Fortsatt (1): C3" in text
-    assert all(len(line) <= 80 for line in text.splitlines() if not line.startswith(("  ", "Sammenligning")))
+    assert max(len(line) for line in text.splitlines()) <= 76  # fits the pane's log
+    many = compare_files(new, old, year=2017)
+    many.rules[0] = type(many.rules[0])("service.hours_range", "error", 40, 0, fixed=tuple(f"EO-{n:06d}" for n in range(40)))
+    wrapped = render_comparison(many, new_name="new.xml", old_name="old.xml", ids_shown=None)
+    assert max(len(line) for line in wrapped.splitlines()) <= 76 and "EO-000039" in wrapped
+    i18n.set_language("en")
+    english = render_comparison(comparison, new_name="new.xml", old_name="old.xml")
+    assert "Fixed (1): A1" in english and max(len(line) for line in english.splitlines()) <= 76
 
 
 def test_a_rule_gone_entirely_is_listed_as_fixed(tmp_path):

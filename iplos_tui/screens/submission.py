@@ -11,6 +11,7 @@ only as a ``Secret``, and cleared after a refused login.
 from __future__ import annotations
 
 import queue
+import textwrap
 import threading
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,11 @@ from iplos_tui.screens.base import PaneScreen
 LOG_MAX_LINES = 5000
 DRAIN_INTERVAL = 0.1
 BAR_STEPS = ("validate", "encrypt", "upload")
+
+
+def _wrapped(text: str) -> list[str]:
+    """A message in lines that fit the log at 80 columns (the log itself never wraps)."""
+    return textwrap.wrap(text, 74, break_long_words=False, break_on_hyphens=False)
 
 
 def _steps() -> tuple[str, ...]:
@@ -126,6 +132,8 @@ class SubmissionScreen(PaneScreen):
         Binding("f6", "send", t("submit.pane.send"), id="submission.send"),
         Binding("f7", "cancel_run", t("submit.pane.cancel"), id="submission.cancel"),
         Binding("f8", "toggle_history", t("submit.pane.history"), id="submission.history"),
+        Binding("s", "write_report", t("submission_screen.report"), id="submission.report"),
+        Binding("m", "compare", t("submission_screen.compare"), id="submission.compare"),
     ]
 
     class Finished(Message):
@@ -287,6 +295,8 @@ class SubmissionScreen(PaneScreen):
         yield SystemCommand(t("submit.pane.cancel") + " (F7)", t("submit.pane.cancel_help"), self.action_cancel_run)
         yield SystemCommand(t("submit.pane.history") + " (F8)", t("submit.pane.history_help"), self.action_toggle_history)
         yield SystemCommand(t("submit.pane.resume") + " (Enter)", t("submit.pane.resume_help"), self.action_resume)
+        yield SystemCommand(t("submission_screen.report") + " (s)", t("submission_screen.report_help"), self.action_write_report)
+        yield SystemCommand(t("submission_screen.compare") + " (m)", t("submission_screen.compare_help"), self.action_compare)
 
     @on(Input.Submitted, "#sub-path")
     def _path_entered(self) -> None:
@@ -310,6 +320,16 @@ class SubmissionScreen(PaneScreen):
     def action_send_again(self) -> None:
         self.allow_again = True
         self.action_send()
+
+    def action_write_report(self) -> None:
+        path = self._path()
+        if path is not None:
+            self.report_worker(path, self.app.profile)
+
+    def action_compare(self) -> None:
+        path = self._path()
+        if path is not None:
+            self.compare_worker(path, self.app.profile)
 
     def action_cancel_run(self) -> None:
         if self.running:
@@ -359,6 +379,24 @@ class SubmissionScreen(PaneScreen):
 
         validate_step(path, profile, emit=self.events.put, cancel=cancel)
         self.post_message(self.Finished(None))  # a raise ends the run through on_run_failed
+
+    @work(thread=True, exclusive=True, group="extract", exit_on_error=False)
+    def report_worker(self, path: Path, profile: Any) -> None:
+        from iplos_tui.core.extract.report import report_for_profile
+
+        written = report_for_profile(path, profile)[1]
+        self.log_lines(_wrapped(t("submission_screen.report_written", text=str(written.text_path), csv=str(written.csv_path))))
+
+    @work(thread=True, exclusive=True, group="extract", exit_on_error=False)
+    def compare_worker(self, path: Path, profile: Any) -> None:
+        from iplos_tui.core.extract.compare import compare_with_previous, render_comparison
+
+        found = compare_with_previous(path, profile)
+        if found is None:
+            self.log_lines(_wrapped(t("submission_screen.compare_none")))
+            return
+        old, comparison = found
+        self.log_lines(render_comparison(comparison, new_name=path.name, old_name=old.name).splitlines())
 
     @work(thread=True, exclusive=True, group="submission", exit_on_error=False)
     def submit_worker(self, path: Path | None, sub_id: str | None, profile: Any, cancel: threading.Event, allow_again: bool) -> None:
@@ -420,10 +458,12 @@ class SubmissionScreen(PaneScreen):
 
     def on_run_failed(self, message: RunFailed) -> None:
         """A worker raised: the app has shown why (iplos_tui/runs.py); the pane is free again."""
-        if message.group == "submission":
+        if message.group in ("submission", "extract"):
             from iplos_tui.core.events import LogLine
 
             self.events.put(LogLine(message.explanation.message, "warning" if message.cancelled else "error"))
+            if message.group == "extract":  # the report or the comparison failed; no run to end
+                return
             self._finish(None)
             self._status(message.explanation.message)
 

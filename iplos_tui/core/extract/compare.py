@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 #: Local ids shown per list unless all are asked for.
 DEFAULT_IDS_SHOWN = 20
+#: The widest line of the text (the Submission pane's log is 76 columns inside its border at 80).
+TEXT_WIDTH = 76
 
 
 @dataclass(frozen=True)
@@ -116,27 +119,34 @@ def _id_list(label_key: str, ids: tuple[str, ...], limit: int | None) -> str:
 
 def render_comparison(comparison: Comparison, *, new_name: str, old_name: str, ids_shown: int | None = DEFAULT_IDS_SHOWN) -> str:
     """The comparison as text: the totals, a table of the rules, then each rule's local ids."""
-    lines = [t("extract.compare.title", new=new_name, old=old_name), ""]
+    lines = [*_wrapped(t("extract.compare.title", new=new_name, old=old_name), ""), ""]
     for key, report in (("extract.compare.before", comparison.old), ("extract.compare.after", comparison.new)):
         counts = ", ".join(f"{level_name(level)} {count}" for level, count in report.counts.items())
         lines.append(t(key, counts=counts, persons=report.persons))
     if not comparison.rules:
         return "\n".join([*lines, "", t("extract.compare.nothing")]) + "\n"
-    width = max(len(change.rule) for change in comparison.rules) + 2
-    header = (t("extract.compare.col_rule"), t("extract.compare.col_level"), t("extract.compare.col_before"), t("extract.compare.col_after"),
-              t("extract.compare.col_fixed"), t("extract.compare.col_new"), t("extract.compare.col_still"))
-    lines += ["", f"{header[0]:<{width}}{header[1]:<10}" + "".join(f"{h:>8}" for h in header[2:])]
+    # Columns as wide as their words, so that the table fits the pane's log (under 80 columns).
+    names = [t(f"extract.compare.col_{key}") for key in ("rule", "level", "before", "after", "fixed", "new", "still")]
+    rule_width = max(len(names[0]), *(len(change.rule) for change in comparison.rules)) + 1
+    level_width = max(len(names[1]), *(len(level_name(level)) for level in LEVELS)) + 1
+    widths = [max(len(name), 5) + 1 for name in names[2:]]
+    lines += ["", f"{names[0]:<{rule_width}}{names[1]:<{level_width}}" + "".join(f"{n:>{w}}" for n, w in zip(names[2:], widths))]
     for change in comparison.rules:
         numbers = (change.before, change.after, len(change.fixed), len(change.new), len(change.still))
-        lines.append(f"{change.rule:<{width}}{level_name(change.level):<10}" + "".join(f"{n:>8}" for n in numbers))
+        lines.append(f"{change.rule:<{rule_width}}{level_name(change.level):<{level_width}}" + "".join(f"{n:>{w}}" for n, w in zip(numbers, widths)))
     for change in comparison.rules:
         if not (change.fixed or change.new or change.still):
             continue
-        lines += ["", t("extract.compare.rule", rule=change.rule, title=rule_title(change.rule), before=change.before, after=change.after)]
+        lines += ["", *_wrapped(t("extract.compare.rule", rule=change.rule, title=rule_title(change.rule), before=change.before, after=change.after), "")]
         for key, ids in (("extract.compare.fixed", change.fixed), ("extract.compare.new", change.new), ("extract.compare.still", change.still)):
             if ids:
-                lines.append("  " + _id_list(key, ids, ids_shown))
+                lines += _wrapped(_id_list(key, ids, ids_shown), "  ")
     return "\n".join(lines) + "\n"
+
+
+def _wrapped(text: str, indent: str) -> list[str]:
+    """``text`` in lines of at most TEXT_WIDTH columns (ids and paths are never cut)."""
+    return textwrap.wrap(text, TEXT_WIDTH, initial_indent=indent, subsequent_indent=indent + "  ", break_long_words=False, break_on_hyphens=False)
 
 
 def _sha256(path: Path) -> str | None:
