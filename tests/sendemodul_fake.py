@@ -18,7 +18,8 @@ left is applied to that request:
 * ``huge``: answer 200 with ``size`` bytes (JSON content type), streamed until the client leaves;
 * ``html``: answer 200 with an HTML page;
 * ``expire``: answer 401 ``session_expired``.
-* ``nested``: answer 200 with a JSON body nested ``depth`` arrays deep (``[[[…]]]``).
+* ``nested``: answer 200 with a JSON body nested ``depth`` arrays deep (``[[[…]]]``);
+* ``forge_receipt``: handle the request, then answer with its receipt's manifest hash changed.
 """
 
 from __future__ import annotations
@@ -264,6 +265,11 @@ class FakeSendemodul:
             return False
 
         status, answer, extra = self._handle(method, sub, headers, length, reader)
+        if action == "forge_receipt":
+            answer = json.loads(json.dumps(answer))  # a copy: the stored receipt stays true
+            receipt = answer.get("receipt") if isinstance(answer.get("receipt"), dict) else answer
+            if receipt.get("receipt_id"):
+                receipt["manifest_sha256"] = "0" * 64
         if action == "reset_after_store":
             with contextlib.suppress(OSError):
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

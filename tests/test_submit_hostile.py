@@ -256,3 +256,23 @@ def test_another_extract_for_a_delivered_period_needs_the_receipt_named(world):
     forced = world.cli("submit", str(world.extract), "--yes", "--pin-stdin", "--json", "--again", receipt)
     assert forced.returncode == 0, forced.stderr
     assert _commits(world) == 2  # the operator named the earlier receipt: a second submission
+
+
+# --- I19: a receipt that does not match what was sent -------------------------------------------
+
+
+def test_a_receipt_that_does_not_match_is_never_confirmed(world):
+    """The commit's answer and the look-up's both carry a receipt for another manifest: the
+    submission stays ambiguous; once the Sendemodul answers truly, it is confirmed, committed once."""
+    from iplos_tui.core.exitcodes import ExitCode
+
+    world.server.faults.append(Fault("POST", COMMIT, "forge_receipt"))
+    world.server.faults.append(Fault("GET", r"submissions/[0-9a-f-]+", "forge_receipt", times=10))
+    result = world.run()
+    assert not result.ok and result.state == "ambiguous" and result.exit_code == ExitCode.NETWORK
+    assert world.journal().get(result.submission_id).state == "ambiguous"
+    world.server.faults.clear()
+    again = world.run()
+    assert again.ok and again.submission_id == result.submission_id
+    assert _commits(world) == 1
+    world.assert_invariants(delivered=True)

@@ -101,12 +101,12 @@ class Delivery:
         except SendemodulError as exc:
             code = ExitCode.AUTH if exc.is_auth else (ExitCode.USAGE if exc.kind == "config" else ExitCode.NETWORK)
             if state_before in (jn.PREPARED, jn.ENCRYPTED, jn.FAILED_SAFE):
-                self._note(jn.FAILED_SAFE, reason=exc.message, reason_code=exc.kind)
+                self._note(jn.FAILED_SAFE, reason=exc.message(), reason_code=exc.kind)
                 state = jn.FAILED_SAFE
             else:
-                self._note(jn.NOTE, note=exc.message)
+                self._note(jn.NOTE, note=exc.message())
                 state = state_before
-            return self._fail("login", state, code, exc.message, exc.hint)
+            return self._fail("login", state, code, exc.message(), exc.hint() or "")
         p.emit(StepDone("login", t("submit.logged_in", name=account.get("name") or account.get("kommunenr") or "")))
 
         if self.prepared.lookup_only:
@@ -151,7 +151,7 @@ class Delivery:
             try:
                 view = client.lookup(sub.id)
             except SendemodulError as exc:
-                unresolved.append((sub, exc.message))
+                unresolved.append((sub, exc.message()))
                 continue
             if view is not None and view.get("state") == "committed":
                 receipt = clean_receipt(view.get("receipt") if isinstance(view.get("receipt"), dict) else {})
@@ -288,14 +288,14 @@ class Delivery:
         from iplos_tui.core.sendemodul import SendemodulError
 
         step = "commit" if self.commit_sent else "upload"
-        self._log(exc.message, "error")
+        self._log(exc.message(), "error")
         code = ExitCode.AUTH if exc.kind == "session_expired" else (ExitCode.INTERRUPTED if exc.kind == "cancelled" else ExitCode.NETWORK)
         might_have_arrived = exc.sent or exc.kind in ("bad_receipt", "bad_answer")
         if not might_have_arrived or exc.server_rejected:
             # Nothing of this request reached the receiver, or it answered with a refusal: it
             # kept nothing of it, and a commit is the only way a submission comes to exist.
-            self._note(jn.FAILED_SAFE, reason=exc.message, reason_code=exc.kind)
-            return self._fail(step, jn.FAILED_SAFE, code, exc.message, exc.hint or t("submit.failed_safe_hint"))
+            self._note(jn.FAILED_SAFE, reason=exc.message(), reason_code=exc.kind)
+            return self._fail(step, jn.FAILED_SAFE, code, exc.message(), exc.hint() or t("submit.failed_safe_hint"))
 
         self._log(t("submit.log_lookup"))
         view = None
@@ -304,20 +304,20 @@ class Delivery:
             try:
                 view = client.lookup(self.sub_id)
             except SendemodulError as lookup_exc:
-                self._log(lookup_exc.message, "warning")
+                self._log(lookup_exc.message(), "warning")
                 looked = False
         if not looked:
-            self._note(jn.AMBIGUOUS, reason=exc.message, reason_code=exc.kind)
-            return self._fail(step, jn.AMBIGUOUS, ExitCode.AUTH if exc.kind == "session_expired" else ExitCode.NETWORK, exc.message, t("submit.ambiguous_hint"))
+            self._note(jn.AMBIGUOUS, reason=exc.message(), reason_code=exc.kind)
+            return self._fail(step, jn.AMBIGUOUS, ExitCode.AUTH if exc.kind == "session_expired" else ExitCode.NETWORK, exc.message(), t("submit.ambiguous_hint"))
         if view is not None and view.get("state") == "committed":
             try:
                 return self._confirm(view.get("receipt") or {})  # delivered after all
             except SendemodulError as bad:
-                self._note(jn.AMBIGUOUS, reason=bad.message, reason_code=bad.kind)
-                return self._fail(step, jn.AMBIGUOUS, ExitCode.NETWORK, bad.message, t("submit.ambiguous_hint"))
+                self._note(jn.AMBIGUOUS, reason=bad.message(), reason_code=bad.kind)
+                return self._fail(step, jn.AMBIGUOUS, ExitCode.NETWORK, bad.message(), t("submit.ambiguous_hint"))
         expected = {part.file: (part.ciphertext_size, part.ciphertext_sha256) for part in self.prepared.manifest.parts}
         missing = _missing(view, expected) if view is not None else list(expected)
         held = len(expected) - len(missing)
-        reason = t("submit.lookup_open", message=exc.message, held=held, total=len(expected)) if view is not None else t("submit.lookup_unknown", message=exc.message)
+        reason = t("submit.lookup_open", message=exc.message(), held=held, total=len(expected)) if view is not None else t("submit.lookup_unknown", message=exc.message())
         self._note(jn.FAILED_SAFE, reason=reason, reason_code=exc.kind)
         return self._fail(step, jn.FAILED_SAFE, code, reason, t("submit.failed_safe_hint"))

@@ -1,14 +1,9 @@
 """The Sendemodul client (docs/sendemodul-protocol.md): login, open, parts, commit, look-up.
 
 One ``httpx.Client`` per run, built with an explicit TLS context, ``trust_env=False``, a proxy only
-from the config, no redirects followed and explicit timeouts. A custom httpcore network backend
-does three things no httpx option does:
-
-* connects to a fixed address when one is configured (the URL keeps the name, so SNI, the Host
-  header and the certificate check still use it);
-* checks the SPKI pin right after the TLS handshake, before any byte of the request is written;
-* enforces a total deadline on every read and write of a request (a dripping server cannot keep
-  a run alive), and counts the request bytes written, which tells whether anything was sent.
+from the config, no redirects followed and explicit timeouts. Its network backend
+(``core.sendemodul_transport``) connects to a fixed address when one is configured, checks the
+SPKI pin before any request byte is written, and enforces a total deadline per request.
 
 Every answer is read with a size cap and treated as untrusted: only JSON is accepted, and every
 text shown from it passes ``safe_text``. Automatic retries happen only for failures before any
@@ -26,7 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iplos_tui.core.errors import Cancelled, IplosError
+from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
+from iplos_tui.core.sendemodul_transport import Guard, SpkiPinMismatch, backend_classes, make_transport, ssl_cause
 from iplos_tui.core.text import safe_text
 
 if TYPE_CHECKING:
@@ -65,10 +63,10 @@ class RetryPolicy:
     max_elapsed: float = 20.0
 
 
-class SendemodulError(Exception):
-    """One failed call. ``kind`` is stable (for the pipeline and tests); ``message`` and ``hint``
-    are for a person (already sanitised). ``sent`` is False only when it is certain that no byte of
-    the request reached the server; ``body_sent`` when the request body began to flow."""
+class SendemodulError(IplosError):
+    """One failed call. ``kind`` is stable (for the pipeline and tests); ``message()`` and
+    ``hint()`` are for a person (already sanitised). ``sent`` is False only when it is certain that
+    no byte of the request reached the server; ``body_sent`` when the request body began to flow."""
 
     def __init__(
         self,
@@ -86,8 +84,8 @@ class SendemodulError(Exception):
     ) -> None:
         super().__init__(message)
         self.kind = kind
-        self.message = message
-        self.hint = hint
+        self.text = message
+        self.advice = hint
         self.status = status
         self.code = code
         self.sent = sent
@@ -95,9 +93,16 @@ class SendemodulError(Exception):
         self.attempts_left = attempts_left
         self.locked_until = locked_until
         self.details = details or {}
+        self.exit_code = ExitCode.AUTH if self.is_auth else (ExitCode.USAGE if kind == "config" else ExitCode.NETWORK)
+
+    def message(self) -> str:
+        return self.text
+
+    def hint(self) -> str | None:
+        return self.advice or None
 
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}".strip()
+        return f"{self.text} {self.advice}".strip()
 
     @property
     def is_auth(self) -> bool:
@@ -109,135 +114,8 @@ class SendemodulError(Exception):
         return self.kind in ("rejected", "conflict", "too_large", "session_expired", "unavailable", "auth", "locked")
 
 
-class SpkiPinMismatch(Exception):
-    def __init__(self, seen: str) -> None:
-        super().__init__(seen)
-        self.seen = seen
-
-
-class _Cancelled(Exception):
-    pass
-
-
 class _SourceChanged(Exception):
     pass
-
-
-class _Guard:
-    """Shared by the backend and its streams: the pins, the request's deadline, bytes written."""
-
-    def __init__(self, pins: set[str]) -> None:
-        self.pins = pins
-        self.deadline: float | None = None
-        self.deadline_hit = False
-        self.written = 0
-
-    def begin(self, total: float) -> None:
-        self.deadline = time.monotonic() + total
-        self.deadline_hit = False
-        self.written = 0
-
-    def clip(self, timeout: float | None, reading: bool) -> float | None:
-        if self.deadline is None:
-            return timeout
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            import httpcore
-
-            self.deadline_hit = True
-            raise (httpcore.ReadTimeout if reading else httpcore.WriteTimeout)("total deadline")
-        return left if timeout is None else min(timeout, left)
-
-    def check_pin(self, stream: Any) -> None:
-        if not self.pins:
-            return
-        from iplos_tui.core.tlsconfig import spki_sha256_of_der
-
-        ssl_object = stream.get_extra_info("ssl_object")
-        der = ssl_object.getpeercert(True) if ssl_object is not None else None
-        seen = spki_sha256_of_der(der) if der else ""
-        if seen not in self.pins:
-            stream.close()
-            raise SpkiPinMismatch(seen)
-
-
-def _backend_classes() -> Any:
-    """Defined lazily: httpcore is imported only when a client is built."""
-    import httpcore
-
-    class GuardedStream(httpcore.NetworkStream):
-        def __init__(self, inner: httpcore.NetworkStream, guard: _Guard) -> None:
-            self._inner = inner
-            self._guard = guard
-
-        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-            return self._inner.read(max_bytes, self._guard.clip(timeout, True))
-
-        def write(self, buffer: bytes, timeout: float | None = None) -> None:
-            if buffer:
-                self._guard.written += len(buffer)
-            self._inner.write(buffer, self._guard.clip(timeout, False))
-
-        def close(self) -> None:
-            self._inner.close()
-
-        def start_tls(self, ssl_context, server_hostname=None, timeout=None):  # type: ignore[no-untyped-def]
-            stream = self._inner.start_tls(ssl_context, server_hostname, timeout)
-            self._guard.check_pin(stream)  # before any request byte is written
-            return GuardedStream(stream, self._guard)
-
-        def get_extra_info(self, info: str) -> Any:
-            return self._inner.get_extra_info(info)
-
-    class GuardedBackend(httpcore.NetworkBackend):
-        def __init__(self, guard: _Guard, name: str, address: str) -> None:
-            self._inner = httpcore.SyncBackend()
-            self._guard = guard
-            self._name = name
-            self._address = address
-
-        def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # type: ignore[no-untyped-def]
-            target = self._address if (self._address and host == self._name) else host
-            return GuardedStream(self._inner.connect_tcp(target, port, timeout, local_address, socket_options), self._guard)
-
-        def connect_unix_socket(self, path, timeout=None, socket_options=None):  # type: ignore[no-untyped-def]
-            raise httpcore.ConnectError("unix sockets are not used")
-
-        def sleep(self, seconds: float) -> None:
-            time.sleep(seconds)
-
-    return GuardedBackend
-
-
-def _make_transport(context: ssl.SSLContext, backend: Any, proxy: str) -> httpx.HTTPTransport:
-    import httpcore
-    import httpx
-
-    transport = httpx.HTTPTransport(verify=context, trust_env=False, retries=0)
-    pool: httpcore.ConnectionPool | httpcore.HTTPProxy
-    if proxy:
-        url = httpx.URL(proxy)
-        pool = httpcore.HTTPProxy(
-            proxy_url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
-            ssl_context=context,
-            max_connections=4,
-            network_backend=backend,
-        )
-    else:
-        pool = httpcore.ConnectionPool(ssl_context=context, max_connections=4, network_backend=backend)
-    transport._pool = pool  # our backend: pin, fixed address, deadline (public httpcore API)
-    return transport
-
-
-def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
-    seen = 0
-    current: BaseException | None = exc
-    while current is not None and seen < 10:
-        if isinstance(current, ssl.SSLError):
-            return current
-        current = current.__cause__ or current.__context__
-        seen += 1
-    return None
 
 
 @dataclass
@@ -284,11 +162,11 @@ class SendemodulClient:
                 raise SendemodulError("config", t("sendemodul.bad_pin_config", pin=_clean(pin, 80)), sent=False)
             pins.add(normal)
         context = ssl_context or make_ssl_context(ca_bundle)
-        self._guard = _Guard(pins)
+        self._guard = Guard(pins)
         name = httpx.URL(self.base_url).host
-        backend = _backend_classes()(self._guard, name, connect_address)
+        backend = backend_classes()(self._guard, name, connect_address)
         self._client = httpx.Client(
-            transport=_make_transport(context, backend, proxy),
+            transport=make_transport(context, backend, proxy),
             trust_env=False,
             follow_redirects=False,
             timeout=httpx.Timeout(
@@ -481,7 +359,7 @@ class SendemodulClient:
                 raw = self._read_capped(response)
                 status = response.status_code
                 answer_headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in ("content-type", "retry-after", "location")}
-        except _Cancelled:
+        except Cancelled:
             raise SendemodulError("cancelled", t("sendemodul.cancelled"), sent=self._guard.written > 0, body_sent=state["body"]) from None
         except _TooLarge:
             raise SendemodulError(
@@ -539,7 +417,7 @@ class SendemodulClient:
             remaining = size
             while remaining > 0:
                 if cancel is not None and cancel.is_set():
-                    raise _Cancelled()
+                    raise Cancelled()
                 chunk = handle.read(min(CHUNK_SIZE, remaining))
                 if not chunk:
                     raise _SourceChanged()
@@ -561,7 +439,7 @@ class SendemodulClient:
         return bytes(buffer)
 
     def _connect_error(self, exc: BaseException) -> SendemodulError:
-        cause = _ssl_cause(exc)
+        cause = ssl_cause(exc)
         if cause is None:
             return SendemodulError("connect", t("sendemodul.connect", detail=_clean(exc, 200)), hint=t("sendemodul.network_hint"), sent=False)
         if isinstance(cause, ssl.SSLCertVerificationError):

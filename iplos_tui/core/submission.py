@@ -42,7 +42,7 @@ def validate_step(
 ) -> Any:
     """Check the extract against the profile; the findings go out as log lines, a few examples
     per rule. Returns the validator's report, or None when cancelled."""
-    from iplos_tui.core.extract.importer import Cancelled
+    from iplos_tui.core.errors import Cancelled
     from iplos_tui.core.extract.validate import validate_file
     from iplos_tui.core.fsutil import check_extract_placement
 

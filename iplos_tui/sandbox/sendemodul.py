@@ -1,13 +1,9 @@
-"""The sandbox Sendemodul: the server side of docs/sendemodul-protocol.md, as a Starlette app.
+"""The sandbox Sendemodul: the server side of docs/sendemodul-protocol.md (the emulation).
 
-State lives on disk under ``DIR/sendemodul/`` so that a restarted server still knows every
-submission (the protocol's promise: a key is never stored twice)::
-
-    submissions/<key>/manifest.json     the manifest exactly as received
-    submissions/<key>/state.json        account, manifest hash, stored parts, receipt
-    submissions/<key>/parts/<file>      each part, kept only when its SHA-256 matched
-    commits.log                         one JSON line per commit that stored a submission
-    receipt-counter                     the last receipt number handed out
+``Sendemodul`` holds what the real one would decide: accounts and logins with the lockout,
+sessions, the rules for opening, storing parts and committing, receipts on the sandbox clock,
+and the injected faults the tests use. Where submissions are kept is ``sendemodul_store``; the
+routes, JSON answers and body reading are ``sendemodul_http``.
 
 Uploads are streamed to a temp file and hashed as they arrive; a part becomes visible (rename)
 only when size and hash match. Failed logins and locks are kept in memory (a restart unlocks).
@@ -23,7 +19,6 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import secrets
 import threading
 from collections import Counter
@@ -32,11 +27,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iplos_tui.core.fsutil import TEMP_PREFIX, atomic_write_bytes, ensure_private_dir, fsync_dir
+from iplos_tui.core.fsutil import TEMP_PREFIX, fsync_dir
 from iplos_tui.core.i18n import t
 from iplos_tui.core.secrets import Secret
 from iplos_tui.sandbox.clock import SandboxClock, iso, next_working_day_at
 from iplos_tui.sandbox.layout import Account
+from iplos_tui.sandbox.sendemodul_http import (
+    HEX64_RE,
+    ProtocolError,
+    abort_connection,
+    bad_request,
+    body_chunks,
+    check_key,
+    content_length,
+    drain,
+    error_response,
+    json_response,
+    read_capped,
+    sha256_header,
+)
+from iplos_tui.sandbox.sendemodul_store import Submission, SubmissionStore
+
+__all__ = ["DEFAULT_PART_CAP", "Fault", "Faults", "ProtocolError", "Sendemodul", "Stats", "Submission", "SubmissionStore"]
 
 MiB = 1024 * 1024
 PROTOCOL_VERSION = 1
@@ -46,12 +58,9 @@ DEFAULT_PART_CAP = 256 * MiB
 MAX_FAILED_LOGINS = 3
 LOCK_SECONDS = 30 * 60
 SESSION_SECONDS = 30 * 60
-DRAIN_LIMIT = 64 * MiB  # an early error reads (and drops) a body up to this size, so the client sees it
 MAX_TRACKED_LOGIN_KEYS = 10_000
 CHUNK = 1 * MiB
 
-KEY_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-HEX64_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 OPS = ("login", "open", "part", "commit", "lookup")
 
 
@@ -130,285 +139,6 @@ class Stats:
     duplicate_commits: Counter = field(default_factory=Counter)
     part_stores: Counter = field(default_factory=Counter)  # (key, file) -> times written to disk
     bytes_received: int = 0
-
-
-# --- helpers -----------------------------------------------------------------------------------
-
-
-class ProtocolError(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(code)
-        self.status, self.code, self.message, self.extra = status, code, message, extra
-
-
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None):
-    from starlette.responses import Response
-
-    body = json.dumps(data, ensure_ascii=False).encode("utf-8")
-    base = {"Cache-Control": "no-store"}
-    base.update(headers or {})
-    return Response(body, status_code=status, media_type="application/json; charset=utf-8", headers=base)
-
-
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any):
-    return _json({"error": code, "message": message, **extra}, status, headers)
-
-
-def _bad(message_key: str = "sandbox.err_bad_request", **values: Any) -> ProtocolError:
-    return ProtocolError(400, "bad_request", t(message_key, **values))
-
-
-def _sha256_header(request: Any) -> str:
-    value = request.headers.get("content-sha256", "")
-    if not HEX64_RE.match(value):
-        raise _bad("sandbox.err_sha_header")
-    return value.lower()
-
-
-def _check_key(request: Any, key: str) -> str:
-    if not KEY_RE.match(key):
-        raise _bad("sandbox.err_key")
-    header = request.headers.get("idempotency-key")
-    if header is None or header.lower() != key.lower():
-        raise _bad("sandbox.err_key_header")
-    return key.lower()
-
-
-def _content_length(request: Any) -> int | None:
-    value = request.headers.get("content-length")
-    if value is None:
-        return None
-    if not value.isascii() or not value.isdigit() or len(value) > 15:
-        raise _bad("sandbox.err_content_length")
-    return int(value)
-
-
-async def _body_chunks(request: Any):
-    """The request body straight from ASGI ``receive``; may be left early and resumed later
-    (``_drain``), and knows when the body has ended so that nobody waits for more."""
-    from starlette.requests import ClientDisconnect
-
-    if getattr(request.state, "body_done", False):
-        return
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.request":
-            chunk = message.get("body", b"")
-            more = message.get("more_body", False)
-            if not more:
-                request.state.body_done = True
-            if chunk:
-                yield chunk
-            if not more:
-                return
-        elif message["type"] == "http.disconnect":
-            request.state.body_done = True
-            raise ClientDisconnect()
-
-
-async def _read_capped(request: Any, limit: int) -> bytes:
-    """The whole body, or 413 as soon as it passes ``limit`` (a declared length is checked first)."""
-    declared = _content_length(request)
-    if declared is not None and declared > limit:
-        raise ProtocolError(413, "too_large", t("sandbox.err_too_large", limit=limit), limit=limit)
-    data = bytearray()
-    async for chunk in _body_chunks(request):
-        data += chunk
-        if len(data) > limit:
-            raise ProtocolError(413, "too_large", t("sandbox.err_too_large", limit=limit), limit=limit)
-    return bytes(data)
-
-
-async def _drain(request: Any) -> None:
-    """Read and drop what is left of a body (bounded), so the client can read our early answer."""
-    length = request.headers.get("content-length", "")
-    if length.isascii() and length.isdigit() and len(length) < 16 and int(length) > DRAIN_LIMIT:
-        return
-    total = 0
-    with contextlib.suppress(Exception):
-        async for chunk in _body_chunks(request):
-            total += len(chunk)
-            if total > DRAIN_LIMIT:
-                return
-
-
-def _abort_connection(request: Any) -> bool:
-    """Close the TCP connection under this request without an answer (fault injection only).
-
-    uvicorn's ``receive`` is a bound method of its protocol object, which holds the transport.
-    """
-    protocol = getattr(request.receive, "__self__", None)
-    transport = getattr(protocol, "transport", None)
-    if transport is None:
-        return False
-    transport.abort()
-    return True
-
-
-# --- the submission store ----------------------------------------------------------------------
-
-
-@dataclass
-class Submission:
-    key: str
-    account: str  # KKKKBB
-    manifest_sha256: str
-    files: list[str]  # the manifest's parts, in order
-    expected: dict[str, tuple[int, str]]  # file -> (ciphertext size, sha256)
-    stored: dict[str, tuple[int, str]] = field(default_factory=dict)
-    opened_at: str = ""
-    receipt: dict[str, Any] | None = None
-    year: int = 0
-    kommunenr: str = ""
-    bydel: str = ""
-
-    @property
-    def committed(self) -> bool:
-        return self.receipt is not None
-
-    def missing(self) -> list[str]:
-        return [name for name in self.files if name not in self.stored]
-
-    def parts_json(self) -> list[dict[str, Any]]:
-        return [{"file": name, "size": self.stored[name][0], "sha256": self.stored[name][1]} for name in self.files if name in self.stored]
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "state": "committed" if self.committed else "open",
-            "parts": self.parts_json(),
-            "missing": self.missing(),
-            "receipt": self.receipt,
-        }
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "account": self.account,
-            "manifest_sha256": self.manifest_sha256,
-            "files": self.files,
-            "expected": {k: list(v) for k, v in self.expected.items()},
-            "stored": {k: list(v) for k, v in self.stored.items()},
-            "opened_at": self.opened_at,
-            "receipt": self.receipt,
-            "year": self.year,
-            "kommunenr": self.kommunenr,
-            "bydel": self.bydel,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Submission:
-        return cls(
-            key=data["key"],
-            account=data["account"],
-            manifest_sha256=data["manifest_sha256"],
-            files=list(data["files"]),
-            expected={k: (int(v[0]), str(v[1])) for k, v in data["expected"].items()},
-            stored={k: (int(v[0]), str(v[1])) for k, v in data["stored"].items()},
-            opened_at=data.get("opened_at", ""),
-            receipt=data.get("receipt"),
-            year=int(data.get("year", 0)),
-            kommunenr=data.get("kommunenr", ""),
-            bydel=data.get("bydel", ""),
-        )
-
-
-class SubmissionStore:
-    """Submissions on disk; one process owns a directory at a time."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self.submissions = ensure_private_dir(self.root / "submissions")
-        self._cache: dict[str, Submission] = {}
-        self._lock = threading.Lock()
-
-    def directory(self, key: str) -> Path:
-        return self.submissions / key
-
-    def manifest_path(self, key: str) -> Path:
-        return self.directory(key) / "manifest.json"
-
-    def part_path(self, key: str, file: str) -> Path:
-        return self.directory(key) / "parts" / file
-
-    def get(self, key: str) -> Submission | None:
-        with self._lock:
-            found = self._cache.get(key)
-            if found is not None:
-                return found
-            path = self.directory(key) / "state.json"
-            try:
-                found = Submission.from_json(json.loads(path.read_text(encoding="utf-8")))
-            except FileNotFoundError:
-                return None
-            self._cache[key] = found
-            return found
-
-    def save(self, submission: Submission) -> None:
-        directory = self.directory(submission.key)
-        atomic_write_bytes(directory / "state.json", json.dumps(submission.to_json(), indent=1).encode("utf-8"))
-        with self._lock:
-            self._cache[submission.key] = submission
-
-    def create(self, submission: Submission, manifest: bytes) -> None:
-        directory = self.directory(submission.key)
-        staging = self.submissions / f"{TEMP_PREFIX}{submission.key}.{os.getpid()}.{os.urandom(4).hex()}"
-        os.mkdir(staging, 0o700)
-        try:
-            os.mkdir(staging / "parts", 0o700)
-            atomic_write_bytes(staging / "manifest.json", manifest)
-            atomic_write_bytes(staging / "state.json", json.dumps(submission.to_json(), indent=1).encode("utf-8"))
-            os.rename(staging, directory)
-        except BaseException:
-            import shutil
-
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        fsync_dir(self.submissions)
-        with self._lock:
-            self._cache[submission.key] = submission
-
-    def next_receipt_number(self, year: int) -> str:
-        path = self.root / "receipt-counter"
-        with self._lock:
-            try:
-                number = int(path.read_text(encoding="ascii").strip() or "0") + 1
-            except (FileNotFoundError, ValueError):
-                number = 1
-            atomic_write_bytes(path, f"{number}\n".encode("ascii"))
-        return f"IPLOS-{year}-{number:06d}"
-
-    def log_commit(self, submission: Submission) -> None:
-        line = json.dumps({"key": submission.key, "receipt_id": submission.receipt["receipt_id"] if submission.receipt else None})
-        fd = os.open(self.root / "commits.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, (line + "\n").encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    def commits_of(self, key: str) -> int:
-        """How many commits stored ``key`` (from the log, so it survives a restart)."""
-        try:
-            text = (self.root / "commits.log").read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return 0
-        count = 0
-        for line in text.splitlines():
-            with contextlib.suppress(ValueError):
-                if json.loads(line).get("key") == key:
-                    count += 1
-        return count
-
-    def committed(self) -> list[Submission]:
-        out = []
-        for entry in sorted(self.submissions.iterdir()):
-            if entry.name.startswith(TEMP_PREFIX):
-                continue
-            found = self.get(entry.name)
-            if found is not None and found.committed:
-                out.append(found)
-        return out
 
 
 # --- the app -----------------------------------------------------------------------------------
@@ -495,13 +225,13 @@ class Sendemodul:
         if fault.action == "drop":
             from starlette.responses import Response
 
-            if _abort_connection(request):
+            if abort_connection(request):
                 return Response(status_code=500)  # goes nowhere: the connection is gone
             raise RuntimeError("injected drop")  # uvicorn closes or answers 500
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
         code = "unavailable" if fault.status == 503 else "server_error"
         if stage != "after":
-            await _drain(request)
+            await drain(request)
         return error_response(fault.status, code, t("sandbox.err_injected", status=fault.status), headers)
 
     # -- handlers -----------------------------------------------------------------------------
@@ -514,20 +244,20 @@ class Sendemodul:
         )
 
     async def info(self, request: Any):
-        return _json({"service": "iplos-sendemodul", "protocol": PROTOCOL_VERSION, "sandbox": True})
+        return json_response({"service": "iplos-sendemodul", "protocol": PROTOCOL_VERSION, "sandbox": True})
 
     async def login(self, request: Any):
         self.stats.requests["login"] += 1
         if (answer := await self._fault(request, "login", "before")) is not None:
             return answer
-        raw = await _read_capped(request, MAX_LOGIN_BYTES)
+        raw = await read_capped(request, MAX_LOGIN_BYTES)
         try:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
-            raise _bad("sandbox.err_json") from None
+            raise bad_request("sandbox.err_json") from None
         fields = ("kommunenr", "bydel", "orgnr", "pin")
         if not isinstance(data, dict) or not all(isinstance(data.get(name), str) for name in fields):
-            raise _bad("sandbox.err_login_fields")
+            raise bad_request("sandbox.err_login_fields")
         ident = (data["kommunenr"][:8], data["bydel"][:8])
         now = self._now()
         with self._state_lock:
@@ -561,7 +291,7 @@ class Sendemodul:
             token = secrets.token_urlsafe(32)
             self._sessions[token] = (account.code, now + SESSION_SECONDS)
             self.stats.logins += 1
-        answer = _json({"session": token, "expires_in": SESSION_SECONDS, "account": account.public()})
+        answer = json_response({"session": token, "expires_in": SESSION_SECONDS, "account": account.public()})
         return await self._fault(request, "login", "after") or answer
 
     def _locked(self, state: _LoginState):
@@ -573,11 +303,11 @@ class Sendemodul:
     async def open(self, request: Any):
         self.stats.requests["open"] += 1
         account = self._session(request)
-        key = _check_key(request, request.path_params["key"])
-        digest = _sha256_header(request)
+        key = check_key(request, request.path_params["key"])
+        digest = sha256_header(request)
         if (answer := await self._fault(request, "open", "before")) is not None:
             return answer
-        body = await _read_capped(request, self.manifest_cap)
+        body = await read_capped(request, self.manifest_cap)
         self.stats.bytes_received += len(body)
         if hashlib.sha256(body).hexdigest() != digest:
             raise ProtocolError(422, "hash_mismatch", t("sandbox.err_manifest_hash"))
@@ -586,10 +316,10 @@ class Sendemodul:
             if existing is not None:
                 if existing.account != account or existing.manifest_sha256 != digest:
                     raise ProtocolError(409, "conflict", t("sandbox.err_conflict"))
-                return await self._fault(request, "open", "after") or _json(existing.view(), 200)
+                return await self._fault(request, "open", "after") or json_response(existing.view(), 200)
             submission = self._parse_manifest(key, account, body, digest)
             await asyncio.to_thread(self.store.create, submission, body)
-        return await self._fault(request, "open", "after") or _json(submission.view(), 201)
+        return await self._fault(request, "open", "after") or json_response(submission.view(), 201)
 
     def _parse_manifest(self, key: str, account: str, body: bytes, digest: str) -> Submission:
         from iplos_tui.core.envelope import EnvelopeError, Manifest
@@ -639,23 +369,23 @@ class Sendemodul:
     async def part(self, request: Any):
         self.stats.requests["part"] += 1
         account = self._session(request)
-        key = _check_key(request, request.path_params["key"])
+        key = check_key(request, request.path_params["key"])
         file = request.path_params["file"]
-        digest = _sha256_header(request)
+        digest = sha256_header(request)
         submission = self._own(key, account)
         if file not in submission.expected:
             raise ProtocolError(404, "unknown_part", t("sandbox.err_unknown_part"))
         size, expected = submission.expected[file]
         if digest != expected:
             raise ProtocolError(422, "hash_mismatch", t("sandbox.err_part_manifest_hash", file=file))
-        declared = _content_length(request)
+        declared = content_length(request)
         if declared is not None and declared > self.part_cap:
             raise ProtocolError(413, "too_large", t("sandbox.err_too_large", limit=self.part_cap), limit=self.part_cap)
         if declared is not None and declared != size:
             raise ProtocolError(422, "hash_mismatch", t("sandbox.err_part_size", file=file, size=size))
         if submission.stored.get(file) == (size, expected):
-            await _drain(request)
-            return _json({"file": file, "size": size, "sha256": expected}, 200)
+            await drain(request)
+            return json_response({"file": file, "size": size, "sha256": expected}, 200)
         if submission.committed:
             raise ProtocolError(409, "already_committed", t("sandbox.err_committed"))
         if (answer := await self._fault(request, "part", "before")) is not None:
@@ -669,7 +399,7 @@ class Sendemodul:
         keep = False
         mid = max(1, size // 2)
         try:
-            async for chunk in _body_chunks(request):
+            async for chunk in body_chunks(request):
                 if received < mid <= received + len(chunk):
                     answer = await self._fault(request, "part", "mid")
                     if answer is not None:
@@ -704,21 +434,21 @@ class Sendemodul:
             if not keep:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temp)
-        return await self._fault(request, "part", "after") or _json({"file": file, "size": size, "sha256": expected}, 201)
+        return await self._fault(request, "part", "after") or json_response({"file": file, "size": size, "sha256": expected}, 201)
 
     async def commit(self, request: Any):
         self.stats.requests["commit"] += 1
         account = self._session(request)
-        key = _check_key(request, request.path_params["key"])
+        key = check_key(request, request.path_params["key"])
         if (answer := await self._fault(request, "commit", "before")) is not None:
             return answer
-        await _read_capped(request, MAX_LOGIN_BYTES)
+        await read_capped(request, MAX_LOGIN_BYTES)
         async with self._key_lock(key):
             submission = self._own(key, account)
             if submission.committed:
                 self.stats.duplicate_commits[key] += 1
                 receipt = dict(submission.receipt or {}, duplicate=True)
-                return await self._fault(request, "commit", "after") or _json(receipt, 200)
+                return await self._fault(request, "commit", "after") or json_response(receipt, 200)
             missing = submission.missing()
             if missing:
                 raise ProtocolError(409, "incomplete", t("sandbox.err_incomplete", count=len(missing)), missing=missing)
@@ -741,63 +471,19 @@ class Sendemodul:
             self.stats.commits[key] += 1
         if self.on_commit is not None:
             self.on_commit(submission)
-        return await self._fault(request, "commit", "after") or _json(receipt, 200)
+        return await self._fault(request, "commit", "after") or json_response(receipt, 200)
 
     async def lookup(self, request: Any):
         self.stats.requests["lookup"] += 1
         account = self._session(request)
-        key = _check_key(request, request.path_params["key"])
+        key = check_key(request, request.path_params["key"])
         if (answer := await self._fault(request, "lookup", "before")) is not None:
             return answer
         submission = self._own(key, account)
-        return await self._fault(request, "lookup", "after") or _json(submission.view(), 200)
+        return await self._fault(request, "lookup", "after") or json_response(submission.view(), 200)
 
     # -- the app ------------------------------------------------------------------------------
-    def app(self):
-        from starlette.applications import Starlette
-        from starlette.exceptions import HTTPException
-        from starlette.requests import ClientDisconnect
-        from starlette.routing import Route
+    def app(self) -> Any:
+        from iplos_tui.sandbox.sendemodul_http import build_app
 
-        def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
-            async def endpoint(request: Any):
-                try:
-                    return await handler(request)
-                except ProtocolError as exc:
-                    if exc.status in (400, 404, 409, 413, 422):
-                        await _drain(request)
-                    return error_response(exc.status, exc.code, exc.message, **exc.extra)
-                except ClientDisconnect:
-                    from starlette.responses import Response
-
-                    return Response(status_code=499)
-                except RuntimeError as exc:
-                    if str(exc) == "injected drop":
-                        raise
-                    return error_response(500, "server_error", t("sandbox.err_internal"))
-                except Exception:  # the server stays up whatever the client sends
-                    return error_response(500, "server_error", t("sandbox.err_internal"))
-
-            return endpoint
-
-        api = "/api/v1"
-        routes = [
-            Route("/", self.index, methods=["GET", "HEAD"]),
-            Route(f"{api}", self.info, methods=["GET"]),
-            Route(f"{api}/login", guarded(self.login), methods=["POST"]),
-            Route(api + "/submissions/{key}", guarded(self.open), methods=["PUT"]),
-            Route(api + "/submissions/{key}", guarded(self.lookup), methods=["GET"]),
-            Route(api + "/submissions/{key}/parts/{file}", guarded(self.part), methods=["PUT"]),
-            Route(api + "/submissions/{key}/commit", guarded(self.commit), methods=["POST"]),
-        ]
-
-        async def http_error(request: Any, exc: HTTPException):
-            codes = {404: "not_found", 405: "method_not_allowed"}
-            code = codes.get(exc.status_code, "bad_request")
-            return error_response(exc.status_code, code, t(f"sandbox.err_{code}"))
-
-        async def any_error(request: Any, exc: Exception):
-            return error_response(500, "server_error", t("sandbox.err_internal"))
-
-        return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: any_error})
-
+        return build_app(self)
