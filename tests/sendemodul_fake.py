@@ -19,7 +19,8 @@ left is applied to that request:
 * ``html``: answer 200 with an HTML page;
 * ``expire``: answer 401 ``session_expired``.
 * ``nested``: answer 200 with a JSON body nested ``depth`` arrays deep (``[[[…]]]``);
-* ``forge_receipt``: handle the request, then answer with its receipt's manifest hash changed.
+* ``forge_receipt``: handle the request, then answer with one field of its receipt forged: ``field``
+  ``manifest_sha256`` (the default), ``key``, ``parts`` (one part's hash) or ``receipt_id`` (dropped).
 """
 
 from __future__ import annotations
@@ -234,7 +235,8 @@ class FakeSendemodul:
             reader.read_body(length, hasher=None)
             extra = {"Retry-After": str(fault.params["retry_after"])} if "retry_after" in fault.params else {}
             status = int(fault.params.get("status", 500))
-            self._send(conn, status, {"error": "server_error", "message": fault.params.get("message", "intern feil")}, extra=extra)
+            error = fault.params.get("error", "server_error")
+            self._send(conn, status, {"error": error, "message": fault.params.get("message", "intern feil")}, extra=extra)
             return True
         if action == "expire":
             reader.read_body(length, hasher=None)
@@ -268,8 +270,14 @@ class FakeSendemodul:
         if action == "forge_receipt":
             answer = json.loads(json.dumps(answer))  # a copy: the stored receipt stays true
             receipt = answer.get("receipt") if isinstance(answer.get("receipt"), dict) else answer
+            forged = fault.params.get("field", "manifest_sha256")
             if receipt.get("receipt_id"):
-                receipt["manifest_sha256"] = "0" * 64
+                if forged == "receipt_id":
+                    del receipt["receipt_id"]
+                elif forged == "parts":
+                    receipt["parts"][0]["sha256"] = "0" * 64
+                else:
+                    receipt[forged] = "0" * 64 if forged == "manifest_sha256" else "00000000-0000-4000-8000-000000000000"
         if action == "reset_after_store":
             with contextlib.suppress(OSError):
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -261,16 +261,21 @@ def test_another_extract_for_a_delivered_period_needs_the_receipt_named(world):
 # --- I19: a receipt that does not match what was sent -------------------------------------------
 
 
-def test_a_receipt_that_does_not_match_is_never_confirmed(world):
-    """The commit's answer and the look-up's both carry a receipt for another manifest: the
-    submission stays ambiguous; once the Sendemodul answers truly, it is confirmed, committed once."""
+@pytest.mark.parametrize("forged", ["manifest_sha256", "key", "parts", "receipt_id"])
+def test_a_receipt_that_does_not_match_is_never_confirmed(world, forged):
+    """The commit's answer and the look-up's both carry a receipt that differs from what was sent
+    in one field (another manifest, another key, a part's hash, no receipt id): the submission
+    stays ambiguous and the message names the field; once the Sendemodul answers truly, it is
+    confirmed, committed once."""
     from iplos_tui.core.exitcodes import ExitCode
 
-    world.server.faults.append(Fault("POST", COMMIT, "forge_receipt"))
-    world.server.faults.append(Fault("GET", r"submissions/[0-9a-f-]+", "forge_receipt", times=10))
+    world.server.faults.append(Fault("POST", COMMIT, "forge_receipt", field=forged))
+    world.server.faults.append(Fault("GET", r"submissions/[0-9a-f-]+", "forge_receipt", times=10, field=forged))
     result = world.run()
     assert not result.ok and result.state == "ambiguous" and result.exit_code == ExitCode.NETWORK
-    assert world.journal().get(result.submission_id).state == "ambiguous"
+    assert forged in result.message
+    entry = world.journal().get(result.submission_id)
+    assert entry.state == "ambiguous" and not entry.receipt
     world.server.faults.clear()
     again = world.run()
     assert again.ok and again.submission_id == result.submission_id

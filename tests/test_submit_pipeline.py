@@ -157,6 +157,19 @@ def test_5xx_after_the_body_is_not_resent(world, status):
     world.assert_invariants(delivered=True)
 
 
+@pytest.mark.parametrize("status", [400, 422])
+def test_a_4xx_with_a_json_error_fails_at_once_and_shows_the_message_literally(world, status):
+    """F07: refused by the Sendemodul: failed, no retry, the server's words shown as text."""
+    world.server.faults.append(Fault("PUT", PART, "status_after_body", status=status, error="invalid_part",
+                                     message="[red]del 1 er ugyldig[/] \x1b[31m"))
+    result = world.run()
+    assert not result.ok and result.state == "failed-safe" and result.exit_code == ExitCode.NETWORK
+    assert len(_requests(world, "PUT", PART)) == 1  # no retry
+    assert "[red]del 1 er ugyldig[/]" in result.message and "\x1b" not in result.message
+    assert world.server.committed() == []
+    world.assert_invariants(delivered=False)
+
+
 def test_503_retry_after_means_nothing_processed(world):
     world.server.faults.append(Fault("PUT", PART, "status_after_body", status=503, retry_after=30))
     result = world.run()
