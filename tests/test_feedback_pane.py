@@ -31,13 +31,9 @@ from iplos_tui.core.journal import Journal
 from iplos_tui.core.secrets import Secret
 from iplos_tui.sandbox.demo import DEMO_PROFILE
 from iplos_tui.sandbox.gateway import Gateway
-from iplos_tui.screens.feedback import (
-    PAGE_SIZE,
-    ConfirmPrompt,
-    ExportPrompt,
-    FeedbackScreen,
-    SecretPrompt,
-)
+from iplos_tui.dialogs.confirm import ConfirmDialog
+from iplos_tui.dialogs.secret_prompt import SecretPromptDialog
+from iplos_tui.screens.feedback import PAGE_SIZE, ExportPrompt, FeedbackScreen
 from tests.support import FNR_CANARY, FROZEN_NOW, PIN_CANARY
 from tests.support import wait_until as wait
 
@@ -158,7 +154,7 @@ async def open_selected(pilot, app, pin: str | None) -> FeedbackScreen:
     pane = _pane(app)
     await pilot.press("enter")
     if pin is not None:
-        await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog))
         await type_text(pilot, pin)
         await pilot.press("enter")
     await wait(pilot, lambda: pane.archive is not None and pane.current_view() is not None and pane.current_view().table is not None)
@@ -199,7 +195,7 @@ async def test_fetch_unlock_browse_reveal_export_delete(profile, gateway, secure
 
         # fetch: the password is asked in a masked field and goes nowhere else
         await pilot.press("h")
-        await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog))
         field = app.screen.query_one("#prompt-password")
         assert field.password
         await type_text(pilot, GW_PASSWORD)
@@ -221,7 +217,7 @@ async def test_fetch_unlock_browse_reveal_export_delete(profile, gateway, secure
 
         # unlock: a wrong PIN is answered in place, the field cleared
         await pilot.press("enter")
-        await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog))
         prompt = app.screen
         await type_text(pilot, "0000")
         await pilot.press("enter")
@@ -266,13 +262,13 @@ async def test_fetch_unlock_browse_reveal_export_delete(profile, gateway, secure
 
         # reveal: a confirmation; "n" keeps them masked; "j" reveals through the hook
         await pilot.press("v")
-        await wait(pilot, lambda: isinstance(app.screen, ConfirmPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("n")
         await wait(pilot, lambda: app.screen is pane)
         assert FNR_IN_LIST not in str(grid_rows(pane))
         assert not (secure / REVEAL_LOG).exists()
         await pilot.press("v")
-        await wait(pilot, lambda: isinstance(app.screen, ConfirmPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("j")
         await wait(pilot, lambda: pane.current_view().revealed is not None)
         assert grid_rows(pane)[0][5] == FNR_IN_LIST
@@ -309,17 +305,17 @@ async def test_fetch_unlock_browse_reveal_export_delete(profile, gateway, secure
 
         # delete: Esc and "Avbryt" keep the file; "j" deletes it
         await pilot.press("d")
-        await wait(pilot, lambda: isinstance(app.screen, ConfirmPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         assert app.focused is app.screen.query_one("#confirm-no")  # the safe choice has the focus
         await pilot.press("escape")
         await wait(pilot, lambda: app.screen is pane)
         await pilot.press("d")
-        await wait(pilot, lambda: isinstance(app.screen, ConfirmPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("enter")  # Enter on the focused «Avbryt»
         await wait(pilot, lambda: app.screen is pane)
         assert local.exists() and "Ingenting slettet" in status(app)
         await pilot.press("d")
-        await wait(pilot, lambda: isinstance(app.screen, ConfirmPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("j")
         await wait(pilot, lambda: not local.exists() and not pane.local)
         await wait(pilot, lambda: pane.query_one("#fb-zips").row_count == 0)
@@ -337,7 +333,7 @@ async def test_pin_in_memory_opens_without_asking(profile, secure, tmp_path):
         pane = _pane(app)
         await wait(pilot, lambda: pane.query_one("#fb-zips").row_count == 1)
         await open_selected(pilot, app, None)
-        assert not isinstance(app.screen, SecretPrompt)
+        assert not isinstance(app.screen, SecretPromptDialog)
         assert grid_headers(pane)[1] == "lokal_id"
 
 
@@ -349,7 +345,7 @@ async def test_wrong_pin_in_memory_asks_with_the_message(profile, secure, tmp_pa
         pane = _pane(app)
         await wait(pilot, lambda: pane.query_one("#fb-zips").row_count == 1)
         await pilot.press("o")
-        await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog))
         assert "Feil passord eller skadet fil" in text(app.screen.query_one("#prompt-error"))
         assert app.screen.query_one("#prompt-pin").value == ""
         await pilot.press("escape")  # cancelling leaves nothing open
@@ -367,7 +363,7 @@ async def test_damaged_zip_is_the_same_message_and_nothing_is_written(profile, s
         pane = _pane(app)
         await wait(pilot, lambda: pane.query_one("#fb-zips").row_count == 1)
         await pilot.press("enter")
-        await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog))
         await fill_and_enter(pilot, app, "#prompt-pin", PIN_CANARY)
         await wait(pilot, lambda: "skadet fil" in text(app.screen.query_one("#prompt-error")))
         assert pane.archive is None
@@ -391,7 +387,7 @@ async def test_a_refused_zip_never_gets_to_the_pin(profile, secure, tmp_path, na
         await pilot.press("enter")
         await wait(pilot, lambda: "avvist" in status(app))
         assert expected in status(app)
-        assert not isinstance(app.screen, SecretPrompt) and pane.archive is None
+        assert not isinstance(app.screen, SecretPromptDialog) and pane.archive is None
 
 
 async def test_big_table_is_paged_and_filtered(profile, secure, tmp_path):
@@ -503,7 +499,7 @@ async def test_reveal_is_refused_when_it_cannot_be_logged(profile, secure, tmp_p
         await wait(pilot, lambda: pane.query_one("#fb-zips").row_count == 1)
         await open_selected(pilot, app, None)
         await pilot.press("v")
-        await wait(pilot, lambda: isinstance(app.screen, ConfirmPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("j")
         await wait(pilot, lambda: "loggføringen feilet" in status(app))
         assert pane.current_view().revealed is None
@@ -518,7 +514,7 @@ async def test_gateway_wrong_password_then_right(profile, gateway, secure, tmp_p
         pane = _pane(app)
         await wait(pilot, lambda: pane.listed)
         await pilot.press("h")
-        await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog))
         prompt = app.screen
         await fill_and_enter(pilot, app, "#prompt-password", "Wrong-passw0rd")
         await wait(pilot, lambda: "feil" in text(prompt.query_one("#prompt-error")).lower())
@@ -540,9 +536,9 @@ async def test_gateway_demands_a_new_password(profile, gateway, secure, tmp_path
     async with app.run_test(size=(80, 24)) as pilot:
         pane = _pane(app)
         await pilot.press("h")
-        await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog))
         await fill_and_enter(pilot, app, "#prompt-password", GW_PASSWORD)
-        await wait(pilot, lambda: isinstance(app.screen, SecretPrompt) and app.screen.query("#prompt-new"))
+        await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog) and app.screen.query("#prompt-new"))
         prompt = app.screen
         assert "nytt passord" in text(prompt.query_one("#prompt-error")).lower()
         requests = len(gateway.requests)
@@ -582,7 +578,7 @@ async def test_fetch_against_a_hostile_gateway_and_cancel(server, profile, secur
         pane = _pane(app)
         assert pane.check_action("cancel_fetch", ()) is False
         await pilot.press("h")
-        await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog))
         await fill_and_enter(pilot, app, "#prompt-password", "anything1")
         await wait(pilot, lambda: "Henter 2/2" in status(app))
         assert pane.check_action("cancel_fetch", ()) is True and pane.check_action("fetch", ()) is None
@@ -594,7 +590,7 @@ async def test_fetch_against_a_hostile_gateway_and_cancel(server, profile, secur
         assert fault.calls["patch"] == 0  # nothing fetched, nothing marked
         fault.list_mode = "error"
         await pilot.press("h")
-        await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog))
         await fill_and_enter(pilot, app, "#prompt-password", "anything1")
         await wait(pilot, lambda: not pane.fetching and "status 500" in status(app))
         shown = status(app)
@@ -628,7 +624,7 @@ async def test_sandbox_session_prefills_password_and_pin_without_showing_them(tm
         async with app.run_test(size=(80, 24)) as pilot:
             pane = _pane(app)
             await pilot.press("h")
-            await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+            await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog))
             assert "sandkassen" in text(app.screen.query_one(".prompt-body"))
             screens.append(app.export_screenshot())
             await pilot.press("enter")
@@ -666,7 +662,7 @@ def test_snapshot_wrong_pin(snap_compare, profile, secure, tmp_path):
         pane = _pane(app)
         await wait(pilot, lambda: pane.query_one("#fb-zips").row_count == 1)
         await pilot.press("enter")
-        await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog))
         await fill_and_enter(pilot, app, "#prompt-pin", "0000")
         await wait(pilot, lambda: "skadet" in text(app.screen.query_one("#prompt-error")))
 
@@ -689,7 +685,7 @@ def test_snapshot_files_after_fetch(snap_compare, profile, gateway, secure, tmp_
         pane = _pane(app)
         await wait(pilot, lambda: pane.listed)
         await pilot.press("h")
-        await wait(pilot, lambda: isinstance(app.screen, SecretPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog))
         await fill_and_enter(pilot, app, "#prompt-password", GW_PASSWORD)
         await wait(pilot, lambda: not pane.fetching and len(pane.local) == 3)
         await app.workers.wait_for_complete()

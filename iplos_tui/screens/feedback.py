@@ -37,6 +37,8 @@ from iplos_tui.core.i18n import t
 from iplos_tui.core.journal import JOURNAL_FILE
 from iplos_tui.core.secrets import Secret
 from iplos_tui.core.text import safe_text
+from iplos_tui.dialogs.confirm import ConfirmDialog
+from iplos_tui.dialogs.secret_prompt import SecretPromptDialog
 from iplos_tui.screens.base import PaneScreen
 
 PAGE_SIZE = 500  # rows in the DataTable at once (CONVENTIONS §8); n / p turn the page
@@ -120,159 +122,6 @@ def reveal_log_hook(secure_dir: Callable[[], Path]) -> Callable[[Any], None]:
 
 
 # ---- modals ---------------------------------------------------------------------------------
-
-class SecretPrompt(ModalScreen[bool | None]):
-    """Masked fields for a PIN or a password. On Enter the values go to ``on_submit`` as Secrets
-    and the prompt waits: the pane calls ``failed()`` (message, fields cleared) or dismisses it
-    (True). Esc or «Avbryt» dismisses with None. ``check`` may refuse the values before that."""
-
-    DEFAULT_CSS = """
-    SecretPrompt { align: center middle; }
-    SecretPrompt > Vertical { width: 74; height: auto; max-height: 22; border: thick $accent; background: $surface; padding: 0 1; }
-    SecretPrompt .prompt-title { text-style: bold; }
-    SecretPrompt .prompt-body { height: auto; color: $text-muted; }
-    SecretPrompt .prompt-row { height: 1; margin-top: 1; }
-    SecretPrompt .prompt-label { width: 22; }
-    SecretPrompt Input { width: 1fr; }
-    SecretPrompt #prompt-error { color: $error; height: auto; }
-    SecretPrompt #prompt-busy { color: $text-muted; height: auto; }
-    SecretPrompt Horizontal.prompt-buttons { height: 3; align: right middle; }
-    SecretPrompt Button { margin-left: 1; }
-    """
-    BINDINGS = [Binding("escape", "cancel", t("feedback_screen.cancel"), id="feedback.prompt.cancel")]
-
-    def __init__(
-        self,
-        title: str,
-        lines: list[str],
-        fields: list[tuple[str, str]],
-        submit_label: str,
-        on_submit: Callable[[dict[str, Secret]], None],
-        *,
-        check: Callable[[dict[str, str]], str] | None = None,
-        prefill: dict[str, str] | None = None,
-        error: str = "",
-    ) -> None:
-        super().__init__()
-        self._title = title
-        self._lines = lines
-        self._fields = fields
-        self._submit_label = submit_label
-        self._on_submit = on_submit
-        self._check = check
-        self._prefill = prefill or {}
-        self._error = error
-        self.busy = False
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Content(self._title), classes="prompt-title")
-            if self._lines:
-                yield Static(Content("\n".join(self._lines)), classes="prompt-body")
-            for field_id, label in self._fields:
-                with Horizontal(classes="prompt-row"):
-                    yield Static(Content(label), classes="prompt-label")
-                    yield Input(self._prefill.get(field_id, ""), password=True, compact=True, id=f"prompt-{field_id}")
-            yield Static(Content(self._error), id="prompt-error")
-            yield Static("", id="prompt-busy")
-            with Horizontal(classes="prompt-buttons"):
-                yield Button(t("feedback_screen.cancel"), id="prompt-cancel")
-                yield Button(self._submit_label, variant="primary", id="prompt-ok")
-
-    def on_mount(self) -> None:
-        # the first empty field, else the last one (Enter then submits what was prefilled)
-        inputs = list(self.query(Input).results(Input))
-        empty = [field for field in inputs if not field.value]
-        (empty[0] if empty else inputs[-1]).focus()
-
-    def values(self) -> dict[str, str]:
-        return {field_id: self.query_one(f"#prompt-{field_id}", Input).value for field_id, _ in self._fields}
-
-    def clear(self) -> None:
-        for widget in self.query(Input).results(Input):
-            widget.value = ""
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#prompt-ok")
-    def action_submit(self) -> None:
-        if self.busy:
-            return
-        inputs = list(self.query(Input).results(Input))
-        focused = self.focused
-        if isinstance(focused, Input) and focused in inputs and focused is not inputs[-1] and not all(f.value for f in inputs):
-            inputs[inputs.index(focused) + 1].focus()  # Enter moves on until every field is filled
-            return
-        values = self.values()
-        problem = self._check(values) if self._check else ""
-        if problem:
-            self.failed(problem)
-            return
-        secrets = {key: Secret(value) for key, value in values.items()}
-        self.clear()
-        self.busy = True
-        self.query_one("#prompt-error", Static).update("")
-        self.query_one("#prompt-busy", Static).update(Content(t("feedback_screen.working")))
-        self._on_submit(secrets)
-
-    def failed(self, message: str) -> None:
-        """The value was refused: say why, clear every field, let the operator try again."""
-        self.busy = False
-        self.clear()
-        self.query_one("#prompt-busy", Static).update("")
-        self.query_one("#prompt-error", Static).update(Content(safe_text(message)))
-        inputs = list(self.query(Input).results(Input))
-        if inputs:
-            inputs[0].focus()
-
-    @on(Button.Pressed, "#prompt-cancel")
-    def action_cancel(self) -> None:
-        self.clear()
-        self.dismiss(None)
-
-
-class ConfirmPrompt(ModalScreen[bool]):
-    """Yes or no, with both as buttons: «Avbryt» has the focus; j confirms, n or Esc declines."""
-
-    DEFAULT_CSS = """
-    ConfirmPrompt { align: center middle; }
-    ConfirmPrompt > Vertical { width: 74; height: auto; max-height: 22; border: thick $warning; background: $surface; padding: 0 1; }
-    ConfirmPrompt .confirm-title { text-style: bold; }
-    ConfirmPrompt .confirm-body { height: auto; max-height: 14; }
-    ConfirmPrompt .confirm-keys { color: $text-muted; height: 1; }
-    ConfirmPrompt Horizontal { height: 3; align: right middle; }
-    ConfirmPrompt Button { margin-left: 1; }
-    """
-    BINDINGS = [
-        Binding("escape", "no", t("feedback_screen.no"), id="feedback.confirm.escape"),
-        Binding("n", "no", t("feedback_screen.no"), id="feedback.confirm.no"),
-        Binding("j", "yes", t("feedback_screen.yes"), id="feedback.confirm.yes"),
-    ]
-    AUTO_FOCUS = "#confirm-no"
-
-    def __init__(self, title: str, lines: list[str], yes_label: str, *, danger: bool = False) -> None:
-        super().__init__()
-        self._title = title
-        self._lines = lines
-        self._yes_label = yes_label
-        self._danger = danger
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Content(self._title), classes="confirm-title")
-            yield Static(Content("\n".join(self._lines)), classes="confirm-body")
-            yield Static(Content(t("feedback_screen.confirm_keys", yes=self._yes_label)), classes="confirm-keys")
-            with Horizontal():
-                yield Button(t("feedback_screen.cancel"), id="confirm-no")
-                yield Button(self._yes_label, variant="error" if self._danger else "warning", id="confirm-yes")
-
-    @on(Button.Pressed, "#confirm-no")
-    def action_no(self) -> None:
-        self.dismiss(False)
-
-    @on(Button.Pressed, "#confirm-yes")
-    def action_yes(self) -> None:
-        self.dismiss(True)
-
 
 class ExportPrompt(ModalScreen[str | None]):
     """Where to export: a folder inside the secure directory (prefilled), checked by the core."""
@@ -490,7 +339,7 @@ class FeedbackScreen(PaneScreen):
         self.fetching = False
         self.listed = False
         self._attempt = 0  # increases with every PIN or password try; stale answers are dropped
-        self._prompt: SecretPrompt | None = None
+        self._prompt: SecretPromptDialog | None = None
         self._pending_path: Path | None = None
         self._cancel = threading.Event()
         self._filter_timer: Any = None
@@ -818,7 +667,7 @@ class FeedbackScreen(PaneScreen):
         lines = [t("feedback_screen.pin_body", name=safe_text(path.name, one_line=True, limit=80))]
         if prefill:
             lines.append(t("feedback_screen.prefilled_sandbox"))
-        prompt = SecretPrompt(
+        prompt = SecretPromptDialog(
             t("feedback_screen.pin_title"),
             lines,
             [("pin", t("feedback_screen.pin_label"))],
@@ -830,7 +679,7 @@ class FeedbackScreen(PaneScreen):
         )
         self._show_prompt(prompt)
 
-    def _show_prompt(self, prompt: SecretPrompt) -> None:
+    def _show_prompt(self, prompt: SecretPromptDialog) -> None:
         self._prompt = prompt
 
         def closed(result: bool | None) -> None:
@@ -1157,13 +1006,14 @@ class FeedbackScreen(PaneScreen):
             t("feedback_screen.reveal_logged", path=shown_path(self.secure_dir / JOURNAL_FILE)),
         ]
 
-        def answer(yes: bool | None) -> None:
+        def answer(choice: str | None) -> None:
+            yes = choice == "yes"
             if yes and self.current_view() is view and name is not None:
                 self._reveal_worker(name, view.table)
             elif not yes:
                 self.status(t("feedback_screen.not_revealed"))
 
-        self.app.push_screen(ConfirmPrompt(t("feedback_screen.reveal_confirm_title"), lines, t("feedback_screen.reveal_yes")), answer)
+        self.app.push_screen(ConfirmDialog.yes_no(t("feedback_screen.reveal_confirm_title"), lines, t("feedback_screen.reveal_yes")), answer)
 
     @work(thread=True, exclusive=True, group="feedback-reveal", exit_on_error=False)
     def _reveal_worker(self, name: str, table: Any) -> None:
@@ -1274,13 +1124,13 @@ class FeedbackScreen(PaneScreen):
             t("feedback_screen.delete_where", path=shown_path(path.parent)),
         ]
 
-        def answer(yes: bool | None) -> None:
-            if yes:
+        def answer(choice: str | None) -> None:
+            if choice == "yes":
                 self._delete_worker(path, self.secure_dir)
             else:
                 self.status(t("feedback_screen.not_deleted"))
 
-        self.app.push_screen(ConfirmPrompt(t("feedback_screen.delete_confirm_title"), lines, t("feedback_screen.delete_yes"), danger=True), answer)
+        self.app.push_screen(ConfirmDialog.yes_no(t("feedback_screen.delete_confirm_title"), lines, t("feedback_screen.delete_yes"), danger=True), answer)
 
     @work(thread=True, exclusive=True, group="feedback-delete", exit_on_error=False)
     def _delete_worker(self, path: Path, secure: Path) -> None:
@@ -1363,7 +1213,7 @@ class FeedbackScreen(PaneScreen):
                     values[key].clear()
             self._start_fetch(username, values["password"], values.get("new"), all_files, wanted, change)
 
-        prompt = SecretPrompt(
+        prompt = SecretPromptDialog(
             t("feedback_screen.password_title" if change is None else "feedback_screen.password_change_title"),
             lines,
             fields,
