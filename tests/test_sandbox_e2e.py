@@ -105,7 +105,7 @@ def test_feedback_arrives_and_names_exactly_the_planted_errors(world, tmp_path):
     assert {row["alvorlighet"] for row in rows} <= {"feil", "advarsel"}
     assert all(row["melding"] for row in rows)
     # No person number in the error list (SSB never sees them; TPF's values are masked).
-    from iplos_tui.core.feedback.tables import has_fnr
+    from iplos_tui.core.person_id import contains as has_fnr
 
     assert not has_fnr(raw.decode("utf-8"))
 

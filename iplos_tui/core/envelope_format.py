@@ -29,7 +29,7 @@ VERSION = 1
 IDENTITY_FILE = "identity.p7m"
 MANIFEST_FILE = "manifest.json"
 CONTENT_PATTERN = "content-{index:04d}.p7m"
-CONTENT_RE = re.compile(r"^content-(\d{4})\.p7m$")
+CONTENT_RE = re.compile(r"content-(\d{4})\.p7m")
 MAX_PARTS = 9999  # four digits keep `content-*.p7m` in order for a shell glob
 IDENTITY_COLUMNS = ("local_id", "person_id")
 DEFAULT_PART_SIZE = 4 * 1024 * 1024
@@ -232,7 +232,7 @@ class EncryptResult:
 
 
 def _safe_part_name(name: str) -> str:
-    if name != IDENTITY_FILE and name != MANIFEST_FILE and not CONTENT_RE.match(name):
+    if name != IDENTITY_FILE and name != MANIFEST_FILE and not CONTENT_RE.fullmatch(name):
         raise EnvelopeError("manifest_invalid", detail=f"file name {name!r}")
     return name
 

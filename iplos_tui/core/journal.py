@@ -21,7 +21,6 @@ import errno
 import fcntl
 import json
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +51,6 @@ NOTE = "note"
 EVENT_PREFIX = "event:"
 
 _FREE_TEXT = ("reason", "detail", "extract_path", "note")
-_FNR_RUN = re.compile(r"(?<!\d)\d{11}(?!\d)")
 
 
 class JournalError(IplosError):
@@ -87,8 +85,10 @@ class RunLockBusy(IplosError):
 
 
 def scrub(text: str) -> str:
-    """Free text for the journal: visible control characters, no 11-digit run (an fnr)."""
-    return _FNR_RUN.sub("•" * 11, safe_text(text, limit=1000))
+    """Free text for the journal: visible control characters, no person id (core.person_id)."""
+    from iplos_tui.core.person_id import mask
+
+    return mask(safe_text(text, limit=1000))
 
 
 def _now_iso() -> str:
