@@ -4,12 +4,17 @@ Served by the same uvicorn-over-TLS runner as the sandbox. Each file carries a `
 ``wrong_sha1``, ``truncated`` (Content-Length promised, connection dropped halfway),
 ``oversize`` (more bytes than announced, chunked), ``endless`` (a chunked stream that never ends),
 ``short_length`` (Content-Length differs from the details), ``gzip`` (Content-Encoding),
-``slow`` (drips), ``no_hash``. ``list_mode`` and ``token_mode`` break the JSON endpoints.
+``slow`` (drips), ``no_hash``. ``list_mode`` and ``token_mode`` break the JSON endpoints:
+``token_mode="bomb"`` answers with a gzip-in-gzip body of 256 MiB zeros (a few KB on the wire),
+``"drip"`` sends a JSON body one space every 0.2 s for ever; ``extra_items`` are added to the
+listing as they are (ids and names the client must refuse).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import gzip
 import hashlib
 import json
 import urllib.parse
@@ -51,9 +56,11 @@ class FaultGateway:
     home_zero: bool = False  # users/self without homeFolderID: the client must look the folder up
     calls: Counter = field(default_factory=Counter)
     forms: list[dict] = field(default_factory=list)
+    extra_items: list = field(default_factory=list)
 
     def reset(self) -> None:
         self.files.clear()
+        self.extra_items.clear()
         self.list_mode = self.token_mode = "ok"
         self.unauthorized_once = False
         self.home_zero = False
@@ -71,6 +78,7 @@ class FaultGateway:
         form = dict(urllib.parse.parse_qsl((await request.body()).decode()))
         self.forms.append(form)
         self.calls["token:" + form.get("grant_type", "")] += 1
+        self.calls["accept-encoding:" + request.headers.get("accept-encoding", "")] += 1
         mode = self.token_mode
         if mode == "redirect":
             return Response(status_code=307, headers={"Location": "https://127.0.0.2:9/api/v1/token"})
@@ -80,6 +88,16 @@ class FaultGateway:
             return JSONResponse({"error": "mfa_required", "error_code": 2028, "error_description": "MFA \x1b[31mrequired[/]"}, status_code=401)
         if mode == "notice":
             return JSONResponse({"error": "accept_security_notice_required", "error_code": 3985, "error_description": "Accept it"}, status_code=400)
+        if mode == "bomb":
+            return Response(bomb(), headers={"Content-Type": "application/json", "Content-Encoding": "gzip, gzip"})
+        if mode == "drip":
+            async def spaces():
+                while True:
+                    self.calls["drip"] += 1
+                    yield b" "
+                    await asyncio.sleep(0.2)
+
+            return StreamingResponse(spaces(), media_type="application/json")
         if mode == "bad_token":
             return JSONResponse({"access_token": "a\nb", "token_type": "bearer", "expires_in": 1200})
         return JSONResponse({"access_token": f"tok{self.calls['token:' + form.get('grant_type', '')]}", "token_type": "bearer", "expires_in": 1200, "refresh_token": "r1"})
@@ -130,6 +148,7 @@ class FaultGateway:
             {"id": f.id, "name": f.name, "size": f.announced, "uploadStamp": "2017-02-07T08:00:00", "path": f"/Home/Ekstern/iplos/x/{f.name}", "folderID": FOLDER, "uploadUsername": "ssb", "isNew": f.is_new}
             for f in self.files.values()
         ]
+        items += self.extra_items
         if mode == "bad_items":
             items += [{"id": "../../api/v1/token", "name": "a", "size": 1}, {"id": "5", "name": "b", "size": -1}, {"id": True, "name": "c", "size": 1}, "junk", {"id": "6", "size": "12"}]
         return JSONResponse({"items": items, "paging": {"page": 1, "perPage": 25, "totalItems": len(items), "totalPages": 1}, "sorting": []})
@@ -221,6 +240,12 @@ class FaultGateway:
                 Route("/api/v1/files/{file_id}/download", self.download, methods=["GET"]),
             ]
         )
+
+
+@functools.cache
+def bomb() -> bytes:
+    """256 MiB of zeros, gzipped twice: a few KB that a decoding client turns into 256 MiB."""
+    return gzip.compress(gzip.compress(bytes(256 * 1024 * 1024), 1), 9)
 
 
 @dataclass

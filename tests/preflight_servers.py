@@ -252,8 +252,8 @@ def point_at(profile, ca_pem: Path, port: int, feedback_port: int | None = None,
         sendemodul_url=f"https://iplos.test:{port}/Sendemodul/",
         sendemodul_address="127.0.0.1",
         sendemodul_ca_bundle=ca_pem,
-        feedback_url=f"https://filsluse.test:{feedback_port or port}/",
-        feedback_ca_bundle=ca_pem,
+        gateway_url=f"https://filsluse.test:{feedback_port or port}/",
+        gateway_ca_bundle=ca_pem,
         preflight_timeout=2.0,
     )
     values.update(changes)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from fault_gateway import Holder, make_tls_files, serve_in_thread
+from tests.support.gateway import gateway_server, tls  # noqa: F401
 from zipcraft import FEEDBACK_NAME, FEILLISTE, KONTROLL, PIN, aes_zip
 
 from iplos_tui.core import config as cfg
@@ -162,25 +162,13 @@ def test_list_json(config, feedback_zip, valid_profile):
 
 # ---- fetch ---------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def server(tls):
-    holder = Holder()
-    with serve_in_thread(holder, certfile=tls.cert, keyfile=tls.key) as running:
-        yield holder, running
-
-
 @pytest.fixture
-def gateway(server, tmp_path, valid_profile, tls, config):
-    holder, running = server
+def gateway(gateway_server, tmp_path, valid_profile, tls, config):
+    holder, running = gateway_server
     gw = Gateway(tmp_path / "gw")
     gw.add_user(USER, GW_PASSWORD)
     holder.target = gw.app
-    cfg.save_profile(valid_profile.replace(feedback_url=running.url, feedback_username=USER, feedback_ca_bundle=tls.ca), config)
+    cfg.save_profile(valid_profile.replace(gateway_url=running.url, gateway_user=USER, gateway_ca_bundle=tls.ca), config)
     return gw
 
 
@@ -191,20 +179,20 @@ def test_fetch_downloads_verifies_and_marks(config, gateway, valid_profile):
     result = iplos(config, "fetch", "--json", "--password-stdin", stdin=GW_PASSWORD + "\n")
     assert result.returncode == ExitCode.OK, result.stderr
     out = json.loads(result.stdout)
-    assert [f["status"] for f in out["files"]] == ["downloaded", "downloaded"]
-    by_name = {os.path.basename(f["path"]): f for f in out["files"]}
-    assert by_name[FEEDBACK_NAME]["matches_profile"] is True
-    assert by_name[FEEDBACK_NAME]["sha1"] == hashlib.sha1(data).hexdigest()
-    hostile = next(f for f in out["files"] if f["name"] != FEEDBACK_NAME)
-    assert os.path.basename(hostile["path"]).startswith("filsluse-") and "\x1b" not in hostile["name"]
+    assert sorted(f["status"] for f in out["files"]) == ["downloaded", "skipped"]
+    fetched = next(f for f in out["files"] if f["status"] == "downloaded")
+    assert os.path.basename(fetched["path"]) == FEEDBACK_NAME and fetched["matches_profile"] is True
+    assert fetched["sha1"] == hashlib.sha1(data).hexdigest()
+    hostile = next(f for f in out["files"] if f["status"] == "skipped")
+    assert hostile["path"] is None and hostile["reason"] == "not_feedback_name" and "\x1b" not in hostile["name"]
     folder = valid_profile.secure_dir / "feedback"
     assert (folder / FEEDBACK_NAME).read_bytes() == data
-    assert all(not f.is_new for f in gateway.list_user_files(USER))
+    assert [f.is_new for f in gateway.list_user_files(USER) if f.name == FEEDBACK_NAME] == [False]
     again = iplos(config, "fetch", "--json", "--password-stdin", stdin=GW_PASSWORD + "\n")
-    assert again.returncode == ExitCode.OK and json.loads(again.stdout)["files"] == []
+    assert again.returncode == ExitCode.OK and [f["status"] for f in json.loads(again.stdout)["files"]] == ["skipped"]
     everything = iplos(config, "fetch", "--all", "--delete", "--json", "--password-stdin", stdin=GW_PASSWORD + "\n")
-    assert {f["status"] for f in json.loads(everything.stdout)["files"]} == {"present"}
-    assert gateway.list_user_files(USER) == []
+    assert sorted(f["status"] for f in json.loads(everything.stdout)["files"]) == ["present", "skipped"]
+    assert [f.name for f in gateway.list_user_files(USER)] == ["../../\x1b]0;x\x07evil.zip"]  # left for the operator
     shown = iplos(config, "show", str(folder / FEEDBACK_NAME), "--json", "--pin-stdin", stdin=PIN + "\n")
     assert shown.returncode == ExitCode.OK
     assert_no_leak(result, GW_PASSWORD, PIN)
@@ -230,7 +218,7 @@ def test_fetch_unreachable_gateway_exit_3(config, valid_profile, tls):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    cfg.save_profile(valid_profile.replace(feedback_url=f"https://127.0.0.1:{port}", feedback_username=USER, feedback_ca_bundle=tls.ca), config)
+    cfg.save_profile(valid_profile.replace(gateway_url=f"https://127.0.0.1:{port}", gateway_user=USER, gateway_ca_bundle=tls.ca), config)
     result = iplos(config, "fetch", "--password-stdin", stdin=GW_PASSWORD + "\n")
     assert result.returncode == ExitCode.NETWORK
 
@@ -242,3 +230,17 @@ def test_fetch_into_a_foreign_feedback_dir_is_a_clear_error(config, gateway, val
     result = iplos(config, "fetch", "--password-stdin", stdin=GW_PASSWORD + "\n")
     assert result.returncode == ExitCode.USAGE and "Traceback" not in result.stderr
     assert [p.name for p in valid_profile.secure_dir.parent.iterdir() if p.name.endswith(".zip")] == []
+
+
+def test_list_and_fetch_agree_on_which_files_match_the_profile(config, gateway, valid_profile, gateway_server, tls):
+    """One rule (issue 12 item 1): `list --json` and `fetch --json` give the same answer for the
+    same file, also when the profile leaves the bydel empty (it then means "00")."""
+    _holder, running = gateway_server
+    gateway.put_file(USER, FEEDBACK_NAME, aes_zip(FILES))
+    unset = valid_profile.replace(bydel="", gateway_url=running.url, gateway_user=USER, gateway_ca_bundle=tls.ca)
+    cfg.save_profile(unset, config)
+    fetched = json.loads(iplos(config, "fetch", "--all", "--json", "--password-stdin", stdin=GW_PASSWORD + "\n").stdout)
+    listed = json.loads(iplos(config, "list", "--json").stdout)
+    by_fetch = {os.path.basename(f["path"]): f["matches_profile"] for f in fetched["files"] if f["path"]}
+    by_list = {z["name"]: z["matches_profile"] for z in listed["zips"]}
+    assert by_fetch == by_list == {FEEDBACK_NAME: True}

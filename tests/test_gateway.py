@@ -10,33 +10,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fault_gateway import Holder, make_tls_files, serve_in_thread
+from tests.support.gateway import USER, gateway_server, tls  # noqa: F401
 
 from iplos_tui.sandbox.gateway import Gateway
 
-USER = "postmottak@hamar.kommune.no"
 OTHER = "postmottak@stange.kommune.no"
 PASSWORD = "Hemmelig42"
-SPEC_PATH = Path("/work/shared/reference/moveit-transfer-openapi-subset.json")
-SPEC = json.loads(SPEC_PATH.read_text()) if SPEC_PATH.exists() else None
-pytestmark = pytest.mark.skipif(SPEC is None, reason="the MOVEit definition (shared/reference) is not present")
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def server(tls):
-    holder = Holder()
-    with serve_in_thread(holder, certfile=tls.cert, keyfile=tls.key) as running:
-        yield holder, running
+# Progress's published definition, the operations we use (kept in the project: no skip)
+SPEC = json.loads((Path(__file__).parent.parent / "docs" / "reference" / "moveit-transfer-openapi-subset.json").read_text())
 
 
 @pytest.fixture
-def gw(server, tmp_path):
-    holder, running = server
+def gw(gateway_server, tmp_path):
+    holder, running = gateway_server
     gateway = Gateway(tmp_path / "state")
     gateway.add_user(USER, PASSWORD)
     gateway.add_user(OTHER, "Annet99pass")

@@ -8,7 +8,7 @@ import io
 import json
 
 import pytest
-from support.cli import run_iplos
+from tests.support.cli import run_iplos
 from zipcraft import FEEDBACK_NAME, PIN, aes_zip
 
 from iplos_tui.core import config as cfg

@@ -2,18 +2,18 @@
 
 - ``list [DIR] [--json]``: the zips in DIR (default: the secure directory's ``feedback/``).
 - ``show ZIP [--entry NAME] [--json] [--pin-stdin]``: open with the PIN in memory; the entries
-  (name, size, SHA-256 of the decrypted bytes, rows); with ``--entry`` that table's header and
-  rows, fnr masked, every cell sanitised.
-- ``export ZIP --to DIR [--pin-stdin]``: write the decrypted entries into DIR, which must lie
-  inside the secure directory.
-- ``fetch [--json] [--password-stdin] [--all] [--keep-new] [--delete]``: download the new files
-  from the gateway (MOVEit) into the secure directory's ``feedback/``, each verified by size and
-  SHA-1; ``--password-stdin`` reads the password from the first line and, when the gateway
-  demands a change, the new password from the second.
+  (name, size, SHA-256 of the decrypted bytes, rows); with ``--entry`` that table's header,
+  counts and rows (streamed), person ids masked, every cell sanitised.
+- ``export ZIP --to DIR [--pin-stdin]``: write the decrypted entries into the new folder DIR
+  inside the secure directory (never over anything).
+- ``fetch [--json] [--password-stdin] [--all] [--keep-new] [--delete]``: the profile's new
+  feedback files from the gateway (``core.feedback.fetch.FeedbackFetch``); ``--password-stdin``
+  reads the password from the first line and, when the gateway demands a change, the new
+  password from the second.
 
-Exit codes: 0 ok; 1 zip refused (structure, policy or a name for another municipality); 2 usage
-or config; 3 network, server or integrity error; 4 wrong PIN / damaged zip, or gateway login
-refused; 130 interrupted.
+Every flow is in core; this module maps its results and events to stdout (data) and stderr.
+Exit codes: 0 ok; 1 zip refused; 2 usage or config; 3 network, server or integrity error; 4
+wrong PIN / damaged zip, or gateway login refused; 130 interrupted (``IplosError.exit_code``).
 """
 
 from __future__ import annotations
@@ -21,21 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
 
-_KIND_EXIT = {"refused": ExitCode.FAILED, "auth": ExitCode.AUTH, "file": ExitCode.USAGE, "cancelled": ExitCode.INTERRUPTED}
-_GATEWAY_EXIT = {
-    "network": ExitCode.NETWORK,
-    "server": ExitCode.NETWORK,
-    "integrity": ExitCode.NETWORK,
-    "auth": ExitCode.AUTH,
-    "usage": ExitCode.USAGE,
-    "cancelled": ExitCode.INTERRUPTED,
-}
 CELL_WIDTH = 30
 
 
@@ -71,23 +63,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    action = getattr(args, "feedback_action", None)
-    if action == "list":
-        return run_list(args)
-    if action == "show":
-        return run_show(args)
-    if action == "export":
-        return run_export(args)
-    if action == "fetch":
-        return run_fetch(args)
-    _err(t("feedback.cli_no_action"))
-    return ExitCode.USAGE
+    handlers = {"list": run_list, "show": run_show, "export": run_export, "fetch": run_fetch}
+    handler = handlers.get(getattr(args, "feedback_action", None) or "")
+    if handler is None:
+        _err(t("feedback.cli_no_action"))
+        return ExitCode.USAGE
+    return handler(args)
 
 
 def _err(text: str) -> None:
     from iplos_tui.core.text import safe_text
 
     print(f"iplos: {safe_text(text)}", file=sys.stderr, flush=True)
+
+
+def _shown(value: object) -> str:
+    from iplos_tui.core.text import safe_text
+
+    return safe_text(str(value), one_line=True)
 
 
 def _secure_dir(args: argparse.Namespace) -> Path:
@@ -97,22 +90,16 @@ def _secure_dir(args: argparse.Namespace) -> Path:
 # ---- list ---------------------------------------------------------------------------------------
 
 def run_list(args: argparse.Namespace) -> ExitCode:
-    from iplos_tui.core.feedback import FeedbackError
     from iplos_tui.core.feedback.store import feedback_dir, list_local
-    from iplos_tui.core.text import safe_text
 
     profile = args.profile
     directory = Path(args.dir).expanduser() if args.dir else feedback_dir(_secure_dir(args))
-    try:
-        zips = list_local(directory)
-    except FeedbackError as exc:
-        _err(exc.message())
-        return ExitCode.USAGE
+    zips = list_local(directory)
     if args.json:
-        print(json.dumps({"dir": safe_text(str(directory), one_line=True), "zips": [z.to_json(profile.kommunenr, profile.bydel) for z in zips]}, ensure_ascii=False, indent=2))
+        print(json.dumps({"dir": _shown(directory), "zips": [z.to_json(profile.kommunenr, profile.bydel) for z in zips]}, ensure_ascii=False, indent=2))
         return ExitCode.OK
     if not zips:
-        print(t("feedback.cli_none", dir=safe_text(str(directory), one_line=True)), file=sys.stderr)
+        print(t("feedback.cli_none", dir=_shown(directory)), file=sys.stderr)
         return ExitCode.OK
     for z in zips:
         mark = " " if z.matches(profile.kommunenr, profile.bydel) else "!"
@@ -125,7 +112,7 @@ def run_list(args: argparse.Namespace) -> ExitCode:
 
 # ---- PIN and opening ----------------------------------------------------------------------------
 
-def _read_pin(args: argparse.Namespace):
+def _read_pin(args: argparse.Namespace) -> Any:
     from iplos_tui.core.secrets import Secret, check_pin, read_secret_stdin
 
     if args.pin_stdin:
@@ -148,69 +135,97 @@ def _read_pin(args: argparse.Namespace):
     return pin
 
 
-def _open(args: argparse.Namespace):
-    """(archive, exit code): the archive, or None and the exit code after a message."""
-    from iplos_tui.core.feedback import FeedbackError, inspect_feedback, open_feedback
+def _open(args: argparse.Namespace) -> Any:
+    """The archive (raises the reader's IplosError); the name and structure are checked before
+    the PIN is asked for. None after a message when no PIN could be read."""
+    from iplos_tui.core.feedback import inspect_feedback, open_feedback
+    from iplos_tui.core.feedback.naming import expected_bydel
 
     profile = args.profile
     path = Path(args.zip).expanduser()
-    where = {"kommunenr": profile.kommunenr or None, "bydel": profile.bydel or None}
-    try:
-        inspect_feedback(path, **where)  # refuse before asking for the PIN
-    except FeedbackError as exc:
-        _err(exc.message())
-        return None, _KIND_EXIT.get(exc.kind, ExitCode.FAILED)
+    where = {"kommunenr": profile.kommunenr or None, "bydel": expected_bydel(profile.bydel)}
+    inspect_feedback(path, **where)
     pin = _read_pin(args)
     if pin is None:
-        return None, ExitCode.USAGE
+        return None
     try:
-        return open_feedback(path, pin, **where), ExitCode.OK
-    except FeedbackError as exc:
-        _err(exc.message())
-        return None, _KIND_EXIT.get(exc.kind, ExitCode.FAILED)
+        return open_feedback(path, pin, **where)
     finally:
         pin.clear()
 
 
 # ---- show ---------------------------------------------------------------------------------------
 
+def _entry_json(entry: Any) -> dict[str, Any]:
+    error = entry.table_error
+    out: dict[str, Any] = {"name": entry.display_name, "size": entry.size, "sha256": entry.sha256, "rows": None if error else len(entry.stored)}
+    if error is not None:
+        out["table_error"] = error.message()
+    return out
+
+
 def run_show(args: argparse.Namespace) -> ExitCode:
-    archive, code = _open(args)
+    archive = _open(args)
     if archive is None:
-        return code
-    tables = {entry.name: archive.table(entry.name) for entry in archive.entries}
+        return ExitCode.USAGE
     selected = None
     if args.entry is not None:
-        if args.entry not in tables:
+        names = [e.name for e in archive.entries]
+        if args.entry not in names:
             _err(t("feedback.cli_no_entry", entry=args.entry, entries=", ".join(e.display_name for e in archive.entries)))
             return ExitCode.USAGE
-        selected = tables[args.entry]
-    info = archive.info
+        selected = archive.table(args.entry)  # raises the entry's TableRefusal
     if args.json:
-        out: dict[str, Any] = {
-            "zip": archive.display_source,
-            "kommunenr": info.kommunenr if info else None,
-            "bydel": info.bydel if info else None,
-            "date": info.iso_date if info else None,
-            "entries": [{"name": e.display_name, "size": e.size, "sha256": e.sha256, "rows": len(tables[e.name])} for e in archive.entries],
-        }
-        if selected is not None:
-            out.update({"entry": selected.name, "encoding": selected.encoding, "header": selected.header, "rows": selected.rows, "counts": selected.counts()})
-        print(json.dumps(out, ensure_ascii=False, indent=2))
-        return ExitCode.OK
+        _show_json(archive, selected)
+    else:
+        _show_text(archive, selected)
+    return ExitCode.OK
 
+
+def _show_json(archive: Any, selected: Any) -> None:
+    """One JSON object; with an entry, its rows last and streamed (one row in memory at a time)."""
+    info = archive.info
+    head: dict[str, Any] = {
+        "zip": archive.display_source,
+        "kommunenr": info.kommunenr if info else None,
+        "bydel": info.bydel if info else None,
+        "date": info.iso_date if info else None,
+        "entries": [_entry_json(e) for e in archive.entries],
+    }
+    if selected is None:
+        print(json.dumps(head, ensure_ascii=False, indent=2))
+        return
+    head.update(entry=selected.name, encoding=selected.encoding, header=selected.header, counts=selected.counts(), masked_cells=selected.masked_cells)
+    text = json.dumps(head, ensure_ascii=False, indent=2)
+    out = sys.stdout
+    out.write(text[:-2] + ',\n  "rows": [')
+    _write_rows(out, selected.iter_rows())
+    out.write("\n  ]\n}\n")
+    out.flush()
+
+
+def _write_rows(out: Any, rows: Iterable[list[str]]) -> None:
+    separator = "\n    "
+    for row in rows:
+        out.write(separator + json.dumps(row, ensure_ascii=False))
+        separator = ",\n    "
+
+
+def _show_text(archive: Any, selected: Any) -> None:
+    info = archive.info
     print(t("feedback.cli_show_head", zip=archive.display_source, kommunenr=info.kommunenr if info else "-", bydel=info.bydel if info else "-", date=(info.iso_date if info else None) or "-"))
     for entry in archive.entries:
-        print(f"  {entry.display_name}  {entry.size} B  {len(tables[entry.name])} {t('feedback.cli_rows')}  sha256:{entry.sha256[:16]}…")
-    if selected is not None:
-        counts = selected.counts()
-        for label, key in ((t("feedback.cli_per_rule"), "rule"), (t("feedback.cli_per_severity"), "severity")):
-            if counts[key]:
-                print(f"{label}: " + ", ".join(f"{name} {count}" for name, count in counts[key].items()))
-        _print_table(selected.header, selected.display_rows(CELL_WIDTH))
-        if selected.masked_cells:
-            print(t("feedback.cli_masked", count=selected.masked_cells), file=sys.stderr)
-    return ExitCode.OK
+        rows = entry.table_error.message() if entry.table_error else f"{len(entry.stored)} {t('feedback.cli_rows')}"
+        print(f"  {entry.display_name}  {entry.size} B  {rows}  sha256:{entry.sha256[:16]}…")
+    if selected is None:
+        return
+    counts = selected.counts()
+    for label, key in ((t("feedback.cli_per_rule"), "rule"), (t("feedback.cli_per_severity"), "severity")):
+        if counts[key]:
+            print(f"{label}: " + ", ".join(f"{name} {count}" for name, count in counts[key].items()))
+    _print_table(selected.header, selected.page(cell_limit=CELL_WIDTH))
+    if selected.masked_cells:
+        print(t("feedback.cli_masked", count=selected.masked_cells), file=sys.stderr)
 
 
 def _print_table(header: list[str], rows: list[list[str]]) -> None:
@@ -228,38 +243,28 @@ def _print_table(header: list[str], rows: list[list[str]]) -> None:
 # ---- export -------------------------------------------------------------------------------------
 
 def run_export(args: argparse.Namespace) -> ExitCode:
-    from iplos_tui.core.feedback import FeedbackError
-    from iplos_tui.core.feedback.store import export_entries, inside
-    from iplos_tui.core.fsutil import UnsafePathError
-    from iplos_tui.core.text import safe_text
+    from iplos_tui.core.feedback.store import OutsideSecureDir, check_export_target, export_entries
 
     secure = _secure_dir(args)
     target = Path(args.to).expanduser()
     try:
-        inside(target, secure)  # before the PIN and before decrypting
-    except FeedbackError:
+        check_export_target(target, secure)  # before the PIN and before decrypting
+    except OutsideSecureDir:
         _err(t("feedback.cli_outside", dir=str(target), secure=str(secure)))
         return ExitCode.USAGE
-    archive, code = _open(args)
+    archive = _open(args)
     if archive is None:
-        return code
-    try:
-        written = export_entries(archive, target, secure)
-    except FeedbackError as exc:
-        _err(exc.message())
         return ExitCode.USAGE
-    except (OSError, UnsafePathError) as exc:
-        _err(t("feedback.cli_write_failed", detail=str(exc)))
-        return ExitCode.USAGE
+    written = export_entries(archive, target, secure)
     for path in written:
-        print(safe_text(str(path), one_line=True))
-    print(t("feedback.cli_exported", count=len(written), dir=safe_text(str(target), one_line=True)), file=sys.stderr)
+        print(_shown(path))
+    print(t("feedback.cli_exported", count=len(written), dir=_shown(target)), file=sys.stderr)
     return ExitCode.OK
 
 
 # ---- fetch --------------------------------------------------------------------------------------
 
-def _read_passwords(args: argparse.Namespace):
+def _read_passwords(args: argparse.Namespace) -> Any:
     """(password, new password or None); None when none could be read."""
     from iplos_tui.core.secrets import Secret
 
@@ -280,8 +285,8 @@ def _read_passwords(args: argparse.Namespace):
     return None
 
 
-def _ask_new_password(username: str, requirements):
-    from iplos_tui.core.filsluse import check_new_password
+def _ask_new_password(fetch: Any, requirements: Any) -> Any:
+    from iplos_tui.core.gateway import GatewayError
     from iplos_tui.core.secrets import Secret
 
     if not sys.stdin.isatty():
@@ -297,108 +302,72 @@ def _ask_new_password(username: str, requirements):
         if first != again:
             _err(t("feedback.cli_passwords_differ"))
             continue
-        reasons = check_new_password(first, username, requirements)
-        if reasons:
-            _err(t("filsluse.pw_rejected", reasons="; ".join(reasons)))
+        candidate = Secret(first)
+        try:
+            fetch.check_new_password(candidate, requirements)
+        except GatewayError as exc:
+            candidate.clear()
+            _err(exc.message())
             continue
-        return Secret(first)
+        return candidate
     return None
 
 
-def _login(client, username: str, password, new_password):
-    from iplos_tui.core.filsluse import PasswordChangeRequired
+def _on_event(event: Any) -> None:
+    from iplos_tui.core.feedback.fetch import FAILED, FileFinished
 
-    try:
-        return client.login(username, password)
-    except PasswordChangeRequired as change:
-        _err(change.message())
-        replacement = new_password or _ask_new_password(username, change.requirements)
-        if replacement is None:
-            raise
-        try:
-            return client.login(username, password, new_password=replacement, requirements=change.requirements)
-        finally:
-            replacement.clear()
+    if isinstance(event, FileFinished) and event.row.status == FAILED and event.row.error:
+        _err(event.row.error)
 
 
 def run_fetch(args: argparse.Namespace) -> ExitCode:
-    from iplos_tui.core.feedback.naming import parse_feedback_name
-    from iplos_tui.core.feedback.store import feedback_dir
-    from iplos_tui.core.filsluse import GatewayClient, GatewayError
-    from iplos_tui.core.fsutil import UnsafePathError
-    from iplos_tui.core.text import safe_text
+    from iplos_tui.core.feedback.fetch import FeedbackFetch, FetchOptions
+    from iplos_tui.core.gateway import PasswordChangeRequired
 
-    profile = args.profile
-    username = profile.gateway_username
-    secure = _secure_dir(args)
-    if not username:
-        _err(t("filsluse.no_username"))
-        return ExitCode.USAGE
-    if not secure.is_dir():
-        _err(t("feedback.cli_no_secure_dir", dir=str(secure)))
-        return ExitCode.USAGE
-    target = feedback_dir(secure)
+    options = FetchOptions(all_files=args.all, keep_new=args.keep_new, delete=args.delete)
+    fetch = FeedbackFetch(args.profile, options=options, on_event=_on_event)
     secrets = _read_passwords(args)
     if secrets is None:
         return ExitCode.USAGE
     password, new_password = secrets
-    results: list[dict[str, Any]] = []
-    code = ExitCode.OK
-
-    def fail(exc: GatewayError) -> ExitCode:
-        _err(exc.message())
-        return _GATEWAY_EXIT.get(exc.kind, ExitCode.NETWORK)
-
     try:
-        with GatewayClient(profile.feedback_url, ca_bundle=profile.feedback_ca_bundle) as client:
-            _login(client, username, password, new_password)
-            password.clear()
-            files = client.list_files(new_only=not args.all)
-            for remote in files:
-                row: dict[str, Any] = {**remote.to_json(), "status": "failed", "path": None, "sha1": None, "matches_profile": False, "error": None}
-                results.append(row)
-                try:
-                    got = client.download(remote, target)
-                except GatewayError as exc:
-                    if exc.kind in ("auth", "network", "cancelled"):
-                        raise
-                    row["error"] = exc.message()
-                    _err(exc.message())
-                    code = ExitCode.NETWORK
-                    continue
-                parsed = parse_feedback_name(got.path.name)
-                row.update(
-                    status="present" if got.already_present else "downloaded",
-                    path=safe_text(str(got.path), one_line=True),
-                    sha1=got.sha1,
-                    matches_profile=bool(parsed and parsed.kommunenr == profile.kommunenr and parsed.bydel == profile.bydel),
-                )
-                if not args.keep_new and remote.is_new:
-                    client.mark_not_new(remote.id)
-                    row["isNew"] = False
-                if args.delete:
-                    client.delete(remote.id)
-                    row["deleted"] = True
-    except GatewayError as exc:
-        code = fail(exc)
-        if not args.json:
-            return code
-    except (OSError, UnsafePathError) as exc:  # the secure directory: full disk, wrong owner, ...
-        _err(t("feedback.cli_write_failed", detail=str(exc)))
-        code = ExitCode.USAGE
-        if not args.json:
-            return code
+        try:
+            result = fetch.run(password)
+        except PasswordChangeRequired as change:
+            _err(change.message())
+            new_password = new_password or _ask_new_password(fetch, change.requirements)
+            if new_password is None:
+                raise
+            result = fetch.run(password, new_password=new_password, requirements=change.requirements)
     finally:
         password.clear()
         if new_password is not None:
             new_password.clear()
+    _report_fetch(args, result)
+    return result.exit_code
 
+
+def _report_fetch(args: argparse.Namespace, result: Any) -> None:
+    from iplos_tui.core.feedback.fetch import SKIPPED
+
+    profile = args.profile
     if args.json:
-        print(json.dumps({"gateway": safe_text(profile.feedback_url, one_line=True), "username": safe_text(username, one_line=True), "dir": safe_text(str(target), one_line=True), "files": results}, ensure_ascii=False, indent=2))
-        return code
-    if not results:
-        print(t("feedback.cli_fetch_none"), file=sys.stderr)
-    for row in results:
-        status = t(f"feedback.cli_status_{row['status']}")
-        print(f"{status:12} {row['path'] or '-'}  ({row['name']}, {row['size']} B)")
-    return code
+        print(json.dumps({
+            "gateway": _shown(profile.gateway_url),
+            "username": _shown(profile.gateway_username),
+            "dir": _shown(result.directory),
+            "files": [row.to_json() for row in result.rows],
+        }, ensure_ascii=False, indent=2))
+    else:
+        shown = [row for row in result.rows if row.status != SKIPPED]
+        if not shown and result.error is None:
+            print(t("feedback.cli_fetch_none"), file=sys.stderr)
+        for row in shown:
+            status = t(f"feedback.cli_status_{row.status}")
+            size = row.file.size if row.file else "-"
+            print(f"{status:12} {_shown(row.path) if row.path else '-'}  ({row.display_name}, {size} B)")
+    summary = result.skipped_summary()
+    if summary:
+        print(summary, file=sys.stderr)
+    if result.error is not None:
+        _err(result.error.message())

@@ -31,7 +31,7 @@ APP_NAME = "iplos-tui"
 CONFIG_ENV = "IPLOS_CONFIG"
 SENDEMODUL_URL = "https://iplos.nhn.no/Sendemodul/"
 SENDEMODUL_ADDRESS = "91.186.94.110"
-FEEDBACK_URL = "https://filsluse.ssb.no"
+GATEWAY_URL = "https://filsluse.ssb.no"
 DEFAULT_PART_SIZE = 4 * 1024 * 1024
 MAX_CONFIG_BYTES = 256 * 1024
 # Bounds of one value: generous for any real value, and together far below MAX_CONFIG_BYTES, so
@@ -90,9 +90,13 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("sendemodul_spki_pins", "sendemodul", "spki_pins", list, "Optional SHA-256 SPKI pins (hex or base64) of the Sendemodul's certificate."),
     FieldSpec("proxy", "sendemodul", "proxy", str, "HTTPS proxy to use; empty = none. The environment's proxy settings are never used.", chars=MAX_URL_CHARS),
     FieldSpec("part_size", "sendemodul", "part_size", int, "Largest plaintext size of one encrypted content part, in bytes.", bounds=(1, 2**40)),
-    FieldSpec("feedback_url", "feedback", "gateway_url", str, "SSB's feedback gateway (MOVEit Transfer).", chars=MAX_URL_CHARS),
-    FieldSpec("feedback_username", "feedback", "username", str, "Gateway username, normally the postmottak address."),
-    FieldSpec("feedback_ca_bundle", "feedback", "ca_bundle", Path, "CA bundle for the gateway's TLS certificate; empty = the system store."),
+    FieldSpec("gateway_url", "feedback", "gateway_url", str, "SSB's feedback gateway (MOVEit Transfer).", chars=MAX_URL_CHARS),
+    FieldSpec("gateway_user", "feedback", "username", str, "Gateway username, normally the postmottak address."),
+    FieldSpec("gateway_ca_bundle", "feedback", "ca_bundle", Path, "CA bundle for the gateway's TLS certificate; empty = the system store."),
+    FieldSpec("gateway_request_timeout", "feedback", "request_timeout", float, "Total seconds one small request to the gateway may take (token, listing, details); a download gets this plus its size at 64 KiB/s.", bounds=(0.1, 3600)),
+    FieldSpec("gateway_fetch_timeout", "feedback", "fetch_timeout", float, "Total seconds one whole fetch from the gateway may take.", bounds=(1, 86_400)),
+    FieldSpec("gateway_max_files", "feedback", "max_files", int, "Most files one fetch stores; the rest stay new on the gateway.", bounds=(1, 10_000)),
+    FieldSpec("gateway_max_bytes", "feedback", "max_bytes", int, "Most bytes one fetch stores (the announced sizes added up).", bounds=(1, 2**40)),
     FieldSpec("language", "ui", "language", str, "User interface language: \"nb\" (bokmål) or \"en\"."),
     FieldSpec("theme", "ui", "theme", str, "Colour theme; 16-colour terminals get ansi-dark."),
     FieldSpec("spam_allowlist_confirmed", "preflight", "spam_allowlist_confirmed", bool, "IT confirmed: mail from MoveitFilsluse@ssb.no passes the spam filter."),
@@ -127,9 +131,13 @@ class Profile:
     sendemodul_spki_pins: list[str] = field(default_factory=list)
     proxy: str = ""
     part_size: int = DEFAULT_PART_SIZE
-    feedback_url: str = FEEDBACK_URL
-    feedback_username: str = ""
-    feedback_ca_bundle: Path | None = None
+    gateway_url: str = GATEWAY_URL
+    gateway_user: str = ""
+    gateway_ca_bundle: Path | None = None
+    gateway_request_timeout: float = 60.0
+    gateway_fetch_timeout: float = 900.0
+    gateway_max_files: int = 20
+    gateway_max_bytes: int = 256 * 1024 * 1024
     language: str = "nb"
     theme: str = "textual-dark"
     spam_allowlist_confirmed: bool = False
@@ -140,7 +148,7 @@ class Profile:
 
     @property
     def gateway_username(self) -> str:
-        return self.feedback_username or self.postmottak
+        return self.gateway_user or self.postmottak
 
     def replace(self, **changes: Any) -> Profile:
         return dataclasses.replace(self, **changes)
@@ -413,8 +421,12 @@ def validate_profile(profile: Profile) -> list[FieldProblem]:
     add("postmottak", identifiers.check_email(profile.postmottak, field="postmottak"))
     if not profile.sendemodul_url.startswith("https://"):
         problems.append(FieldProblem("sendemodul_url", "error", t("config.https_required", field="Sendemodul")))
-    if not profile.feedback_url.startswith("https://"):
-        problems.append(FieldProblem("feedback_url", "error", t("config.https_required", field=t("config.field.feedback_url"))))
+    if not profile.gateway_url.startswith("https://"):
+        problems.append(FieldProblem("gateway_url", "error", t("config.https_required", field=t("config.field.gateway_url"))))
+    if not 1 <= profile.gateway_request_timeout <= 600 or not 1 <= profile.gateway_fetch_timeout <= 86_400:
+        problems.append(FieldProblem("gateway_fetch_timeout", "error", t("config.gateway_timeout_range")))
+    if not 1 <= profile.gateway_max_files <= 10_000 or not 1 <= profile.gateway_max_bytes <= 4 * 1024**3:
+        problems.append(FieldProblem("gateway_max_files", "error", t("config.gateway_caps_range")))
     if profile.part_size < 64 * 1024 or profile.part_size > 256 * 1024 * 1024:
         problems.append(FieldProblem("part_size", "error", t("config.part_size_range")))
     if profile.language not in ("nb", "en"):

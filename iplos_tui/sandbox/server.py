@@ -182,9 +182,9 @@ class SandboxServer:
             sendemodul_address=self.address,
             sendemodul_connect_address=self.address,
             sendemodul_ca_bundle=self.dir.ca_bundle,
-            feedback_url=self.gateway_url,
-            feedback_username=self.gateway_username,
-            feedback_ca_bundle=self.dir.ca_bundle,
+            gateway_url=self.gateway_url,
+            gateway_user=self.gateway_username,
+            gateway_ca_bundle=self.dir.ca_bundle,
             preflight_nameservers=[self.dns.spec],
             preflight_system_resolver=False,
         )

@@ -6,6 +6,9 @@
 - ``wait_until(pilot, predicate)``: let a pilot test's app run until ``predicate()`` holds.
 - ``run_in_pty(argv)``: a real child process on a pseudo-terminal (the TUI needs one).
 - ``is_loopback(host)``: the rule of the loopback guard in conftest.
+- ``tests.support.gateway``: the gateway fixtures (TLS identity, one swappable HTTPS server, the
+  sandbox and the fault-injecting gateway on it) and a raw TLS server that drips.
+- ``tests.support.cli``: ``iplos`` as a real child process, with its own peak RSS.
 """
 
 from tests.support.canaries import FNR_CANARY, PIN_CANARY

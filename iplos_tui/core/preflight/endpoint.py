@@ -84,7 +84,7 @@ def sendemodul_endpoint(profile: Profile) -> Endpoint:
 
 
 def feedback_endpoint(profile: Profile) -> Endpoint:
-    return parse_endpoint("feedback", profile.feedback_url, ca_bundle=profile.feedback_ca_bundle)
+    return parse_endpoint("feedback", profile.gateway_url, ca_bundle=profile.gateway_ca_bundle)
 
 
 def parse_proxy(proxy: str) -> tuple[str, int, str | None]:

@@ -45,7 +45,7 @@ def render_report(
         lines.append(t("preflight.report.proxy", proxy=show(mask_proxy(profile.proxy))))
     lines += [
         t("preflight.report.trust", source=show(trust_source(profile.sendemodul_ca_bundle))),
-        t("preflight.report.feedback", url=show(profile.feedback_url)),
+        t("preflight.report.feedback", url=show(profile.gateway_url)),
         t("preflight.report.timeout", seconds=seconds_text(profile.preflight_timeout)),
         "",
         t(

@@ -1,4 +1,4 @@
-"""The gateway client against the sandbox gateway and a fault-injecting one, over real TLS (I16–I18, I21–I23, F02, F09, F15, F18)."""
+"""The gateway client (core/gateway) against the sandbox gateway and a fault-injecting one, over real TLS (I16–I18, I21–I23, F02, F09, F15, F18)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import os
 import stat
 
 import pytest
-from fault_gateway import FaultGateway, Holder, make_tls_files, serve_in_thread
+from fault_gateway import serve_in_thread
+from tests.support.gateway import GW_PASSWORD, USER, faults, gateway, gateway_server, tls  # noqa: F401
 
-from iplos_tui.core.filsluse import (
+from iplos_tui.core.gateway import (
     GatewayAuthError,
     GatewayClient,
     GatewayError,
@@ -19,6 +20,7 @@ from iplos_tui.core.filsluse import (
     GatewayUsageError,
     PasswordChangeRequired,
     PasswordRequirements,
+    Timeouts,
     check_new_password,
     resembles_username,
 )
@@ -28,49 +30,18 @@ from iplos_tui.core.text import is_safe
 from iplos_tui.sandbox.certs import issue_tls_server, make_ca
 from iplos_tui.sandbox.gateway import Gateway
 
-USER = "postmottak@hamar.kommune.no"
-PASSWORD = "PIN-CANARY-7391x"  # also a canary: must never show up in messages
+PASSWORD = GW_PASSWORD  # a canary too: must never show up in messages
 NAME = "040300_iplos_tilbakemelding_20170207.zip"
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def sandbox_server(tls):
-    holder = Holder()
-    with serve_in_thread(holder, certfile=tls.cert, keyfile=tls.key) as running:
-        yield holder, running
-
-
-@pytest.fixture
-def gateway(sandbox_server, tmp_path):
-    holder, running = sandbox_server
-    gw = Gateway(tmp_path / "gateway-state")
-    gw.add_user(USER, PASSWORD)
-    holder.target = gw.app
-    gw.url = running.url
-    return gw
-
-
-@pytest.fixture(scope="module")
-def fault_server(tls):
-    fault = FaultGateway()
-    with serve_in_thread(fault.app, certfile=tls.cert, keyfile=tls.key) as running:
-        fault.url = running.url
-        yield fault
-
-
-@pytest.fixture
-def faults(fault_server):
-    fault_server.reset()
-    return fault_server
 
 
 def client(url, tls, **kw):
     return GatewayClient(url, ca_bundle=tls.ca, **kw)
+
+
+def fetch(gw, file_or_id, directory, name=NAME):
+    """Download one file under ``name`` (the fetch flow chooses local names; the client never does)."""
+    remote = gw.file_details(file_or_id) if isinstance(file_or_id, str) else file_or_id
+    return gw.download(remote, directory, name)
 
 
 def no_leftovers(directory):
@@ -85,20 +56,20 @@ def test_login_list_download_verify_mark_delete(gateway, tls, secure_dir):
     with client(gateway.url, tls, per_page=4) as gw:
         user = gw.login(USER, Secret(PASSWORD))
         assert user.username == USER and user.home_folder_id
-        listed = gw.list_files()
+        listed = gw.list_files().files
         assert sorted(f.id for f in listed) == sorted(ids)
         assert sum(1 for m, p in gateway.requests if p.endswith("/files") and m == "GET") == 3  # 9 files, 4 per page
         first = next(f for f in listed if f.id == ids[0])
-        got = gw.download(first, target)
+        got = fetch(gw, first, target, first.name)
         assert got.path == target / first.name
         assert got.path.read_bytes() == (gateway.files_dir / ids[0]).read_bytes()
         assert got.sha1 == hashlib.sha1(got.path.read_bytes()).hexdigest()
         assert stat.S_IMODE(os.stat(got.path).st_mode) == 0o600
         assert stat.S_IMODE(os.stat(target).st_mode) == 0o700
-        again = gw.download(first, target)
+        again = fetch(gw, first, target, first.name)
         assert again.already_present and again.path == got.path
         gw.mark_not_new(first.id)
-        assert first.id not in {f.id for f in gw.list_files(new_only=True)}
+        assert first.id not in {f.id for f in gw.list_files(new_only=True).files}
         assert gw.file_details(first.id).is_new is False
         gw.delete(first.id)
         with pytest.raises(GatewayError) as info:
@@ -113,26 +84,25 @@ def test_same_name_different_content_gets_a_new_local_name(gateway, tls, secure_
     b = gateway.put_file(USER, NAME, b"second version")
     with client(gateway.url, tls) as gw:
         gw.login(USER, PASSWORD)
-        one = gw.download(a, secure_dir)
-        two = gw.download(b, secure_dir)
+        one = fetch(gw, a, secure_dir)
+        two = fetch(gw, b, secure_dir)
     assert one.path.name == NAME and two.path.name == NAME.replace(".zip", "-2.zip")
     assert one.path.read_bytes() == b"first version"
 
 
-def test_hostile_names_are_saved_under_generated_names(gateway, tls, secure_dir):
-    """I21: ../x, /etc/x, a\\b, NUL, 4 KB, RTLO, escapes and markup never become paths."""
+def test_hostile_names_are_listed_sanitised_and_never_become_paths(gateway, tls, secure_dir):
+    """I21: ../x, /etc/x, a\\b, NUL, 4 KB, RTLO, escapes and markup: shown safely; the local
+    name is always the caller's (FeedbackFetch stores strict feedback names only)."""
     names = ["../x.zip", "/etc/x", "a\\b.zip", "a\0b.zip", "n" * 4096, "\u202egpj.zip", "\x1b]0;t\x07[red]x[/].zip"]
     ids = [gateway.put_file(USER, name, name.encode("utf-8", "replace")) for name in names]
     with client(gateway.url, tls) as gw:
         gw.login(USER, PASSWORD)
-        listed = {f.id: f for f in gw.list_files()}
+        listed = {f.id: f for f in gw.list_files().files}
         for file_id in ids:
             entry = listed[file_id]
             assert is_safe(entry.display_name) and len(entry.display_name) <= 200
-            got = gw.download(entry, secure_dir / "feedback")
-            assert got.path.parent == secure_dir / "feedback"
-            assert got.path.name == f"filsluse-{file_id}.zip"
-    assert sorted(p.name for p in (secure_dir / "feedback").iterdir()) == sorted(f"filsluse-{i}.zip" for i in ids)
+            got = fetch(gw, entry, secure_dir / "feedback", f"item-{file_id}.zip")
+            assert got.path == secure_dir / "feedback" / f"item-{file_id}.zip"
     assert sorted(os.listdir(secure_dir)) == ["feedback"]
 
 
@@ -174,7 +144,7 @@ def test_expired_access_token_is_refreshed_once(gateway, tls):
     with client(gateway.url, tls) as gw:
         gw.login(USER, PASSWORD)
         gateway._access.clear()  # the server forgot the access token (expired)
-        assert len(gw.list_files()) == 1
+        assert len(gw.list_files().files) == 1
     assert sum(1 for _, p in gateway.requests if p == "/api/v1/token") == 2
 
 
@@ -182,7 +152,7 @@ def test_short_token_lifetime_refreshes_before_calls(gateway, tls):
     gateway.token_lifetime = 5  # below the client's 30 s margin: every call refreshes first
     with client(gateway.url, tls) as gw:
         gw.login(USER, PASSWORD)
-        gw.list_files()
+        gw.list_files().files
     assert sum(1 for _, p in gateway.requests if p == "/api/v1/token") >= 2
 
 
@@ -262,7 +232,7 @@ def test_bad_downloads_leave_nothing(faults, tls, secure_dir, fault, error, key)
     target = secure_dir / "feedback"
     with logged_in(faults, tls) as gw:
         with pytest.raises(error) as info:
-            gw.download(gw.list_files()[0], target)
+            fetch(gw, gw.list_files().files[0], target)
     assert info.value.key == key
     assert not target.exists() or list(target.iterdir()) == []
 
@@ -271,7 +241,7 @@ def test_endless_stream_is_cut_at_the_cap(faults, tls, secure_dir):
     faults.add("12", NAME, b"", fault="endless", size=1_000_000)
     with logged_in(faults, tls, max_download_bytes=2_000_000) as gw:
         with pytest.raises(GatewayIntegrityError) as info:
-            gw.download("12", secure_dir)
+            fetch(gw, "12", secure_dir)
     assert info.value.key == "oversize"  # the byte cap, not a deadline, ended it
     assert os.listdir(secure_dir) == []
 
@@ -280,16 +250,16 @@ def test_announced_size_over_the_cap_is_not_downloaded(faults, tls, secure_dir):
     faults.add("13", NAME, b"x" * 5000)
     with logged_in(faults, tls, max_download_bytes=4000) as gw:
         with pytest.raises(GatewayIntegrityError) as info:
-            gw.download("13", secure_dir)
+            fetch(gw, "13", secure_dir)
     assert info.value.key == "oversize" and faults.calls["download"] == 0
 
 
 def test_slow_drip_hits_the_deadline(faults, tls, secure_dir):
     faults.add("14", NAME, b"0123456789" * 10, fault="slow")
-    with logged_in(faults, tls, download_deadline=0.5) as gw:
+    with logged_in(faults, tls, timeouts=Timeouts(request=0.5)) as gw:
         with pytest.raises(GatewayNetworkError) as info:
-            gw.download("14", secure_dir)
-    assert info.value.key == "timeout"
+            fetch(gw, "14", secure_dir)
+    assert info.value.key == "deadline"
     assert os.listdir(secure_dir) == []
 
 
@@ -299,27 +269,30 @@ def test_interrupted_download_then_retry(faults, tls, secure_dir):
     item = faults.add("15", NAME, data, fault="truncated")
     with logged_in(faults, tls) as gw:
         with pytest.raises(GatewayNetworkError):
-            gw.download("15", secure_dir)
+            fetch(gw, "15", secure_dir)
         assert os.listdir(secure_dir) == []
         item.fault = None
-        got = gw.download("15", secure_dir)
+        got = fetch(gw, "15", secure_dir)
     assert got.path.read_bytes() == data
 
 
 def test_upper_case_hash_is_accepted(faults, tls, secure_dir):
     faults.add("16", NAME, b"abc", fault="upper_hash")
     with logged_in(faults, tls) as gw:
-        assert gw.download("16", secure_dir).path.read_bytes() == b"abc"
+        assert fetch(gw, "16", secure_dir).path.read_bytes() == b"abc"
 
 
 def test_listing_drops_unusable_items_and_never_puts_bad_ids_in_urls(faults, tls):
     faults.add("17", NAME, b"abc")
     faults.list_mode = "bad_items"
     with logged_in(faults, tls) as gw:
-        assert [f.id for f in gw.list_files()] == ["17"]
-        with pytest.raises(GatewayError) as info:
-            gw.download("../../api/v1/token", "/nonexistent")
-        assert info.value.key == "bad_id"
+        listing = gw.list_files()
+        assert [f.id for f in listing.files] == ["17"]
+        assert sorted(r.reason for r in listing.refused) == ["bad_id", "bad_id", "bad_size", "bad_size", "not_an_object"]
+        for bad in ("../../api/v1/token", "1000\n", "17 "):
+            with pytest.raises(GatewayError) as info:
+                gw.file_details(bad)
+            assert info.value.key == "bad_id"
     assert faults.calls["details"] == 0
 
 
@@ -329,7 +302,7 @@ def test_broken_listing_answers(faults, tls, mode, key):
     faults.list_mode = mode
     with logged_in(faults, tls) as gw:
         with pytest.raises(GatewayError) as info:
-            gw.list_files()
+            gw.list_files().files
     assert info.value.key == key
     assert is_safe(info.value.message())
 
@@ -339,7 +312,7 @@ def test_server_error_text_is_sanitised(faults, tls):
     faults.list_mode = "error"
     with logged_in(faults, tls) as gw:
         with pytest.raises(GatewayError) as info:
-            gw.list_files()
+            gw.list_files().files
     message = info.value.message()
     assert "\x1b" not in message and "\x9b" not in message and is_safe(message)
     assert "[@click=app.quit]" in message  # literal; the UI renders it as plain text
@@ -349,7 +322,7 @@ def test_endless_paging_is_bounded(faults, tls):
     faults.list_mode = "endless_pages"
     with logged_in(faults, tls, per_page=1000) as gw:
         with pytest.raises(GatewayError) as info:
-            gw.list_files()
+            gw.list_files().files
     assert info.value.key == "too_many_items"
     assert faults.calls["list"] <= 11
 
@@ -377,7 +350,7 @@ def test_one_401_is_answered_by_one_refresh(faults, tls):
     faults.add("18", NAME, b"abc")
     with logged_in(faults, tls) as gw:
         faults.unauthorized_once = True
-        assert len(gw.list_files()) == 1
+        assert len(gw.list_files().files) == 1
     assert faults.calls["401"] == 1 and faults.calls["token:refresh_token"] == 1
 
 
@@ -391,7 +364,7 @@ def test_home_folder_found_by_path_when_users_self_has_none(faults, tls):
     faults.add("19", NAME, b"abc")
     faults.home_zero = True
     with logged_in(faults, tls) as gw:
-        assert [f.id for f in gw.list_files()] == ["19"]
+        assert [f.id for f in gw.list_files().files] == ["19"]
     assert faults.calls["folders_path:/Home/Ekstern/iplos/postmottak@x.kommune.no"] == 1
 
 
