@@ -1,4 +1,4 @@
-"""Feedback tables: encodings, sanitising (I36), fnr masking, reveal hooks, counts, exports."""
+"""Feedback tables: encodings, sanitising (I36), person-id masking, reveal hooks, counts, blocks, limits, exports."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from zipcraft import FEEDBACK_NAME, FEILLISTE, KONTROLL, PIN, aes_zip
 
 from iplos_tui.core.feedback import RevealRefused, add_reveal_hook, open_feedback, parse_table, remove_reveal_hook
 from iplos_tui.core.feedback.store import OutsideSecureDir, export_entries, list_local, safe_local_name
-from iplos_tui.core.feedback.tables import MASK, decode_table_bytes
+from iplos_tui.core.feedback.tables import BLOCK_BYTES, MASK, TableLimits, TableRefusal, decode_table_bytes, read_entry
 from iplos_tui.core.text import is_safe
 
 
@@ -20,7 +20,7 @@ def test_utf8_bom_header_rows_and_counts():
     assert table.header == ["lokal_id", "regel", "alvorlighet", "felt", "verdi", "melding"]
     assert len(table) == 3
     assert table.counts() == {"rule": {"F014": 2, "F001": 1}, "severity": {"advarsel": 2, "feil": 1}}
-    assert table.rows[0][4] == MASK
+    assert table.page()[0][4] == MASK
     assert table.masked_cells == 1
 
 
@@ -36,8 +36,8 @@ def test_encodings_are_recognised(raw, encoding, text):
     _, found = decode_table_bytes(raw)
     assert found == encoding
     table = parse_table(raw)
-    assert text in table.rows[0][0] + table.rows[0][1]
-    assert all(is_safe(cell) for cell in table.rows[0])
+    assert text in table.page()[0][0] + table.page()[0][1]
+    assert all(is_safe(cell) for cell in table.page()[0])
 
 
 def test_escapes_markup_and_huge_lines_are_harmless():
@@ -46,27 +46,28 @@ def test_escapes_markup_and_huge_lines_are_harmless():
     huge = "A" * (1024 * 1024)
     raw = ("kol1;kol2;kol3\r\n" f"\"{evil}\";{huge};\"line\nbreak\"\r\n").encode("cp1252", errors="replace") + b"\x9b;\x81;x\r\n"
     table = parse_table(raw, name="evil.csv")
-    for row in table.rows:
+    for row in table.page():
         for cell in row:
             assert is_safe(cell)
             assert "\x1b" not in cell and "\x9b" not in cell
-    assert "[bold red]x[/]" in table.rows[0][0]  # kept literally; the UI renders it as plain text
-    assert "␊" in table.rows[0][2]  # the newline inside a quoted cell is visible, not a row break
-    shown = table.display_rows(limit=40)
+    assert "[bold red]x[/]" in table.page()[0][0]  # kept literally; the UI renders it as plain text
+    assert "␊" in table.page()[0][2]  # the newline inside a quoted cell is visible, not a row break
+    shown = table.page(cell_limit=40)
     assert len(shown[0][1]) == 40 and shown[0][1].endswith("…")
-    assert len(table.rows[0][1]) == len(huge)
+    assert len(table.page()[0][1]) == len(huge)
+    assert table.read_bytes() == raw  # the stored blocks are the entry, byte for byte
 
 
 def test_nul_bytes_do_not_crash():
     table = parse_table(b"a;b\n\x00x;y\n")
-    assert table.rows[0][0].endswith("x") and is_safe(table.rows[0][0])
+    assert table.page()[0][0].endswith("x") and is_safe(table.page()[0][0])
 
 
 @pytest.mark.parametrize("value,masked", [("01017012345", True), ("010170 12345", True), ("41017012345", True), ("0101701234", False), ("010170123456", False), ("974550571", False)])
 def test_fnr_shapes(value, masked):
     table = parse_table(f"x;y\n{value};fnr {value} i tekst\n".encode())
-    assert (table.rows[0][0] == MASK) is masked
-    assert (value not in table.rows[0][1]) is masked
+    assert (table.page()[0][0] == MASK) is masked
+    assert (value not in table.page()[0][1]) is masked
 
 
 def test_reveal_calls_hooks_first_and_refuses_when_a_hook_fails():
@@ -74,7 +75,7 @@ def test_reveal_calls_hooks_first_and_refuses_when_a_hook_fails():
     events = []
     add_reveal_hook(events.append)
     try:
-        rows = table.reveal([0])
+        rows = table.reveal_rows([0])
     finally:
         remove_reveal_hook(events.append)
     assert rows[0][4] == "01017012345"
@@ -86,13 +87,15 @@ def test_reveal_calls_hooks_first_and_refuses_when_a_hook_fails():
 
     with pytest.raises(RevealRefused):
         table.reveal(hooks=[broken])
-    assert table.rows[0][4] == MASK  # the default view never changes
+    with pytest.raises(RevealRefused):
+        table.reveal_rows([0], hooks=[broken])
+    assert table.page()[0][4] == MASK  # the default view never changes
 
 
 def test_search_sees_only_masked_text():
     table = parse_table(FEILLISTE)
-    assert table.search("F014") == [1, 2]
-    assert table.search("0101701") == []
+    assert list(table.search("F014")) == [1, 2]
+    assert list(table.search("0101701")) == []
 
 
 def test_safe_local_names():
@@ -129,3 +132,48 @@ def test_list_local_skips_symlinks_and_others(tmp_path):
     assert [z.name for z in found] == [FEEDBACK_NAME]
     assert found[0].to_json("0403", "00")["matches_profile"] is True
     assert list_local(tmp_path / "missing") == []
+
+
+def big_list(rows: int, extra: str = "") -> bytes:
+    lines = ["lokal_id;regel;alvorlighet;melding\r\n"]
+    lines += [f"P{i:06d};F{i % 9:03d};{'feil' if i % 2 else 'advarsel'};rad {i}{extra}\r\n" for i in range(rows)]
+    return "".join(lines).encode("utf-8")
+
+
+def test_many_blocks_pages_and_indexes_agree_with_a_plain_parse():
+    data = big_list(40_000) + b'P9;F1;feil;"quoted\r\nover lines; and ; semicolons"\r\n'
+    chunks = [data[i : i + 7777] for i in range(0, len(data), 7777)]  # odd chunk edges
+    table, refusal = read_entry(chunks, name="x.csv")
+    assert refusal is None and len(table.blocks) > 4 and len(table) == 40_001
+    assert table.read_bytes() == data
+    assert table.page(39_998, 40_001)[-1] == ["P9", "F1", "feil", "quoted␍␊over lines; and ; semicolons"]
+    assert table.rows_at([0, 25_000, 39_999]) == [["P000000", "F000", "advarsel", "rad 0"], ["P025000", "F007", "advarsel", "rad 25000"], ["P039999", "F003", "feil", "rad 39999"]]
+    assert sum(table.counts()["severity"].values()) == 40_001
+    assert list(table.search("rad 3999"))[:2] == [3999, 39990]
+    assert sum(1 for _ in table.iter_rows()) == len(table)
+
+
+def test_a_late_non_utf8_byte_switches_the_encoding_and_counts_again():
+    early = b"P1;F\xc3\xa6;feil;x\r\n"  # valid UTF-8 ("F\u00e6"), but in Windows-1252 it is "F\u00c3\u00a6"
+    late = b"P2;F2;feil;Bj\xf8rn\r\n"  # 0xF8 alone is no UTF-8: the file is Windows-1252
+    data = big_list(0) + early + big_list(20_000).split(b"\r\n", 1)[1] + late
+    assert data.index(late) > 2 * BLOCK_BYTES
+    table = parse_table(data)
+    assert table.encoding == "cp1252"
+    assert table.counts()["rule"]["F\u00c3\u00a6"] == 1 and "F\u00e6" not in table.counts()["rule"]
+    assert table.page(len(table) - 1)[0][3] == "Bjørn"
+
+
+def test_distinct_values_counted_are_capped():
+    table = parse_table(big_list(300), limits=TableLimits(max_count_keys=3))
+    assert len(table.counts()["rule"]) == 3 and table.counts_other["rule"] == 300 - sum(table.counts()["rule"].values())
+
+
+def test_a_table_beyond_the_limits_is_refused_but_the_entry_kept():
+    wide = b"a;b\r\n" + b";" * 5000 + b"\r\n"
+    table, refusal = read_entry([wide])
+    assert isinstance(refusal, TableRefusal) and refusal.reason == "too_many_columns" and "1024" in refusal.message()
+    assert table.read_bytes() == wide and len(table) == 0
+    with pytest.raises(TableRefusal) as info:
+        parse_table(big_list(50), limits=TableLimits(max_rows=10))
+    assert info.value.reason == "too_many_rows"

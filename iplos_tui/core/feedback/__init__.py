@@ -2,9 +2,12 @@
 
 - ``zipcheck``: our own structure checks before anything is decrypted;
 - ``reader``: ``open_feedback(path_or_bytes, pin, ...)`` -> ``FeedbackArchive`` (all in memory);
-- ``tables``: ``parse_table()`` -> ``Table`` (sanitised, fnr masked, reveal hooks, counts);
+- ``tables``: one streaming pass per entry -> ``Table`` (compressed blocks, counts, pages on
+  demand, person ids masked, reveal hooks);
 - ``naming``: ``KKKKBB_iplos_tilbakemelding_YYYYMMDD.zip``;
-- ``store``: the feedback folder, exports into the secure directory, safe local names.
+- ``store``: the feedback folder, exports (a new folder of their own), the console's leftovers;
+- ``fetch``: ``FeedbackFetch``, the gateway fetch both front ends call;
+- ``audit``: the journal hook every reveal passes.
 """
 
 from iplos_tui.core.feedback.errors import (
@@ -17,19 +20,17 @@ from iplos_tui.core.feedback.errors import (
 from iplos_tui.core.feedback.naming import FeedbackName, check_feedback_name, parse_feedback_name
 from iplos_tui.core.feedback.reader import (
     FeedbackArchive,
-    FeedbackCancelled,
     FeedbackEntry,
     inspect_feedback,
     open_feedback,
     read_zip_file,
 )
-from iplos_tui.core.feedback.tables import RevealEvent, RevealRefused, Table, add_reveal_hook, parse_table, remove_reveal_hook
+from iplos_tui.core.feedback.tables import RevealEvent, RevealRefused, Table, TableLimits, TableRefusal, add_reveal_hook, parse_table, remove_reveal_hook
 from iplos_tui.core.feedback.zipcheck import DEFAULT_LIMITS, ZipEntry, ZipLayout, ZipLimits, inspect_zip
 
 __all__ = [
     "DEFAULT_LIMITS",
     "FeedbackArchive",
-    "FeedbackCancelled",
     "FeedbackEntry",
     "FeedbackError",
     "FeedbackFileError",
@@ -38,6 +39,8 @@ __all__ = [
     "RevealEvent",
     "RevealRefused",
     "Table",
+    "TableLimits",
+    "TableRefusal",
     "WrongPinOrDamaged",
     "ZipEntry",
     "ZipLayout",

@@ -1,7 +1,9 @@
-"""Errors of the feedback reader; each knows its message (catalog ``feedback.*``) and exit kind."""
+"""Errors of the feedback reader; each knows its message (catalog ``feedback.*``) and exit code."""
 
 from __future__ import annotations
 
+from iplos_tui.core.errors import IplosError
+from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text
 
@@ -10,13 +12,11 @@ def _shown(name: str | None) -> str:
     return safe_text(name or "", one_line=True, limit=120)
 
 
-class FeedbackError(Exception):
+class FeedbackError(IplosError):
     """Base: ``kind`` is "refused" (exit 1), "auth" (exit 4) or "file" (exit 2)."""
 
     kind = "refused"
-
-    def message(self) -> str:
-        return str(self)
+    exit_code = ExitCode.FAILED
 
 
 class ZipRefusal(FeedbackError):
@@ -41,6 +41,7 @@ class WrongPinOrDamaged(FeedbackError):
     """Wrong PIN and a damaged entry look the same to us: one message, nothing written."""
 
     kind = "auth"
+    exit_code = ExitCode.AUTH
 
     def __init__(self, entry: str | None = None) -> None:
         self.entry = entry
@@ -56,6 +57,7 @@ class FeedbackFileError(FeedbackError):
     """The zip file itself cannot be read (missing, not a regular file, a symlink ...)."""
 
     kind = "file"
+    exit_code = ExitCode.USAGE
 
     def __init__(self, path: object, detail: str) -> None:
         self.path = path
@@ -64,3 +66,19 @@ class FeedbackFileError(FeedbackError):
 
     def message(self) -> str:
         return t("feedback.file_error", path=_shown(str(self.path)), detail=_shown(self.detail))
+
+
+class ExportRefused(FeedbackError):
+    """An export that would overwrite, land outside its own new folder, or write an entry whose
+    name is not of the expected shape. ``reason`` names ``feedback.export_<reason>``."""
+
+    kind = "file"
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, reason: str, **values: object) -> None:
+        self.reason = reason
+        self.values = {k: _shown(str(v)) if isinstance(v, (str, bytes)) or hasattr(v, "__fspath__") else v for k, v in values.items()}
+        super().__init__(reason)
+
+    def message(self) -> str:
+        return t(f"feedback.export_{self.reason}", **self.values)

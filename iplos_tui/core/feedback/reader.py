@@ -2,9 +2,11 @@
 
 Order: read the file (bounded, regular file only) -> check the name against the profile -> our
 own structure checks (``zipcheck``) -> pyzipper must see the same entries -> decrypt every entry
-into memory, counting the bytes actually produced and stopping at the cap. pyzipper checks the
-WinZip AES HMAC only at the end of an entry, so no plaintext is used (or written) before the
-whole archive has passed. ``extract()``/``extractall()`` are never called.
+in one streaming pass, counting the bytes actually produced and stopping at the cap; the pass
+builds each entry's table (``tables.read_entry``: compressed blocks and counts, never the rows
+as lists). pyzipper checks the WinZip AES HMAC only at the end of an entry, so no plaintext is
+used (or written) before the whole archive has passed. ``extract()``/``extractall()`` are never
+called.
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
+from iplos_tui.core.errors import Cancelled
 from iplos_tui.core.feedback.errors import FeedbackError, FeedbackFileError, WrongPinOrDamaged, ZipRefusal
 from iplos_tui.core.feedback.naming import FeedbackName, check_feedback_name, parse_feedback_name
 from iplos_tui.core.feedback.zipcheck import DEFAULT_LIMITS, ZipLayout, ZipLimits, inspect_zip
 from iplos_tui.core.text import safe_text
 
 if TYPE_CHECKING:
-    from iplos_tui.core.feedback.tables import Table
+    from iplos_tui.core.feedback.tables import Table, TableLimits, TableRefusal
 
 CHUNK = 64 * 1024
 
@@ -34,20 +38,25 @@ class _Revealable(Protocol):
     def reveal(self) -> str: ...
 
 
-class FeedbackCancelled(FeedbackError):
-    kind = "cancelled"
-
-
 @dataclass(frozen=True)
 class FeedbackEntry:
     name: str  # as in the zip: untrusted, show ``display_name``
     size: int
     sha256: str
-    data: bytes = field(repr=False)
+    stored: Table = field(repr=False)  # the bytes (compressed blocks) and, if it is one, the table
+    table_error: TableRefusal | None = None  # why it cannot be shown as a table
 
     @property
     def display_name(self) -> str:
         return safe_text(self.name, one_line=True)
+
+    @property
+    def data(self) -> bytes:
+        """The decrypted bytes, whole (small entries and tests; exports stream ``iter_bytes``)."""
+        return self.stored.read_bytes()
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        return self.stored.iter_bytes()
 
 
 @dataclass(frozen=True)
@@ -67,10 +76,11 @@ class FeedbackArchive:
         raise KeyError(name)
 
     def table(self, name: str) -> Table:
-        from iplos_tui.core.feedback.tables import parse_table
-
+        """The entry's table (built when the archive was opened); raises its TableRefusal."""
         entry = self.entry(name)
-        return parse_table(entry.data, name=entry.name, source=self.source)
+        if entry.table_error is not None:
+            raise entry.table_error
+        return entry.stored
 
 
 def read_zip_file(path: Path, limits: ZipLimits = DEFAULT_LIMITS) -> bytes:
@@ -134,6 +144,7 @@ def open_feedback(
     bydel: str | None = None,
     check_name: bool = True,
     limits: ZipLimits = DEFAULT_LIMITS,
+    table_limits: TableLimits | None = None,
     cancel: threading.Event | None = None,
 ) -> FeedbackArchive:
     """Decrypt every entry of a feedback zip into memory, or raise a FeedbackError.
@@ -145,7 +156,7 @@ def open_feedback(
     file_name, info, layout, data = inspect_feedback(
         source, name=name, kommunenr=kommunenr, bydel=bydel, check_name=check_name, limits=limits
     )
-    entries = _decrypt_all(data, layout, _pin_bytes(pin), limits, cancel)
+    entries = _decrypt_all(data, layout, _pin_bytes(pin), limits, cancel, file_name, table_limits)
     return FeedbackArchive(source=file_name, info=info, entries=entries)
 
 
@@ -167,16 +178,19 @@ def _same_view(layout: ZipLayout, infos: list) -> bool:
 
 
 def _decrypt_all(
-    data: bytes, layout: ZipLayout, pwd: bytes, limits: ZipLimits, cancel: threading.Event | None
+    data: bytes, layout: ZipLayout, pwd: bytes, limits: ZipLimits, cancel: threading.Event | None,
+    source: str, table_limits: TableLimits | None,
 ) -> tuple[FeedbackEntry, ...]:
     import struct
     import zlib
 
     import pyzipper
 
+    from iplos_tui.core.feedback.tables import DEFAULT_TABLE_LIMITS, read_entry
+
     results: list[FeedbackEntry] = []
     current: str | None = None
-    produced_total = 0
+    produced = {"total": 0}
     try:
         with pyzipper.AESZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
@@ -188,28 +202,32 @@ def _decrypt_all(
                 current = entry.name
                 # pyzipper stops at the declared size and silently drops the rest; let it run to
                 # our cap instead, and then require exactly the declared size.
-                cap = min(limits.max_entry_size, limits.max_total_size - produced_total)
+                cap = min(limits.max_entry_size, limits.max_total_size - produced["total"])
                 unbounded = copy.copy(info)
                 unbounded.file_size = cap + 1
-                buffer = bytearray()
-                with archive.open(unbounded, pwd=pwd) as handle:
+                digest = hashlib.sha256()
+                size = {"entry": 0}
+
+                def chunks(handle: Any, entry_name: str = entry.name, cap: int = cap) -> Iterator[bytes]:
                     while True:
                         if cancel is not None and cancel.is_set():
-                            raise FeedbackCancelled("cancelled")
+                            raise Cancelled()
                         chunk = handle.read(CHUNK)
                         if not chunk:
-                            break
-                        buffer += chunk
-                        if len(buffer) > cap or produced_total + len(buffer) > limits.max_total_size:
-                            raise ZipRefusal("entry_too_large", entry.name, size=len(buffer), limit=cap)
-                if len(buffer) != entry.file_size:
+                            return
+                        size["entry"] += len(chunk)
+                        if size["entry"] > cap or produced["total"] + size["entry"] > limits.max_total_size:
+                            raise ZipRefusal("entry_too_large", entry_name, size=size["entry"], limit=cap)
+                        digest.update(chunk)
+                        yield chunk
+
+                with archive.open(unbounded, pwd=pwd) as handle:
+                    stored, refusal = read_entry(chunks(handle), name=entry.name, source=source, limits=table_limits or DEFAULT_TABLE_LIMITS)
+                if size["entry"] != entry.file_size:
                     raise WrongPinOrDamaged(entry.name)
-                produced_total += len(buffer)
-                payload = bytes(buffer)
-                results.append(
-                    FeedbackEntry(name=entry.name, size=len(payload), sha256=hashlib.sha256(payload).hexdigest(), data=payload)
-                )
-    except FeedbackError:
+                produced["total"] += size["entry"]
+                results.append(FeedbackEntry(entry.name, size["entry"], digest.hexdigest(), stored, refusal))
+    except (FeedbackError, Cancelled):
         raise
     except (RuntimeError, pyzipper.BadZipFile, zlib.error, EOFError, ValueError, struct.error, NotImplementedError, OverflowError, KeyError):
         # RuntimeError: the 2-byte password check failed; BadZipFile: HMAC or CRC failed (or a

@@ -1,7 +1,14 @@
-"""Feedback zips on disk: the secure directory's feedback folder, exports, safe local names.
+"""Feedback zips on disk: the secure directory's feedback folder, exports, the console's leftovers.
 
-Decrypted entries are written only inside the profile's secure directory, each atomically under a
-name we generate (never the zip's entry name as a path).
+An export never overwrites (issue 11 item 1): it goes into a folder of its own that must not exist
+yet, inside the secure directory but never the secure directory itself nor one of the console's
+own files or folders; it is written into a hidden staging folder beside it and renamed into place
+only when every entry is written, so a target is either absent or complete. WinZip AES does not
+authenticate entry names, so only plain ``.csv`` names of the expected shape are written.
+
+A killed run can leave the console's own temp files and staging folders behind (named
+``TEMP_PREFIX...<pid>.<random>``); ``remove_own_leftovers()`` removes those whose process is gone,
+and every command that writes or lists here calls it first (issue 11 item 12).
 """
 
 from __future__ import annotations
@@ -10,16 +17,23 @@ import contextlib
 import datetime as dt
 import os
 import re
+import shutil
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from iplos_tui.core.feedback.errors import FeedbackFileError
-from iplos_tui.core.feedback.naming import FeedbackName, parse_feedback_name
-from iplos_tui.core.fsutil import atomic_write_bytes, ensure_private_dir
+from iplos_tui.core.feedback.errors import ExportRefused, FeedbackFileError
+from iplos_tui.core.feedback.naming import FeedbackName, matches_profile, parse_feedback_name
+from iplos_tui.core.fsutil import TEMP_PREFIX, atomic_writer, ensure_private_dir, fsync_dir
 from iplos_tui.core.text import safe_text
 
 FEEDBACK_SUBDIR = "feedback"
+# The console's own files and folders at the top of the secure directory: never an export target.
+OWN_NAMES = frozenset({"journal.jsonl", "submit.lock", "outbox", "envelopes", "reports", FEEDBACK_SUBDIR})
+EXPORT_ENTRY_NAME = re.compile(r"[A-Za-z0-9ÆØÅæøå][A-Za-z0-9ÆØÅæøå _.-]{0,95}\.[cC][sS][vV]")
+_LEFTOVER = re.compile(rf"{re.escape(TEMP_PREFIX)}.*\.(?P<pid>[0-9]{{1,10}})\.[0-9a-f]{{8}}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -58,6 +72,48 @@ def safe_local_name(name: str, taken: set[str] | None = None, *, fallback: str =
     return candidate
 
 
+# ---- leftovers of killed runs ---------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_own_leftovers(directory: Path) -> list[Path]:
+    """Remove the console's temp files and staging folders in ``directory`` whose process is gone."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _LEFTOVER.fullmatch(entry.name)
+        if match is None or _alive(int(match["pid"])):
+            continue
+        path = Path(entry.path)
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+    if removed:
+        with contextlib.suppress(OSError):
+            fsync_dir(Path(directory))
+    return removed
+
+
+# ---- the feedback folder --------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class LocalZip:
     path: Path
@@ -71,9 +127,7 @@ class LocalZip:
         return safe_text(self.name, one_line=True)
 
     def matches(self, kommunenr: str | None, bydel: str | None) -> bool:
-        if self.info is None:
-            return False
-        return (not kommunenr or self.info.kommunenr == kommunenr) and (not bydel or self.info.bydel == bydel)
+        return matches_profile(self.info, kommunenr, bydel)
 
     def to_json(self, kommunenr: str | None = None, bydel: str | None = None) -> dict:
         return {
@@ -89,7 +143,9 @@ class LocalZip:
 
 
 def list_local(directory: Path) -> list[LocalZip]:
-    """The ``*.zip`` regular files in ``directory`` (no symlinks), newest first."""
+    """The ``*.zip`` regular files in ``directory`` (no symlinks), newest first; the console's
+    own leftovers of killed runs are removed first."""
+    remove_own_leftovers(directory)
     found: list[LocalZip] = []
     try:
         entries = list(os.scandir(directory))
@@ -119,38 +175,105 @@ def list_local(directory: Path) -> list[LocalZip]:
     return found
 
 
-def export_entries(archive, target: Path, secure_dir: Path) -> list[Path]:
-    """Write every decrypted entry of ``archive`` into ``target`` (inside ``secure_dir``).
+# ---- exports --------------------------------------------------------------------------------
 
-    Names are generated from the entry names; each file is written atomically with mode 0600.
-    If any write fails, the files written by this call are removed again.
-    """
+
+def export_stem(zip_name: str) -> str:
+    stem = zip_name.rsplit("/", 1)[-1]
+    stem = stem[:-4] if stem.lower().endswith(".zip") else stem
+    return safe_local_name(stem, fallback="tilbakemelding")
+
+
+def exports_of(zip_name: str, secure_dir: Path) -> list[Path]:
+    """The export folders made for this zip by default (``feedback/<name>``, ``<name>-2`` ...)."""
+    folder = feedback_dir(Path(secure_dir).expanduser())
+    stem = export_stem(zip_name)
+    pattern = re.compile(rf"{re.escape(stem)}(-[0-9]{{1,4}})?")
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    return sorted(Path(e.path) for e in entries if pattern.fullmatch(e.name) and e.is_dir(follow_symlinks=False))
+
+
+def default_export_dir(zip_name: str, secure_dir: Path) -> Path:
+    """``feedback/<zip name without .zip>``, or the first ``-2``, ``-3`` ... that is still free."""
+    folder = feedback_dir(Path(secure_dir).expanduser())
+    stem = export_stem(zip_name)
+    candidate, number = folder / stem, 2
+    while os.path.lexists(candidate):
+        candidate, number = folder / f"{stem}-{number}", number + 1
+    return candidate
+
+
+def check_export_names(names: Iterable[str]) -> None:
+    """Every entry name must be a plain ``.csv`` file name of the expected shape (no path part,
+    no leading dot, at most 100 characters): WinZip AES does not authenticate names."""
+    for name in names:
+        if not EXPORT_ENTRY_NAME.fullmatch(name) or ".." in name:
+            raise ExportRefused("bad_entry_name", entry=name)
+
+
+def check_export_target(target: Path, secure_dir: Path) -> Path:
+    """The resolved target, or ExportRefused / OutsideSecureDir: a new folder inside the secure
+    directory, not the directory itself, not one of the console's own files or folders."""
     root = Path(secure_dir).expanduser()
     if not root.is_dir():
         raise FeedbackFileError(root, "the secure directory does not exist")
-    inside(target, root)
-    ensure_private_dir(Path(target))
-    target = inside(target, root)  # again, after creation: no symlink swapped in
-    taken: set[str] = set()
-    written: list[Path] = []
+    resolved = inside(target, root)
+    resolved_root = root.resolve()
+    if resolved == resolved_root:
+        raise ExportRefused("secure_dir", path=str(target))
+    parts = resolved.relative_to(resolved_root).parts
+    if parts[0] in OWN_NAMES and (len(parts) == 1 or parts[0] != FEEDBACK_SUBDIR):
+        raise ExportRefused("own_file", path=str(target))
+    if os.path.lexists(resolved):
+        raise ExportRefused("exists", path=str(target))
+    return resolved
+
+
+def export_entries(archive: Any, target: Path, secure_dir: Path) -> list[Path]:
+    """Write every decrypted entry of ``archive`` into the new folder ``target``, all or nothing.
+
+    The entries go into a hidden staging folder beside ``target`` (each file atomically, 0600),
+    which is renamed to ``target`` at the end; on any failure the staging folder is removed.
+    """
+    names = [entry.name for entry in archive.entries]
+    check_export_names(names)
+    resolved = check_export_target(target, secure_dir)
+    parent = ensure_private_dir(resolved.parent)
+    inside(parent, secure_dir)  # again, after creating it: no symlink swapped in
+    remove_own_leftovers(parent)
+    staging = parent / f"{TEMP_PREFIX}export.{os.getpid()}.{os.urandom(4).hex()}"
+    os.mkdir(staging, 0o700)
     try:
-        for index, entry in enumerate(archive.entries, start=1):
-            local = target / safe_local_name(entry.name, taken, fallback=f"entry-{index}")
-            atomic_write_bytes(local, entry.data)
-            written.append(local)
+        for entry in archive.entries:
+            with atomic_writer(staging / entry.name) as handle:
+                for block in entry.iter_bytes():
+                    handle.write(block)
+        fsync_dir(staging)
+        if os.path.lexists(resolved):
+            raise ExportRefused("exists", path=str(target))
+        os.rename(staging, resolved)  # never onto a file or a folder with anything in it
+        fsync_dir(parent)
     except BaseException:
-        for path in written:
-            with contextlib.suppress(OSError):
-                path.unlink()
+        shutil.rmtree(staging, ignore_errors=True)
         raise
-    return written
+    return [resolved / name for name in names]
 
 
-def delete_local(path: Path, secure_dir: Path) -> None:
-    """Delete a downloaded zip inside the secure directory (a regular file, not a symlink)."""
+def delete_local(path: Path, secure_dir: Path, *, exports: Iterable[Path] = ()) -> None:
+    """Delete a downloaded zip inside the secure directory (a regular file, not a symlink), and
+    the export folders given (each one inside the secure directory's feedback folder)."""
     path = Path(path)
     inside(path.parent, secure_dir)
     st = os.lstat(path)
     if not stat.S_ISREG(st.st_mode):
         raise FeedbackFileError(path, "not a regular file")
+    folder = feedback_dir(Path(secure_dir).expanduser()).resolve()
+    for export in exports:
+        resolved = inside(export, secure_dir)
+        if resolved.parent != folder or os.path.islink(export):
+            raise FeedbackFileError(export, "not an export folder of this zip")
+        shutil.rmtree(resolved)
     path.unlink()

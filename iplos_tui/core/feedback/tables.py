@@ -1,64 +1,329 @@
-"""The feedback's tables: ``;``-separated CSV into rows, every cell sanitised, fnr masked.
+"""The feedback's tables, read in one streaming pass and kept as compressed blocks.
+
+An entry's decrypted bytes pass once through ``read_entry()``: they are split into records
+(``;``-separated CSV, quoted newlines allowed), counted (rows, findings per rule and per severity,
+cells holding a person id) and stored as zlib-compressed blocks of at most ``BLOCK_ROWS`` rows
+and about ``BLOCK_BYTES`` bytes, each block exactly the entry's bytes of its records. Nothing is
+kept as ``list[list[str]]``: a page of rows is parsed from its blocks when it is asked for, so the
+memory a table needs is its compressed size plus one page, not the entry (issue 15 item 4). The
+blocks together are the entry byte for byte (export and SHA-256 use them).
 
 Encoding: UTF-8 with or without BOM; otherwise Windows-1252 (what Excel on Norwegian Windows
-writes), or ISO-8859-1 when a byte is undefined in Windows-1252 (its C1 controls then show as
-placeholders). Every cell passes ``safe_text(one_line=True)``. Values shaped like a fødselsnummer
-or D-nummer (11 digits, optionally 6+5 with a space) are masked unless the operator reveals them;
-a reveal calls every registered hook first (the journal), and is refused if a hook fails.
+writes), or ISO-8859-1 when a byte is undefined in Windows-1252. Every cell passes
+``safe_text(one_line=True)``; values shaped like a person id are masked (``core.person_id``)
+unless the operator reveals them, and a reveal calls every registered hook first (the journal).
+
+``TableLimits`` bound the parsed form (issue 11 item 18): rows, columns, the bytes of one record
+and of one cell, the distinct values counted. A table beyond them is refused with the row and the
+limit named; the entry itself stays readable and exportable.
 """
 
 from __future__ import annotations
 
+import bisect
+import codecs
 import csv
 import datetime as dt
 import io
-import re
-from collections import Counter
-from collections.abc import Callable
+import itertools
+import threading
+import zlib
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
+from iplos_tui.core import person_id
+from iplos_tui.core.feedback.errors import FeedbackError
+from iplos_tui.core.i18n import t
 from iplos_tui.core.text import _ONE_LINE, safe_text  # the table safe_text applies
 
 DELIMITER = ";"
+MASK = person_id.MASK
 DISPLAY_CELL_LIMIT = 60
-MASK = "•" * 11
-FNR_SHAPED = re.compile(r"(?<![0-9])[0-9]{6} ?[0-9]{5}(?![0-9])")
+BLOCK_BYTES = 256 * 1024
+MiB = 1024 * 1024
+FIELD_LIMIT = 8 * MiB  # above any block: a block is at most BLOCK_BYTES + max_record_bytes
 
 # Column names for the finding counts (SSB's real names are unknown; the sandbox's are first).
 RULE_COLUMNS = ("regel", "rule", "regel_id", "regelid", "kontroll", "feilkode", "kode")
 SEVERITY_COLUMNS = ("alvorlighet", "alvorlighetsgrad", "severity", "nivå", "niva", "grad", "type")
 
-_FIELD_LIMIT_SET = False
+
+@dataclass(frozen=True)
+class TableLimits:
+    """The documented bounds of a parsed table (docs/feedback.md)."""
+
+    max_rows: int = 2_000_000
+    max_columns: int = 1024
+    max_record_bytes: int = 4 * MiB  # one line (longer ones are cut into blocks anyway)
+    max_count_keys: int = 1000  # distinct values counted per column; the rest are "other"
+    max_key_chars: int = 100
 
 
-def _raise_field_limit(size: int) -> None:
-    # csv's default 128 KiB field limit would turn a 1 MB cell into an exception.
-    global _FIELD_LIMIT_SET
-    if not _FIELD_LIMIT_SET or csv.field_size_limit() < size:
-        csv.field_size_limit(max(size, csv.field_size_limit()))
-        _FIELD_LIMIT_SET = True
+DEFAULT_TABLE_LIMITS = TableLimits()
+
+
+class TableRefusal(FeedbackError):
+    """The entry cannot be shown as a table within the limits (``feedback.table_<reason>``)."""
+
+    def __init__(self, reason: str, row: int, limit: int) -> None:
+        self.reason = reason
+        self.row = row
+        self.limit = limit
+        super().__init__(f"{reason} at row {row}")
+
+    def message(self) -> str:
+        return t(f"feedback.table_{self.reason}", row=self.row, limit=self.limit)
+
+
+def cut(cell: str, limit: int = DISPLAY_CELL_LIMIT) -> str:
+    return cell if len(cell) <= limit else cell[: max(limit - 1, 0)] + "…"
+
+
+def _char_class(codes: object) -> object:
+    import re
+
+    ranges = "".join(re.escape(chr(code)) for code in sorted(codes))  # type: ignore[call-overload]
+    return re.compile(f"[{ranges}\ud800-\udfff]")
+
+
+# Everything safe_text(one_line=True) would change; most cells hold none of it, and calling
+# safe_text on millions of plain cells costs seconds.
+_NEEDS_CLEANING = _char_class(_ONE_LINE)
+
+
+def _clean(cell: str) -> str:
+    return safe_text(cell, one_line=True) if _NEEDS_CLEANING.search(cell) else cell  # type: ignore[attr-defined]
+
+
+def _clean_row(raw: list[str]) -> list[str]:
+    return [_clean(cell) for cell in raw] if _NEEDS_CLEANING.search("".join(raw)) else raw  # type: ignore[attr-defined]
+
+
+def _mask_row(row: list[str]) -> tuple[list[str], int]:
+    """The row with person ids masked, and how many cells held one."""
+    if not person_id.contains(";".join(row)):
+        return row, 0
+    out, count = list(row), 0
+    for index, cell in enumerate(row):
+        if person_id.contains(cell):
+            out[index] = person_id.mask(cell)
+            count += 1
+    return out, count
+
+
+# ---- decoding -------------------------------------------------------------------------------
+
+_FALLBACKS = {"utf-8": "cp1252", "cp1252": "iso-8859-1"}
 
 
 def decode_table_bytes(data: bytes) -> tuple[str, str]:
-    """(text, encoding name) for a table's bytes."""
-    if data.startswith(b"\xef\xbb\xbf"):
+    """(text, encoding name) for a whole table's bytes (small tables, tests)."""
+    if data.startswith(codecs.BOM_UTF8):
         return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return data.decode("iso-8859-1"), "iso-8859-1"
+
+
+def _decode(raw: bytes, encoding: str, first: bool) -> str:
+    if encoding == "utf-8-sig":
+        return (raw[3:] if first and raw.startswith(codecs.BOM_UTF8) else raw).decode("utf-8", errors="replace")
+    return raw.decode(encoding)
+
+
+# ---- blocks ---------------------------------------------------------------------------------
+
+
+def _cut(buffer: bytearray, limits: TableLimits) -> int:
+    """Where the next block ends: after the first line end at or past ``BLOCK_BYTES`` outside a
+    quoted cell (an even number of quotes before it), or 0 when more bytes are needed. A line
+    longer than ``max_record_bytes`` is cut anyway (at a UTF-8 character boundary)."""
+    position = buffer.find(b"\n", BLOCK_BYTES - 1)
+    while position >= 0:
+        if buffer.count(b'"', 0, position) % 2 == 0:
+            return position + 1
+        position = buffer.find(b"\n", position + 1)
+    if len(buffer) <= BLOCK_BYTES + limits.max_record_bytes:
+        return 0
+    end = len(buffer)
+    while end > 0 and 0x80 <= buffer[end - 1] < 0xC0:
+        end -= 1
+    return end - 1 if end and buffer[end - 1] >= 0xC0 else end
+
+
+def _blocks(chunks: Iterable[bytes], limits: TableLimits) -> Iterator[bytes]:
+    """The entry's bytes in blocks of about ``BLOCK_BYTES``, each ending where a record ends."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= BLOCK_BYTES:
+            end = _cut(buffer, limits)
+            if not end:
+                break
+            yield bytes(buffer[:end])
+            del buffer[:end]
+    if buffer:
+        yield bytes(buffer)
+
+
+def _records(text: str) -> list[list[str]]:
+    """Every record of a block (blank ones included, as csv gives them). csv reads quoted cells
+    over line ends; a block csv cannot read is split plainly at ``;``, line by line."""
+    if csv.field_size_limit() < FIELD_LIMIT:
+        csv.field_size_limit(FIELD_LIMIT)  # csv's 128 KiB default would refuse a long message
     try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        return data.decode("iso-8859-1"), "iso-8859-1"
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=DELIMITER, quotechar='"', strict=False))
+    except csv.Error:
+        return [line.rstrip("\r").split(DELIMITER) for line in text.split("\n")]
 
 
-def mask_fnr(text: str) -> str:
-    return FNR_SHAPED.sub(MASK, text)
+def _widest_line(raw: bytes) -> int:
+    return max(map(bytes.count, raw.split(b"\n"), repeat(b";")), default=0) + 1
 
 
-def has_fnr(text: str) -> bool:
-    return FNR_SHAPED.search(text) is not None
+# ---- the pass -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Block:
+    first_row: int  # index of its first data row (the header is not a data row)
+    rows: int
+    data: bytes  # zlib: the entry's bytes of these records, exactly
+    header: bool = False  # its first non-blank record is the table's header
+    clean: bool = False  # nothing in it needs safe_text
+
+
+def _column(header: Sequence[str], candidates: Sequence[str]) -> int | None:
+    lowered = [h.strip().strip("\ufeff").casefold() for h in header]
+    for name in candidates:
+        if name.casefold() in lowered:
+            return lowered.index(name.casefold())
+    return None
+
+
+class _Counter:
+    """Findings per value of one column: raw values are counted (one dict lookup per row) and
+    made presentable once each at the end; at most ``max_count_keys`` distinct values."""
+
+    def __init__(self, index: int | None, limits: TableLimits) -> None:
+        self.index = index
+        self.limits = limits
+        self.raw: dict[str, int] = {}
+        self.other = 0
+
+    def add_rows(self, rows: Sequence[list[str]]) -> None:
+        index = self.index
+        if index is None:
+            return
+        raw = self.raw
+        room = self.limits.max_count_keys
+        for row in rows:
+            value = row[index] if index < len(row) else ""
+            if value in raw:
+                raw[value] += 1
+            elif len(raw) < room:
+                raw[value] = 1
+            else:
+                self.other += 1
+
+    def sorted(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        limit = self.limits.max_key_chars
+        for value, count in self.raw.items():
+            key = person_id.mask(_clean(value[: limit * 2]))[:limit]
+            counts[key] = counts.get(key, 0) + count
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+class _Pass:
+    """One pass over an entry: blocks, header, counts, masked cells."""
+
+    def __init__(self, encoding: str, limits: TableLimits) -> None:
+        self.encoding = encoding
+        self.limits = limits
+        self.changed = False
+        self.header: list[str] | None = None
+        self.rows = 0
+        self.masked = 0
+        self.rule = _Counter(None, limits)
+        self.severity = _Counter(None, limits)
+
+    def decode(self, raw: bytes, first: bool) -> str:
+        while True:
+            try:
+                return _decode(raw, self.encoding, first)
+            except UnicodeDecodeError:
+                self.encoding = _FALLBACKS[self.encoding]
+                self.changed = True
+
+    def block(self, raw: bytes, first: bool) -> _Block:
+        if _widest_line(raw) > self.limits.max_columns:
+            raise TableRefusal("too_many_columns", self.rows + 1, self.limits.max_columns)
+        text = self.decode(raw, first)
+        return self.add(text, raw, zlib.compress(raw, 1))
+
+    def add(self, text: str, raw: bytes, packed: bytes) -> _Block:
+        """Count one block's records; ``text`` is ``raw`` decoded, ``packed`` it compressed."""
+        records = [r for r in _records(text) if r and r != [""]]
+        has_header = False
+        if self.header is None and records:
+            self.header = [person_id.mask(h) for h in _clean_row(records.pop(0))]
+            self.rule = _Counter(_column(self.header, RULE_COLUMNS), self.limits)
+            self.severity = _Counter(_column(self.header, SEVERITY_COLUMNS), self.limits)
+            has_header = True
+        first_row = self.rows
+        self.rows += len(records)
+        if self.rows > self.limits.max_rows:
+            raise TableRefusal("too_many_rows", self.limits.max_rows + 1, self.limits.max_rows)
+        self.rule.add_rows(records)
+        self.severity.add_rows(records)
+        if person_id.appears_in(raw, self.encoding):
+            self.masked += sum(_mask_row(_clean_row(row))[1] for row in records)
+        return _Block(first_row, len(records), packed, has_header, _NEEDS_CLEANING.search(text) is None)  # type: ignore[attr-defined]
+
+
+def read_entry(chunks: Iterable[bytes], *, name: str = "", source: str = "", limits: TableLimits = DEFAULT_TABLE_LIMITS) -> tuple[Table, TableRefusal | None]:
+    """One pass over an entry's bytes: the stored entry as a Table and, when the bytes are not a
+    table within ``limits``, the refusal (the Table then holds the bytes, but no rows)."""
+    chunks = iter(chunks)
+    head = next(chunks, b"")
+    encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+    state = _Pass(encoding, limits)
+    blocks: list[_Block] = []
+    refusal: TableRefusal | None = None
+    for raw in _blocks(itertools.chain([head], chunks), limits):
+        if refusal is None:
+            try:
+                blocks.append(state.block(raw, not blocks))
+                continue
+            except TableRefusal as exc:
+                refusal = exc
+        blocks.append(_Block(0, 0, zlib.compress(raw, 1)))  # kept as bytes only
+    table = Table(safe_text(name, one_line=True), safe_text(source, one_line=True), state.encoding, tuple(blocks), limits)
+    if refusal is None:
+        if state.changed:  # counted partly under UTF-8 before it turned out to be something else
+            state = table._recount()
+        table._take(state)
+    else:
+        table.encoding = state.encoding
+    return table, refusal
+
+
+def parse_table(data: bytes, *, name: str = "", source: str = "", limits: TableLimits = DEFAULT_TABLE_LIMITS) -> Table:
+    """Parse one CSV entry held in memory (small tables and tests). Raises TableRefusal."""
+    table, refusal = read_entry([data], name=name, source=source, limits=limits)
+    if refusal is not None:
+        raise refusal
+    return table
+
+
+# ---- reveal hooks ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -91,129 +356,177 @@ class RevealRefused(Exception):
     pass
 
 
+# ---- the table ------------------------------------------------------------------------------
+
+CACHED_BLOCKS = 4
+
+
 @dataclass
 class Table:
     name: str  # entry name, sanitised
     source: str  # zip name, sanitised
     encoding: str
-    header: list[str]  # sanitised, masked
-    _rows: list[list[str]] = field(repr=False)  # sanitised, NOT masked
-    _masked: list[list[str]] = field(repr=False)
+    blocks: tuple[_Block, ...] = field(repr=False)
+    limits: TableLimits = field(default=DEFAULT_TABLE_LIMITS, repr=False)
+    header: list[str] = field(default_factory=list)  # sanitised, masked
+    row_count: int = 0
     masked_cells: int = 0
+    _counts: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
+    counts_other: dict[str, int] = field(default_factory=dict)
+    _starts: list[int] = field(default_factory=list, repr=False)
+    _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self._starts = [block.first_row for block in self.blocks]
+
+    def _take(self, state: _Pass) -> None:
+        self.header = state.header or []
+        self.row_count = state.rows
+        self.masked_cells = state.masked
+        self._counts = {"rule": state.rule.sorted(), "severity": state.severity.sorted()}
+        self.counts_other = {"rule": state.rule.other, "severity": state.severity.other}
+
+    def _recount(self) -> _Pass:
+        state = _Pass(self.encoding, self.limits)
+        blocks = []
+        for number, block in enumerate(self.blocks):
+            raw = zlib.decompress(block.data)
+            blocks.append(state.add(_decode(raw, self.encoding, number == 0), raw, block.data))
+        self.blocks = tuple(blocks)
+        self._starts = [block.first_row for block in self.blocks]
+        return state
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self.row_count
 
-    @property
-    def rows(self) -> list[list[str]]:
-        """The rows as shown by default: sanitised, fnr-shaped values masked."""
-        return self._masked
+    # -- the bytes --
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """The entry's bytes, exactly, block by block."""
+        for block in self.blocks:
+            yield zlib.decompress(block.data)
+
+    def read_bytes(self) -> bytes:
+        return b"".join(self.iter_bytes())
+
+    # -- rows --
+
+    def _block_rows(self, number: int) -> list[list[str]]:
+        """The cleaned, unmasked data rows of block ``number`` (a few blocks stay cached)."""
+        with self._lock:
+            cached = self._cache.get(number)
+            if cached is not None:
+                self._cache.move_to_end(number)
+                return cached
+        block = self.blocks[number]
+        records = [r for r in _records(_decode(zlib.decompress(block.data), self.encoding, number == 0)) if r and r != [""]]
+        if block.header:
+            records.pop(0)
+        rows = records if block.clean else [_clean_row(r) for r in records]
+        with self._lock:
+            self._cache[number] = rows
+            while len(self._cache) > CACHED_BLOCKS:
+                self._cache.popitem(last=False)
+        return rows
+
+    def _block_of(self, row: int) -> int:
+        return bisect.bisect_right(self._starts, row) - 1
+
+    def _shown(self, row: list[str], revealed: bool, cell_limit: int | None) -> list[str]:
+        out = row if revealed else _mask_row(row)[0]
+        return [cut(cell, cell_limit) for cell in out] if cell_limit else list(out)
+
+    def page(self, start: int = 0, stop: int | None = None, *, cell_limit: int | None = None, _revealed: bool = False) -> list[list[str]]:
+        """Rows ``start``..``stop`` as shown by default: sanitised, person ids masked; long cells
+        cut to ``cell_limit`` characters when given."""
+        stop = self.row_count if stop is None else min(stop, self.row_count)
+        out: list[list[str]] = []
+        row = max(start, 0)
+        while row < stop:
+            number = self._block_of(row)
+            block = self.blocks[number]
+            if not block.rows:
+                break
+            rows = self._block_rows(number)
+            for offset in range(row - block.first_row, min(block.rows, stop - block.first_row)):
+                out.append(self._shown(rows[offset], _revealed, cell_limit))
+            row = block.first_row + block.rows
+        return out
+
+    def rows_at(self, indices: Sequence[int], *, cell_limit: int | None = None, _revealed: bool = False) -> list[list[str]]:
+        out = []
+        for row in indices:
+            if 0 <= row < self.row_count:
+                number = self._block_of(row)
+                out.append(self._shown(self._block_rows(number)[row - self.blocks[number].first_row], _revealed, cell_limit))
+        return out
+
+    def iter_rows(self, *, _revealed: bool = False) -> Iterator[list[str]]:
+        """Every row, masked, one block in memory at a time (``--json`` streams these)."""
+        for number, block in enumerate(self.blocks):
+            if block.rows:
+                for row in self._block_rows(number):
+                    yield self._shown(row, _revealed, None)
 
     def display_rows(self, limit: int = DISPLAY_CELL_LIMIT, start: int = 0, stop: int | None = None) -> list[list[str]]:
-        """Masked rows with long cells cut to ``limit`` characters (for screens and terminals)."""
-        return [[cut(cell, limit) for cell in row] for row in self._masked[start:stop]]
+        return self.page(start, stop, cell_limit=limit)
 
-    def reveal(self, rows: list[int] | None = None, *, hooks: list[RevealHook] | None = None) -> list[list[str]]:
-        """The unmasked rows (all, or the given indexes): an explicit operator action.
+    # -- counting and searching --
 
-        Every hook (the registered ones, or ``hooks``) is called first; any exception refuses.
-        """
-        selected = list(range(len(self._rows))) if rows is None else [i for i in rows if 0 <= i < len(self._rows)]
-        cells = sum(1 for i in selected for cell in self._rows[i] if has_fnr(cell))
-        event = RevealEvent(
-            source=self.source,
-            entry=self.name,
-            rows=None if rows is None else tuple(selected),
-            cells=cells,
-            at=dt.datetime.now(dt.timezone.utc),
-        )
+    def column(self, *candidates: str) -> int | None:
+        return _column(self.header, candidates)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Findings per rule and per severity (empty when the table has no such column)."""
+        return {key: dict(value) for key, value in self._counts.items()} or {"rule": {}, "severity": {}}
+
+    def search(self, text: str, *, cancel: threading.Event | None = None) -> array:
+        """Indexes of rows whose masked cells contain ``text`` (case-insensitive), in order."""
+        needle = text.casefold()
+        found = array("I")
+        for number, block in enumerate(self.blocks):
+            if cancel is not None and cancel.is_set():
+                break
+            for offset, row in enumerate(self._block_rows(number)):
+                if any(needle in cell.casefold() for cell in _mask_row(row)[0]):
+                    found.append(block.first_row + offset)
+        return found
+
+    # -- reveal --
+
+    def _reveal_event(self, rows: tuple[int, ...] | None, cells: int, hooks: list[RevealHook] | None) -> None:
+        event = RevealEvent(self.source, self.name, rows, cells, dt.datetime.now(dt.timezone.utc))
         for hook in list(_reveal_hooks if hooks is None else hooks):
             try:
                 hook(event)
             except Exception as exc:
                 raise RevealRefused(safe_text(str(exc), one_line=True, limit=200)) from None
-        return [list(self._rows[i]) for i in selected]
 
-    def column(self, *candidates: str) -> int | None:
-        wanted = [c.casefold() for c in candidates]
-        lowered = [h.strip().casefold() for h in self.header]
-        for name in wanted:
-            if name in lowered:
-                return lowered.index(name)
-        return None
+    def reveal(self, *, hooks: list[RevealHook] | None = None) -> RevealedTable:
+        """The whole table unmasked, after every hook (the registered ones, or ``hooks``) has run;
+        any exception refuses. The Table itself stays masked."""
+        self._reveal_event(None, self.masked_cells, hooks)
+        return RevealedTable(self)
 
-    def count_by(self, *candidates: str) -> dict[str, int]:
-        index = self.column(*candidates)
-        if index is None:
-            return {}
-        counts = Counter(row[index] if index < len(row) else "" for row in self._masked)
-        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Findings per rule and per severity (empty when the table has no such column)."""
-        return {"rule": self.count_by(*RULE_COLUMNS), "severity": self.count_by(*SEVERITY_COLUMNS)}
-
-    def search(self, text: str) -> list[int]:
-        """Indexes of rows whose masked cells contain ``text`` (case-insensitive)."""
-        needle = text.casefold()
-        return [i for i, row in enumerate(self._masked) if any(needle in cell.casefold() for cell in row)]
+    def reveal_rows(self, rows: Iterable[int], *, hooks: list[RevealHook] | None = None) -> list[list[str]]:
+        selected = tuple(i for i in rows if 0 <= i < self.row_count)
+        unmasked = self.rows_at(selected, _revealed=True)
+        self._reveal_event(selected, sum(_mask_row(row)[1] for row in unmasked), hooks)
+        return unmasked
 
 
-def cut(cell: str, limit: int = DISPLAY_CELL_LIMIT) -> str:
-    return cell if len(cell) <= limit else cell[: max(limit - 1, 0)] + "…"
+@dataclass(frozen=True)
+class RevealedTable:
+    """An unmasked view of a table, handed out only by ``Table.reveal()``."""
 
+    table: Table
 
-def _char_class(codes: object) -> re.Pattern[str]:
-    ranges = "".join(re.escape(chr(code)) for code in sorted(codes))  # type: ignore[call-overload]
-    return re.compile(f"[{ranges}\ud800-\udfff]")
+    def page(self, start: int = 0, stop: int | None = None, *, cell_limit: int | None = None) -> list[list[str]]:
+        return self.table.page(start, stop, cell_limit=cell_limit, _revealed=True)
 
+    def rows_at(self, indices: Sequence[int], *, cell_limit: int | None = None) -> list[list[str]]:
+        return self.table.rows_at(indices, cell_limit=cell_limit, _revealed=True)
 
-# Everything safe_text(one_line=True) would change; most cells hold none of it, and calling
-# safe_text on millions of plain cells costs seconds (measured: 400k rows 17 s -> see docs).
-_NEEDS_CLEANING = _char_class(_ONE_LINE)
-
-
-def _clean(cell: str) -> str:
-    return safe_text(cell, one_line=True) if _NEEDS_CLEANING.search(cell) else cell
-
-
-def parse_table(data: bytes, *, name: str = "", source: str = "") -> Table:
-    """Parse one CSV entry. The first row is the header. Never raises on content."""
-    text, encoding = decode_table_bytes(data)
-    _raise_field_limit(len(data) + 1)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=DELIMITER, quotechar='"', strict=False)
-    rows: list[list[str]] = []
-    try:
-        for raw in reader:
-            if not raw or raw == [""]:
-                continue
-            # one search per row: most rows need no cleaning at all
-            rows.append([_clean(cell) for cell in raw] if _NEEDS_CLEANING.search("".join(raw)) else raw)
-    except csv.Error:
-        # A NUL or similar that csv refuses: fall back to a plain split, line by line.
-        rows = [[_clean(cell) for cell in line.split(DELIMITER)] for line in text.splitlines() if line]
-    header = rows[0] if rows else []
-    body = rows[1:]
-    masked = []
-    count = 0
-    for row in body:
-        out = row
-        if not FNR_SHAPED.search(";".join(row)):
-            masked.append(out)
-            continue
-        for index, cell in enumerate(row):
-            if len(cell) >= 11 and FNR_SHAPED.search(cell):
-                if out is row:
-                    out = list(row)
-                out[index] = mask_fnr(cell)
-                count += 1
-        masked.append(out)
-    return Table(
-        name=safe_text(name, one_line=True),
-        source=safe_text(source, one_line=True),
-        encoding=encoding,
-        header=[mask_fnr(h) for h in header],
-        _rows=body,
-        _masked=masked,
-        masked_cells=count,
-    )
+    def iter_rows(self) -> Iterator[list[str]]:
+        return self.table.iter_rows(_revealed=True)
