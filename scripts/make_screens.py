@@ -51,6 +51,11 @@ async def shoot(mode: str, out: Path) -> None:
     app = IplosApp(DEMO_PROFILE, Path("/srv/iplos/config.toml"), clock=lambda: FROZEN, initial_mode=mode)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
+        if mode == "feedback":  # an opened zip, built in memory (the pane never imports the sandbox)
+            from iplos_tui.sandbox.feedback_demo import demo_archive
+
+            app.screen.show_archive(demo_archive())
+            await pilot.pause()
         setup = getattr(app.screen, "demo_state", None)
         if setup is not None:
             await setup(pilot)

@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from fault_gateway import Holder, make_tls_files, serve_in_thread
+from tests.support.gateway import GW_PASSWORD, USER, gateway, gateway_server, tls  # noqa: F401
 from zipcraft import (
     FEEDBACK_NAME,
     FEILLISTE,
@@ -30,15 +30,13 @@ from iplos_tui.core.journal import JOURNAL_FILE as REVEAL_LOG
 from iplos_tui.core.journal import Journal
 from iplos_tui.core.secrets import Secret
 from iplos_tui.sandbox.demo import DEMO_PROFILE
-from iplos_tui.sandbox.gateway import Gateway
 from iplos_tui.dialogs.confirm import ConfirmDialog
 from iplos_tui.dialogs.secret_prompt import SecretPromptDialog
-from iplos_tui.screens.feedback import PAGE_SIZE, ExportPrompt, FeedbackScreen
+from iplos_tui.dialogs.export import ExportDialog
+from iplos_tui.screens.feedback import PAGE_SIZE, FeedbackScreen
 from tests.support import FNR_CANARY, FROZEN_NOW, PIN_CANARY
 from tests.support import wait_until as wait
 
-USER = "postmottak@hamar.kommune.no"
-GW_PASSWORD = "GW-CANARY-5821x"  # a canary too: never in a file or on screen
 STAMP = dt.datetime(2018, 1, 9, 8, 0, tzinfo=dt.timezone.utc)
 FNR_IN_LIST = "01017012345"  # the fnr-shaped value in zipcraft.FEILLISTE
 HOSTILE_NAME = "040300_iplos_tilbakemelding_20170301.zip"
@@ -52,28 +50,6 @@ HOSTILE = (
 
 
 # ---- fixtures -------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def server(tls):
-    holder = Holder()
-    with serve_in_thread(holder, certfile=tls.cert, keyfile=tls.key) as running:
-        yield holder, running
-
-
-@pytest.fixture
-def gateway(server, tmp_path):
-    holder, running = server
-    gw = Gateway(tmp_path / "gateway-state")
-    gw.add_user(USER, GW_PASSWORD)
-    holder.target = gw.app
-    gw.url = running.url
-    return gw
-
 
 @pytest.fixture
 def secure(isolated_home) -> Path:
@@ -90,8 +66,8 @@ def profile(secure, gateway, tls) -> Profile:
         secure_dir=secure,
         ssb_certificate=None,
         tpf_certificate=None,
-        feedback_url=gateway.url,
-        feedback_ca_bundle=tls.ca,
+        gateway_url=gateway.url,
+        gateway_ca_bundle=tls.ca,
     )
 
 
@@ -236,7 +212,7 @@ async def test_fetch_unlock_browse_reveal_export_delete(profile, gateway, secure
         # entries, the table with its headers, the counts
         entries = pane.query_one("#fb-entries")
         assert entries.row_count == 2
-        await wait(pilot, lambda: all(view.table is not None for view in pane.entries.values()))
+        await wait(pilot, lambda: all(view.table is not None for view in pane.browser.entries.values()))
         assert [entries.get_row_at(i)[0].plain for i in range(2)] == ["feilliste.csv", "kontrolltabeller.csv"]
         assert [entries.get_row_at(i)[1].plain for i in range(2)] == ["3", "156"]
         assert grid_headers(pane) == ["Rad", "lokal_id", "regel", "alvorlighet", "felt", "verdi", "melding"]
@@ -253,11 +229,11 @@ async def test_fetch_unlock_browse_reveal_export_delete(profile, gateway, secure
         assert app.focused is pane.query_one("#fb-filter")
         await type_text(pilot, "f014")
         await pilot.press("enter")
-        await wait(pilot, lambda: pane.indices is not None)
+        await wait(pilot, lambda: pane.browser.indices is not None)
         assert [r[0] for r in grid_rows(pane)] == ["2", "3"]
         assert "søk «f014» i 3 rader" in text(pane.query_one("#fb-page"))
         await pilot.press("s", "backspace", "backspace", "backspace", "backspace", "enter")
-        await wait(pilot, lambda: pane.indices is None)
+        await wait(pilot, lambda: pane.browser.indices is None)
         assert len(grid_rows(pane)) == 3
 
         # reveal: a confirmation; "n" keeps them masked; "j" reveals through the hook
@@ -287,7 +263,7 @@ async def test_fetch_unlock_browse_reveal_export_delete(profile, gateway, secure
 
         # export into the secure directory (the path is shown and editable)
         await pilot.press("e")
-        await wait(pilot, lambda: isinstance(app.screen, ExportPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, ExportDialog))
         target = secure / "feedback" / "040300_iplos_tilbakemelding_20170207"
         assert app.screen.query_one("#export-path").value == "~/secure/feedback/040300_iplos_tilbakemelding_20170207"
         await pilot.press("enter")
@@ -300,7 +276,7 @@ async def test_fetch_unlock_browse_reveal_export_delete(profile, gateway, secure
 
         # close: back to the list, the decrypted content dropped
         await pilot.press("l")
-        assert pane.archive is None and not pane.entries
+        assert pane.archive is None and not pane.browser.entries
         assert app.focused is pane.query_one("#fb-zips")
 
         # delete: Esc and "Avbryt" keep the file; "j" deletes it
@@ -409,17 +385,19 @@ async def test_big_table_is_paged_and_filtered(profile, secure, tmp_path):
         assert grid.row_count == 234 and grid.get_row_at(0)[0].plain == str(2 * PAGE_SIZE + 1)
         assert "Rad 1 001–1 234 av 1 234" in text(pane.query_one("#fb-page"))
         await pilot.press("n")  # past the last page: nothing happens
-        assert pane.page == 2
+        assert pane.browser.page == 2
         await pilot.press("p")
         assert grid.get_row_at(0)[0].plain == str(PAGE_SIZE + 1)
         counts = text(pane.query_one("#fb-counts"))
         assert f"F000 {len(range(0, total, 7))}" in counts and "feil " in counts
-        await pilot.press("s", *"F003")
-        await pilot.press("escape")  # Esc leaves the field for the table; the filter still runs
+        await pilot.press("s", *"F003", "enter")
         assert app.focused is grid
-        await wait(pilot, lambda: pane.indices is not None)
-        assert pane.page == 0 and grid.row_count == len(range(3, total, 7))
+        await wait(pilot, lambda: pane.browser.indices is not None)
+        assert pane.browser.page == 0 and grid.row_count == len(range(3, total, 7))
         assert all(grid.get_row_at(i)[2].plain == "F003" for i in range(grid.row_count))
+        await pilot.press("s", "escape")  # Esc clears the filter (issue 14 item 11) and goes to the table
+        assert app.focused is grid and pane.browser.indices is None
+        assert pane.browser.filter_input.value == "" and grid.row_count == PAGE_SIZE
 
 
 async def test_hostile_cells_are_plain_text(profile, secure, tmp_path):
@@ -450,11 +428,11 @@ async def test_hostile_cells_are_plain_text(profile, secure, tmp_path):
         entries = pane.query_one("#fb-entries")
         entries.focus()
         await pilot.press("down")
-        await wait(pilot, lambda: pane.entry_name == "lang.csv" and pane.current_view().table is not None)
+        await wait(pilot, lambda: pane.browser.entry_name == "lang.csv" and pane.current_view().table is not None)
         await pilot.pause(0.05)
         assert grid_rows(pane)[0][2] == "A" * 39 + "…"
         await pilot.press("down")
-        await wait(pilot, lambda: pane.entry_name == "cp1252.csv" and pane.current_view().table is not None)
+        await wait(pilot, lambda: pane.browser.entry_name == "cp1252.csv" and pane.current_view().table is not None)
         await pilot.pause(0.05)
         assert grid_rows(pane)[0][2] == "Bjørn Ærlig – «sitat»"
         assert app.is_running
@@ -475,14 +453,14 @@ async def test_export_outside_the_secure_directory_is_refused(profile, secure, t
         await open_selected(pilot, app, None)
         for target in (outside / "x", escape_link / "x"):
             await pilot.press("e")
-            await wait(pilot, lambda: isinstance(app.screen, ExportPrompt))
+            await wait(pilot, lambda: isinstance(app.screen, ExportDialog))
             app.screen.query_one("#export-path").value = str(target)
             await pilot.press("enter")
             await wait(pilot, lambda: "utenfor den sikre mappen" in status(app))
             assert "Ikke eksportert" in status(app)
             pane.status("")
         await pilot.press("e")
-        await wait(pilot, lambda: isinstance(app.screen, ExportPrompt))
+        await wait(pilot, lambda: isinstance(app.screen, ExportDialog))
         await pilot.press("escape")
         await wait(pilot, lambda: app.screen is pane)
         assert "Ingenting eksportert" in status(app)
@@ -521,11 +499,11 @@ async def test_gateway_wrong_password_then_right(profile, gateway, secure, tmp_p
         assert prompt.query_one("#prompt-password").value == "" and app.screen is prompt
         assert not pane.fetching
         await fill_and_enter(pilot, app, "#prompt-password", GW_PASSWORD)
-        await wait(pilot, lambda: not pane.fetching and len(pane.local) == 2)
-        names = sorted(p.name for p in (secure / "feedback").iterdir())
-        assert FEEDBACK_NAME in names and any(n.startswith("filsluse-") for n in names)  # a made-up safe name
-        shown = [pane.query_one("#fb-zips").get_row_at(i)[4].plain for i in range(2)]
-        assert "\x1b" not in str(shown)
+        await wait(pilot, lambda: not pane.fetching and len(pane.local) == 1)
+        assert sorted(p.name for p in (secure / "feedback").iterdir()) == [FEEDBACK_NAME]  # the other is not ours
+        assert "1 fil ble ikke hentet" in status(app) and "navnet til en tilbakemelding" in status(app)
+        shown = [pane.query_one("#fb-zips").get_row_at(i)[4].plain for i in range(2)]  # the other stays listed, remote
+        assert "\x1b" not in str(shown) and pane.query_one("#fb-zips").get_row_at(1)[1].plain == "filsluse"
     assert gateway.users[USER.casefold()].failed_logins == 0
 
 
@@ -563,12 +541,12 @@ async def test_gateway_demands_a_new_password(profile, gateway, secure, tmp_path
     assert not gateway.users[USER.casefold()].force_change_password
 
 
-async def test_fetch_against_a_hostile_gateway_and_cancel(server, profile, secure, tmp_path):
+async def test_fetch_against_a_hostile_gateway_and_cancel(gateway_server, profile, secure, tmp_path):
     """A wrong SHA-1 is discarded and named; a dripping download stops at «c» and leaves no
     temp file; a server error with markup and escapes is shown as plain text."""
     from fault_gateway import FaultGateway
 
-    holder, _running = server
+    holder, _running = gateway_server
     fault = FaultGateway()
     holder.target = fault.app
     fault.add("11", FEEDBACK_NAME, feedback_zip(), fault="wrong_sha1")
@@ -585,7 +563,7 @@ async def test_fetch_against_a_hostile_gateway_and_cancel(server, profile, secur
         await pilot.press("c")
         await wait(pilot, lambda: not pane.fetching, limit=10)
         shown = status(app)
-        assert "SHA-1-summen stemmer ikke" in shown and "Avbrutt" in shown
+        assert "SHA-1-summen stemmer ikke" in shown and "avbrutt" in shown.lower()
         assert not (secure / "feedback").exists() or list((secure / "feedback").iterdir()) == []
         assert fault.calls["patch"] == 0  # nothing fetched, nothing marked
         fault.list_mode = "error"
@@ -603,7 +581,7 @@ async def test_every_action_is_in_the_palette(profile, tmp_path):
     async with app.run_test(size=(80, 24)):
         pane = _pane(app)
         commands = list(pane.palette_commands())
-        bound = {binding.action for binding in FeedbackScreen.BINDINGS} - {"leave_filter"}
+        bound = {binding.action for binding in FeedbackScreen.BINDINGS} - {"clear_filter"}
         assert {command.callback.__name__.removeprefix("action_") for command in commands} >= bound
         assert all(command.title and command.help for command in commands)
 
@@ -703,3 +681,106 @@ def test_snapshots_hold_no_secret():
         data = path.read_bytes()
         for canary in (PIN_CANARY, GW_PASSWORD, FNR_CANARY):
             assert canary.encode() not in data, f"{canary} in {path}"
+
+
+async def test_the_gateway_password_may_never_be_the_pin(profile, gateway, secure, tmp_path):
+    """Issue 11 item 15: a hostile gateway must not learn the zip password. The PIN typed as the
+    gateway password, or chosen as the new one, is refused before anything is sent."""
+    gateway.add_user(USER, GW_PASSWORD, force_change_password=True)
+    app = make_app(profile, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.remember_pin(Secret(PIN_CANARY))
+        pane = _pane(app)
+        await wait(pilot, lambda: pane.listed)
+        await pilot.press("h")
+        await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog))
+        prompt = app.screen
+        before = len(gateway.requests)
+        await fill_and_enter(pilot, app, "#prompt-password", PIN_CANARY)
+        await wait(pilot, lambda: "pin" in text(prompt.query_one("#prompt-error")).lower())
+        assert len(gateway.requests) == before and app.screen is prompt
+        await fill_and_enter(pilot, app, "#prompt-password", GW_PASSWORD)
+        await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog) and app.screen.query("#prompt-new"))
+        prompt = app.screen
+        before = len(gateway.requests)
+        prompt.query_one("#prompt-password").value = GW_PASSWORD
+        prompt.query_one("#prompt-new").value = PIN_CANARY
+        await fill_and_enter(pilot, app, "#prompt-again", PIN_CANARY)
+        assert "pin" in text(prompt.query_one("#prompt-error")).lower()
+        assert len(gateway.requests) == before
+
+
+async def test_arrows_work_at_once_and_enter_opens_the_whole_row(profile, secure, tmp_path):
+    """Issue 14 items 4 and 11: after opening, ↓ moves in the table without Tab; Enter on a row
+    shows every column, SSB's long message uncut; wide control tables are read the same way."""
+    from iplos_tui.dialogs.row_view import RowDialog
+
+    message = "Mer enn 168 timer per uke er registrert for tjenesten; kontroller vedtaket og rett timetallet i fagsystemet før ny innsending"
+    wide = ";".join(f"kolonne{i}" for i in range(30)) + "\r\n" + ";".join(str(i * 11) for i in range(30)) + "\r\n"
+    put_local(secure, FEEDBACK_NAME, feedback_zip(**{
+        "feilliste.csv": f"lokal_id;regel;alvorlighet;melding\r\nP1;F001;feil;kort\r\nP2;F014;advarsel;{message}\r\n".encode(),
+        "kontrolltabeller.csv": wide.encode(),
+    }))
+    app = make_app(profile, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.remember_pin(Secret(PIN_CANARY))
+        pane = _pane(app)
+        await wait(pilot, lambda: pane.query_one("#fb-zips").row_count == 1)
+        await open_selected(pilot, app, None)
+        grid = pane.query_one("#fb-table")
+        assert app.focused is grid
+        await pilot.press("down")
+        assert grid.cursor_row == 1
+        await pilot.press("enter")
+        await wait(pilot, lambda: isinstance(app.screen, RowDialog))
+        shown = "\n".join(str(w.render()) for w in app.screen.query(".row-value"))
+        assert "fagsystemet før ny innsending" in shown.replace("\n", " ") and "…" not in shown
+        await pilot.press("escape")
+        await wait(pilot, lambda: app.screen is pane)
+        pane.query_one("#fb-entries").move_cursor(row=1)
+        await wait(pilot, lambda: pane.browser.entry_name == "kontrolltabeller.csv")
+        grid.focus()
+        await pilot.press("enter")
+        await wait(pilot, lambda: isinstance(app.screen, RowDialog))
+        labels = [str(w.render()) for w in app.screen.query(".row-label")]
+        assert labels[-1] == "kolonne29" and str(app.screen.query(".row-value")[-1].render()) == "319"
+
+
+async def test_deleting_a_zip_with_an_export_says_so_and_offers_the_choice(profile, secure, tmp_path):
+    """Issue 14 item 21: the dialog names the export folder; «a» deletes both, «j» the zip only."""
+    zip_path = put_local(secure, FEEDBACK_NAME, feedback_zip())
+    export = secure / "feedback" / FEEDBACK_NAME.removesuffix(".zip")
+    export.mkdir(mode=0o700)
+    (export / "feilliste.csv").write_bytes(FEILLISTE)
+    app = make_app(profile, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = _pane(app)
+        await wait(pilot, lambda: pane.query_one("#fb-zips").row_count == 1)
+        await pilot.press("d")
+        await wait(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        body = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "eksportert mappe" in body and FEEDBACK_NAME.removesuffix(".zip") in body
+        assert app.focused is app.screen.query_one("#confirm-no")
+        await pilot.press("a")
+        await wait(pilot, lambda: not zip_path.exists())
+        await wait(pilot, lambda: not export.exists())
+
+
+async def test_a_dripping_gateway_ends_the_fetch_with_a_message(profile, secure, tmp_path, tls):
+    """Issue 11 item 6 in the TUI's worker: the request deadline holds there too; the pane can
+    fetch again afterwards."""
+    from tests.support.gateway import DripServer
+
+    server = DripServer(tls, b"HTTP/1.1 200 OK\r\n", b"X-Slow: aaaaaaaa\r\n", interval=0.2)
+    try:
+        app = make_app(profile.replace(gateway_url=server.url, gateway_request_timeout=1.5), tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            pane = _pane(app)
+            await pilot.press("h")
+            await wait(pilot, lambda: isinstance(app.screen, SecretPromptDialog))
+            prompt = app.screen
+            await fill_and_enter(pilot, app, "#prompt-password", "anything1")
+            await wait(pilot, lambda: "1,5 s" in text(prompt.query_one("#prompt-error")), limit=30)
+            assert not pane.fetching and pane.check_action("fetch", ()) is True
+    finally:
+        server.close()

@@ -34,6 +34,6 @@ def journal_reveal_hook(secure_dir: Callable[[], Path]) -> Callable[[RevealEvent
                 uid=os.geteuid(),
             )
         except JournalError as exc:
-            raise OSError(exc.message) from None
+            raise OSError(exc.message()) from None
 
     return hook
