@@ -33,6 +33,7 @@ from iplos_tui.dialogs.export import ExportDialog
 from iplos_tui.dialogs.row_view import RowDialog
 from iplos_tui.dialogs.secret_prompt import SecretPromptDialog
 from iplos_tui.screens.base import PaneScreen
+from iplos_tui.screens.feedback_fetching import GatewayFetching, failure
 from iplos_tui.widgets.archive_browser import PAGE_SIZE, ArchiveBrowser
 from iplos_tui.widgets.feedback_files import FeedbackFileList, FileListState, ZipRow
 from iplos_tui.widgets.feedback_format import shown_path, tilde, tn
@@ -40,15 +41,7 @@ from iplos_tui.widgets.feedback_format import shown_path, tilde, tn
 __all__ = ["PAGE_SIZE", "FeedbackScreen"]
 
 
-def _failure(exc: BaseException) -> str:
-    from iplos_tui.core.errors import IplosError
-
-    if isinstance(exc, IplosError):
-        return exc.message()
-    return safe_text(f"{type(exc).__name__}: {exc}", one_line=True, limit=200)
-
-
-class FeedbackScreen(PaneScreen):
+class FeedbackScreen(GatewayFetching, PaneScreen):
     AUTO_FOCUS = "#fb-zips"
     DEFAULT_CSS = """
     FeedbackScreen #fb-archive { display: none; }
@@ -101,24 +94,6 @@ class FeedbackScreen(PaneScreen):
         attempt: int
         message: str
         kind: str
-
-    @dataclass
-    class LoginResult(Message):
-        attempt: int
-        error: str = ""
-        change: Any = None  # PasswordRequirements when the gateway wants a new password
-
-    @dataclass
-    class FetchProgress(Message):
-        text: str
-
-        def can_replace(self, message: Message) -> bool:
-            return isinstance(message, FeedbackScreen.FetchProgress)
-
-    @dataclass
-    class Fetched(Message):
-        attempt: int
-        result: Any  # FetchResult
 
     @dataclass
     class Revealed(Message):
@@ -350,7 +325,7 @@ class FeedbackScreen(PaneScreen):
             inspect_feedback(path, **self._where())
             error = ""
         except Exception as exc:  # noqa: BLE001 - shown, never a crash of the pane
-            error = _failure(exc)
+            error = failure(exc)
         self.post_message(self.Inspected(path, error))
 
     @on(Inspected)
@@ -418,7 +393,7 @@ class FeedbackScreen(PaneScreen):
         except Exception as exc:  # noqa: BLE001 - shown, never a crash of the pane
             if typed:
                 pin.clear()
-            self.post_message(self.OpenFailed(attempt, _failure(exc), exc.kind if isinstance(exc, FeedbackError) else "refused"))
+            self.post_message(self.OpenFailed(attempt, failure(exc), exc.kind if isinstance(exc, FeedbackError) else "refused"))
             return
         self.post_message(self.Opened(attempt, archive, pin if typed else None))
 
@@ -570,7 +545,7 @@ class FeedbackScreen(PaneScreen):
         except (OSError, UnsafePathError) as exc:
             paths, error = [], t("feedback_screen.export_failed", detail=safe_text(str(exc), one_line=True, limit=200))
         except Exception as exc:  # noqa: BLE001 - the core's refusals, said in words
-            paths, error = [], _failure(exc)
+            paths, error = [], failure(exc)
         self.post_message(self.Exported(paths, target, error))
 
     @on(Exported)
@@ -623,7 +598,7 @@ class FeedbackScreen(PaneScreen):
         except OSError as exc:
             error = t("feedback_screen.delete_failed", detail=safe_text(exc.strerror or str(exc), one_line=True))
         except Exception as exc:  # noqa: BLE001
-            error = _failure(exc)
+            error = failure(exc)
         self.post_message(self.Deleted(path, error))
 
     @on(Deleted)
@@ -634,175 +609,3 @@ class FeedbackScreen(PaneScreen):
             self.files.fresh.discard(message.path.name)
             self.status(t("feedback_screen.deleted", name=safe_text(message.path.name, one_line=True, limit=80)))
         self.refresh_local()
-
-    # --- the gateway -------------------------------------------------------------------------
-
-    def action_fetch(self) -> None:
-        self._fetch(all_files=False)
-
-    def action_fetch_all(self) -> None:
-        self._fetch(all_files=True)
-
-    def _fetch(self, *, all_files: bool) -> None:
-        if self.archive is not None or self.fetching:
-            return
-        profile = self.profile
-        if not profile.gateway_username:
-            self.status(t("gateway.no_username"), error=True)
-            return
-        if not str(profile.gateway_url).lower().startswith("https://"):
-            self.status(t("feedback_screen.gateway_not_https"), error=True)
-            return
-        row = self.selected_row()
-        wanted = frozenset({row.remote.id}) if row is not None and row.kind == "remote" else frozenset()
-        self._ask_password(all_files, wanted)
-
-    def _new_fetch(self, all_files: bool, wanted: frozenset[str]) -> Any:
-        from iplos_tui.core.feedback.fetch import FeedbackFetch, FetchOptions
-
-        return FeedbackFetch(
-            self.profile,
-            options=FetchOptions(all_files=all_files, only_ids=wanted),
-            pin=self.app.pin,  # type: ignore[attr-defined]  # never sent: the password may not be it
-            on_event=self._on_fetch_event,
-        )
-
-    def _ask_password(self, all_files: bool, wanted: frozenset[str], *, change: Any = None, error: str = "") -> None:
-        fetch = self._new_fetch(all_files, wanted)
-        profile = self.profile
-        lines = [t("feedback_screen.password_body", user=safe_text(profile.gateway_username, one_line=True, limit=60), url=safe_text(profile.gateway_url, one_line=True, limit=60))]
-        prefill = self._sandbox_secret("gateway_password") if change is None else ""
-        if change is None:
-            fields = [("password", t("feedback_screen.password_label"))]
-            lines.append(t("feedback_screen.password_not_stored"))
-        else:
-            fields = [
-                ("password", t("feedback_screen.password_current")),
-                ("new", t("feedback_screen.password_new")),
-                ("again", t("feedback_screen.password_again")),
-            ]
-            lines.append(t("feedback_screen.password_change_rules", min=max(6, change.minimum_length)))
-        if prefill:
-            lines.append(t("feedback_screen.prefilled_sandbox"))
-
-        def check(values: dict[str, str]) -> str:
-            from iplos_tui.core.gateway import GatewayError
-
-            if change is not None and values["new"] != values["again"]:
-                return t("feedback_screen.passwords_differ")
-            try:
-                fetch.check_passwords(Secret(values["password"]), Secret(values["new"]) if change is not None else None, change)
-            except GatewayError as exc:
-                return exc.message()
-            return ""
-
-        def submit(values: dict[str, Secret]) -> None:
-            if "again" in values:
-                values["again"].clear()
-            self._start_fetch(fetch, values["password"], values.get("new"), change)
-
-        self._fetch_args = (all_files, wanted)
-        title = t("feedback_screen.password_title" if change is None else "feedback_screen.password_change_title")
-        prompt = SecretPromptDialog(
-            title, lines, fields, t("feedback_screen.fetch"), submit,
-            check=check, prefill={"password": prefill} if prefill else None, error=error,
-        )
-        self._show_prompt(prompt)
-
-    def _start_fetch(self, fetch: Any, password: Secret, new_password: Secret | None, change: Any) -> None:
-        self._attempt += 1
-        self._fetch_attempt = self._attempt
-        self._cancel = threading.Event()
-        fetch.cancel = self._cancel
-        self.fetching = True
-        self.refresh_bindings()
-        self.status(t("feedback_screen.logging_in"))
-        self._fetch_worker(fetch, password, new_password, change, self._attempt)
-
-    def _on_fetch_event(self, event: Any) -> None:
-        """Called in the worker: core events become messages."""
-        from iplos_tui.core.feedback.fetch import FileStarted, Listed
-
-        if isinstance(event, Listed):
-            self.post_message(self.LoginResult(self._fetch_attempt))
-        elif isinstance(event, FileStarted):
-            self.post_message(self.FetchProgress(t("feedback_screen.downloading", n=event.number, total=event.total, name=event.name[:60])))
-
-    @work(thread=True, exclusive=True, group="feedback-gateway", exit_on_error=False)
-    def _fetch_worker(self, fetch: Any, password: Secret, new_password: Secret | None, change: Any, attempt: int) -> None:
-        from iplos_tui.core.gateway import PasswordChangeRequired
-
-        try:
-            result = fetch.run(password, new_password=new_password, requirements=change)
-        except PasswordChangeRequired as required:
-            self.post_message(self.LoginResult(attempt, required.message(), required.requirements))
-            return
-        except Exception as exc:  # noqa: BLE001 - login and setup failures are answered in the prompt
-            self.post_message(self.LoginResult(attempt, _failure(exc) or t("feedback_screen.login_failed")))
-            return
-        finally:
-            password.clear()
-            if new_password is not None:
-                new_password.clear()
-        self.post_message(self.Fetched(attempt, result))
-
-    @on(LoginResult)
-    def _login_result(self, message: LoginResult) -> None:
-        if message.error and message.attempt == self._fetch_attempt:
-            self.fetching = False  # the worker has ended
-            self.refresh_bindings()
-        if message.attempt != self._attempt:
-            return  # the prompt was cancelled meanwhile
-        if not message.error:
-            self._close_prompt()
-            self.status(t("feedback_screen.listing"))
-            return
-        if message.change is not None:
-            self._close_prompt()
-            all_files, wanted = self._fetch_args
-            self._ask_password(all_files, wanted, change=message.change, error=message.error)
-            return
-        if self._prompt is not None:
-            self._prompt.failed(message.error)
-        else:
-            self.status(message.error, error=True)
-
-    @on(FetchProgress)
-    def _fetch_progress(self, message: FetchProgress) -> None:
-        if self.fetching:
-            self.status(message.text)
-
-    @on(Fetched)
-    def _fetched(self, message: Fetched) -> None:
-        if message.attempt == self._fetch_attempt:
-            self.fetching = False
-        if message.attempt == self._attempt:
-            self._close_prompt()  # a failure right after the login ends here too
-        result = message.result
-        # whatever was fetched is on disk now, even after a cancel: show it
-        if result.listing is not None:
-            self.files.remote = result.listing.files
-            self.files.remote_checked = self.app.now()  # type: ignore[attr-defined]
-        for row in result.stored:
-            self.files.remote_done.add(row.file.id)
-            if row.file.is_new:
-                self.files.fresh.add(row.path.name)
-        texts = []
-        if result.stored:
-            texts.append(tn("feedback_screen.fetched", len(result.stored), path=shown_path(self.folder)))
-        elif result.listing is not None and result.error is None:
-            texts.append(tn("feedback_screen.fetched_none", len(result.listing.files)))
-        texts.extend(row.error for row in result.rows if row.error and row.error != (result.error.message() if result.error else None))
-        if result.skipped_summary():
-            texts.append(result.skipped_summary())
-        if result.error is not None:
-            from iplos_tui.core.errors import Cancelled
-
-            texts.append(t("feedback_screen.fetch_cancelled") if isinstance(result.error, Cancelled) else result.error.message())
-        self.status(" ".join(texts), error=bool(result.error or any(row.error for row in result.rows)))
-        self.refresh_local()
-
-    def action_cancel_fetch(self) -> None:
-        if self.fetching:
-            self._cancel.set()
-            self.status(t("feedback_screen.cancelling"))
