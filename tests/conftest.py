@@ -20,6 +20,9 @@ import pytest
 from iplos_tui.core import i18n
 from tests.support import is_loopback
 
+# the gateway fixtures (tls, gateway_server, gateway, faults) for every test that names them
+pytest_plugins = ["tests.support.gateway"]
+
 
 class NonLoopbackAccess(AssertionError):
     pass

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-from tests.support.gateway import gateway_server, tls  # noqa: F401
 from zipcraft import FEEDBACK_NAME, FEILLISTE, KONTROLL, PIN, aes_zip
 
 from iplos_tui.core import config as cfg

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyzipper
 import pytest
-from support.cli import child_env, iplos_command, run_iplos
+from tests.support.cli import child_env, iplos_command, run_iplos
 from zipcraft import FEEDBACK_NAME, FEILLISTE, KONTROLL, PIN, aes_zip
 
 from iplos_tui.core import config as cfg

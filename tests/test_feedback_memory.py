@@ -8,7 +8,7 @@ import json
 
 import pyzipper
 import pytest
-from support.cli import run_measured
+from tests.support.cli import run_measured
 from zipcraft import FEEDBACK_NAME, PIN, aes_zip
 
 from iplos_tui.core import config as cfg

@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from tests.support.gateway import GW_PASSWORD, USER, gateway, gateway_server, tls  # noqa: F401
+from tests.support.gateway import GW_PASSWORD, USER
 from zipcraft import (
     FEEDBACK_NAME,
     FEILLISTE,

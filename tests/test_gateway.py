@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.support.gateway import USER, gateway_server, tls  # noqa: F401
+from tests.support.gateway import USER
 
 from iplos_tui.sandbox.gateway import Gateway
 

@@ -9,7 +9,7 @@ import stat
 
 import pytest
 from fault_gateway import serve_in_thread
-from tests.support.gateway import GW_PASSWORD, USER, faults, gateway, gateway_server, tls  # noqa: F401
+from tests.support.gateway import GW_PASSWORD, USER
 
 from iplos_tui.core.gateway import (
     GatewayAuthError,
@@ -152,7 +152,7 @@ def test_short_token_lifetime_refreshes_before_calls(gateway, tls):
     gateway.token_lifetime = 5  # below the client's 30 s margin: every call refreshes first
     with client(gateway.url, tls) as gw:
         gw.login(USER, PASSWORD)
-        gw.list_files().files
+        gw.list_files()
     assert sum(1 for _, p in gateway.requests if p == "/api/v1/token") >= 2
 
 
@@ -302,7 +302,7 @@ def test_broken_listing_answers(faults, tls, mode, key):
     faults.list_mode = mode
     with logged_in(faults, tls) as gw:
         with pytest.raises(GatewayError) as info:
-            gw.list_files().files
+            gw.list_files()
     assert info.value.key == key
     assert is_safe(info.value.message())
 
@@ -312,7 +312,7 @@ def test_server_error_text_is_sanitised(faults, tls):
     faults.list_mode = "error"
     with logged_in(faults, tls) as gw:
         with pytest.raises(GatewayError) as info:
-            gw.list_files().files
+            gw.list_files()
     message = info.value.message()
     assert "\x1b" not in message and "\x9b" not in message and is_safe(message)
     assert "[@click=app.quit]" in message  # literal; the UI renders it as plain text
@@ -322,7 +322,7 @@ def test_endless_paging_is_bounded(faults, tls):
     faults.list_mode = "endless_pages"
     with logged_in(faults, tls, per_page=1000) as gw:
         with pytest.raises(GatewayError) as info:
-            gw.list_files().files
+            gw.list_files()
     assert info.value.key == "too_many_items"
     assert faults.calls["list"] <= 11
 

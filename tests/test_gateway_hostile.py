@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fault_gateway import FOLDER
 from tests.support.cli import child_env, iplos_command, run_iplos, run_measured
-from tests.support.gateway import DripServer, faults, gateway_server, tls, wait_for, write_gateway_config  # noqa: F401
+from tests.support.gateway import DripServer, wait_for, write_gateway_config
 
 from iplos_tui.core.exitcodes import ExitCode
 

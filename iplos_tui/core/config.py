@@ -207,9 +207,9 @@ def resolve_config_path(cli_path: str | os.PathLike[str] | None = None) -> tuple
 def _line_of(text: str, section: str, key: str | None) -> int | None:
     """The 1-based line of ``key`` inside ``[section]`` (or of the section header itself)."""
     current = None
-    header = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
+    header = re.compile(r"\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?")
     for number, line in enumerate(text.splitlines(), start=1):
-        match = header.match(line)
+        match = header.fullmatch(line)
         if match:
             current = match.group(1).strip().strip('"')
             if key is None and current == section:

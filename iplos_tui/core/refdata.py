@@ -46,7 +46,7 @@ ORGNR_RULES = ("must", "may", "must_not")
 UNITS = ("hours", "days", "none")
 
 _DATA = "iplos_tui.data"
-_KOMMUNER_FILE = re.compile(r"^kommuner_(\d{4})\.csv$")
+_KOMMUNER_FILE = re.compile(r"kommuner_(\d{4})\.csv")
 
 
 class UnsupportedYear(ValueError):
@@ -80,7 +80,7 @@ def _read_toml(name: str) -> dict[str, Any]:
 def _kommune_years() -> tuple[int, ...]:
     years = []
     for entry in resources.files(_DATA).iterdir():
-        match = _KOMMUNER_FILE.match(entry.name)
+        match = _KOMMUNER_FILE.fullmatch(entry.name)
         if match:
             years.append(int(match.group(1)))
     return tuple(sorted(years))

@@ -59,7 +59,7 @@ def diagnostic_context() -> ssl.SSLContext:
     return context
 
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def normalise_pin(pin: str) -> str | None:
@@ -71,7 +71,7 @@ def normalise_pin(pin: str) -> str | None:
             text = text[len(prefix) :]
             break
     compact = re.sub(r"[\s:]", "", text).lower()
-    if _HEX64.match(compact):
+    if _HEX64.fullmatch(compact):
         return compact
     try:
         raw = base64.b64decode(text.strip(), validate=True)

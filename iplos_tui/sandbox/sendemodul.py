@@ -346,7 +346,7 @@ class Sendemodul:
         if roles.count("identity") != 1 or roles.count("content") < 1 or len(roles) != roles.count("identity") + roles.count("content"):
             raise bad(t("sandbox.err_manifest_parts"))
         for part in manifest.parts:
-            if part.ciphertext_size < 0 or not HEX64_RE.match(part.ciphertext_sha256):
+            if part.ciphertext_size < 0 or not HEX64_RE.fullmatch(part.ciphertext_sha256):
                 raise bad(part.file)
         return Submission(
             key=key,

@@ -16,8 +16,8 @@ from iplos_tui.core.i18n import t
 
 MiB = 1024 * 1024
 DRAIN_LIMIT = 64 * MiB  # an early error reads (and drops) a body up to this size, so the client sees it
-KEY_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-HEX64_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+KEY_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+HEX64_RE = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class ProtocolError(Exception):
@@ -45,13 +45,13 @@ def bad_request(message_key: str = "sandbox.err_bad_request", **values: Any) -> 
 
 def sha256_header(request: Any) -> str:
     value = request.headers.get("content-sha256", "")
-    if not HEX64_RE.match(value):
+    if not HEX64_RE.fullmatch(value):
         raise bad_request("sandbox.err_sha_header")
     return value.lower()
 
 
 def check_key(request: Any, key: str) -> str:
-    if not KEY_RE.match(key):
+    if not KEY_RE.fullmatch(key):
         raise bad_request("sandbox.err_key")
     header = request.headers.get("idempotency-key")
     if header is None or header.lower() != key.lower():

@@ -160,7 +160,7 @@ def open_feedback(
     return FeedbackArchive(source=file_name, info=info, entries=entries)
 
 
-def _same_view(layout: ZipLayout, infos: list) -> bool:
+def _same_view(layout: ZipLayout, infos: list[Any]) -> bool:
     """pyzipper must read exactly the entries we checked (guards against parser differentials)."""
     if len(infos) != len(layout.entries):
         return False
@@ -177,6 +177,28 @@ def _same_view(layout: ZipLayout, infos: list) -> bool:
     return True
 
 
+class _Counted:
+    """One entry's decrypted chunks, counted (caps on what is produced) and hashed on the way."""
+
+    def __init__(self, cap: int, room: int, name: str, cancel: threading.Event | None) -> None:
+        self.cap, self.room, self.name, self.cancel = cap, room, name, cancel
+        self.size = 0
+        self.digest = hashlib.sha256()
+
+    def chunks(self, handle: Any) -> Iterator[bytes]:
+        while True:
+            if self.cancel is not None and self.cancel.is_set():
+                raise Cancelled()
+            chunk = handle.read(CHUNK)
+            if not chunk:
+                return
+            self.size += len(chunk)
+            if self.size > self.cap or self.size > self.room:
+                raise ZipRefusal("entry_too_large", self.name, size=self.size, limit=self.cap)
+            self.digest.update(chunk)
+            yield chunk
+
+
 def _decrypt_all(
     data: bytes, layout: ZipLayout, pwd: bytes, limits: ZipLimits, cancel: threading.Event | None,
     source: str, table_limits: TableLimits | None,
@@ -190,7 +212,7 @@ def _decrypt_all(
 
     results: list[FeedbackEntry] = []
     current: str | None = None
-    produced = {"total": 0}
+    produced = 0
     try:
         with pyzipper.AESZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
@@ -202,31 +224,16 @@ def _decrypt_all(
                 current = entry.name
                 # pyzipper stops at the declared size and silently drops the rest; let it run to
                 # our cap instead, and then require exactly the declared size.
-                cap = min(limits.max_entry_size, limits.max_total_size - produced["total"])
+                cap = min(limits.max_entry_size, limits.max_total_size - produced)
                 unbounded = copy.copy(info)
                 unbounded.file_size = cap + 1
-                digest = hashlib.sha256()
-                size = {"entry": 0}
-
-                def chunks(handle: Any, entry_name: str = entry.name, cap: int = cap) -> Iterator[bytes]:
-                    while True:
-                        if cancel is not None and cancel.is_set():
-                            raise Cancelled()
-                        chunk = handle.read(CHUNK)
-                        if not chunk:
-                            return
-                        size["entry"] += len(chunk)
-                        if size["entry"] > cap or produced["total"] + size["entry"] > limits.max_total_size:
-                            raise ZipRefusal("entry_too_large", entry_name, size=size["entry"], limit=cap)
-                        digest.update(chunk)
-                        yield chunk
-
+                counted = _Counted(cap, limits.max_total_size - produced, entry.name, cancel)
                 with archive.open(unbounded, pwd=pwd) as handle:
-                    stored, refusal = read_entry(chunks(handle), name=entry.name, source=source, limits=table_limits or DEFAULT_TABLE_LIMITS)
-                if size["entry"] != entry.file_size:
+                    stored, refusal = read_entry(counted.chunks(handle), name=entry.name, source=source, limits=table_limits or DEFAULT_TABLE_LIMITS)
+                if counted.size != entry.file_size:
                     raise WrongPinOrDamaged(entry.name)
-                produced["total"] += size["entry"]
-                results.append(FeedbackEntry(entry.name, size["entry"], digest.hexdigest(), stored, refusal))
+                produced += counted.size
+                results.append(FeedbackEntry(entry.name, counted.size, counted.digest.hexdigest(), stored, refusal))
     except (FeedbackError, Cancelled):
         raise
     except (RuntimeError, pyzipper.BadZipFile, zlib.error, EOFError, ValueError, struct.error, NotImplementedError, OverflowError, KeyError):

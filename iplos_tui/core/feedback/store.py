@@ -129,7 +129,7 @@ class LocalZip:
     def matches(self, kommunenr: str | None, bydel: str | None) -> bool:
         return matches_profile(self.info, kommunenr, bydel)
 
-    def to_json(self, kommunenr: str | None = None, bydel: str | None = None) -> dict:
+    def to_json(self, kommunenr: str | None = None, bydel: str | None = None) -> dict[str, Any]:
         return {
             "name": self.display_name,
             "path": safe_text(str(self.path), one_line=True),

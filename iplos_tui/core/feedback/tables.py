@@ -374,7 +374,7 @@ class Table:
     _counts: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
     counts_other: dict[str, int] = field(default_factory=dict)
     _starts: list[int] = field(default_factory=list, repr=False)
-    _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _cache: OrderedDict[int, list[list[str]]] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -481,7 +481,7 @@ class Table:
         """Findings per rule and per severity (empty when the table has no such column)."""
         return {key: dict(value) for key, value in self._counts.items()} or {"rule": {}, "severity": {}}
 
-    def search(self, text: str, *, cancel: threading.Event | None = None) -> array:
+    def search(self, text: str, *, cancel: threading.Event | None = None) -> array[int]:
         """Indexes of rows whose masked cells contain ``text`` (case-insensitive), in order."""
         needle = text.casefold()
         found = array("I")

@@ -384,8 +384,8 @@ class GatewayClient:
                 if total_seen > MAX_ITEMS:
                     raise GatewayError("too_many_items", limit=MAX_ITEMS)
                 yield item
-            paging = data.get("paging") if isinstance(data.get("paging"), dict) else {}
-            total_pages = as_int(paging.get("totalPages"))
+            paging = data.get("paging")
+            total_pages = as_int(paging.get("totalPages")) if isinstance(paging, dict) else None
             if not items or total_pages is None or page >= total_pages:
                 return
         raise GatewayError("too_many_items", limit=MAX_PAGES * self.per_page)

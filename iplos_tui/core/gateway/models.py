@@ -51,7 +51,7 @@ class GatewayUser:
     default_folder_id: int
 
     @classmethod
-    def from_json(cls, data: dict) -> GatewayUser:
+    def from_json(cls, data: dict[str, Any]) -> GatewayUser:
         return cls(
             id=as_str(data.get("id"), 128),
             username=as_str(data.get("username"), 256),
@@ -69,7 +69,7 @@ class GatewayFolder:
     path: str
 
     @classmethod
-    def from_json(cls, data: dict) -> GatewayFolder | None:
+    def from_json(cls, data: dict[str, Any]) -> GatewayFolder | None:
         folder_id = as_int(data.get("id"), minimum=1)
         if folder_id is None:
             return None

@@ -375,7 +375,7 @@ def http_get(ctx: Context, endpoint: Endpoint, deadline: float, *, path: str = "
         answer.error_kind = "closed"
         return answer
     lines = head.split(b"\r\n")
-    match = re.match(r"HTTP/(\d(?:\.\d)?) (\d{3})(?: (.*))?$", lines[0].decode("latin-1"))
+    match = re.fullmatch(r"HTTP/(\d(?:\.\d)?) (\d{3})(?: (.*))?", lines[0].decode("latin-1"))
     if not match:
         answer.error_kind, answer.error = "not_http", show(head[:60].decode("latin-1"), 80)
         return answer

@@ -54,14 +54,6 @@ def answer(data: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status, media_type=JSON_TYPE)
 
 
-def error(status: int, title: str, detail: str) -> JSONResponse:
-    return JSONResponse({"title": title, "detail": detail, "errorCode": status}, status_code=status, media_type=JSON_TYPE)
-
-
-def answer(data: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(data, status_code=status, media_type=JSON_TYPE)
-
-
 class MoveitEmulation:
     """Mixed into ``Gateway`` above ``GatewayStorage``: what MOVEit answers, from the state."""
 
