@@ -183,7 +183,8 @@ def run_show(args: argparse.Namespace) -> ExitCode:
 
 
 def _show_json(archive: Any, selected: Any) -> None:
-    """One JSON object; with an entry, its rows last and streamed (one row in memory at a time)."""
+    """One JSON object; with an entry, its rows streamed (one block in memory at a time), then
+    the counts made on the way."""
     info = archive.info
     head: dict[str, Any] = {
         "zip": archive.display_source,
@@ -195,19 +196,22 @@ def _show_json(archive: Any, selected: Any) -> None:
     if selected is None:
         print(json.dumps(head, ensure_ascii=False, indent=2))
         return
-    head.update(entry=selected.name, encoding=selected.encoding, header=selected.header, counts=selected.counts(), masked_cells=selected.masked_cells)
+    head.update(entry=selected.name, encoding=selected.encoding, header=selected.header)
     text = json.dumps(head, ensure_ascii=False, indent=2)
     out = sys.stdout
     out.write(text[:-2] + ',\n  "rows": [')
-    _write_rows(out, selected.iter_rows())
-    out.write("\n  ]\n}\n")
+    _write_rows(out, selected.iter_rows())  # the counts are made on the way
+    tail = json.dumps({"counts": selected.counts(), "masked_cells": selected.masked_cells}, ensure_ascii=False, indent=2)
+    out.write("\n  ],\n" + tail[2:] + "\n")
     out.flush()
 
 
 def _write_rows(out: Any, rows: Iterable[list[str]]) -> None:
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every row
     separator = "\n    "
     for row in rows:
-        out.write(separator + json.dumps(row, ensure_ascii=False))
+        out.write(separator)
+        out.write(encode(row))
         separator = ",\n    "
 
 

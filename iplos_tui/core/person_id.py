@@ -35,15 +35,20 @@ BYTES_PATTERN = re.compile(
     rb"(?<![0-9])(?<!\xef\xbc[\x90-\x99])(?:" + _B_DIGIT + rb"{6}|" + _B_DIGIT + rb"{2}\." + _B_DIGIT + rb"{2}\." + _B_DIGIT + rb"{2})"
     + _B_SEP + rb"?" + _B_DIGIT + rb"{5}(?![0-9])(?!\xef\xbc[\x90-\x99])"
 )
-# For the byte scan's fast path: digits -> "0"; space, hyphen, "." and the bytes of the multi-byte
+# For the byte scans' fast path: digits -> "0"; space, hyphen, "." and the bytes of the multi-byte
 # separators (U+00A0, U+202F, U+2010, U+2011, U+2013, also as Windows-1252 bytes) -> "-";
-# everything else -> " ". Every shape
-# then holds eleven "0" in a row or "-00000", found at C speed; only those places reach the pattern.
+# everything else -> " ". Every ASCII-digit shape then holds one of the needles below (found at C
+# speed); only those places reach the pattern. A multi-byte separator maps to "--" or "---".
 _FAST_MAP = bytes(
     0x30 if 0x30 <= b <= 0x39 else 0x2D if b in (0x20, 0x2D, 0x2E, 0xC2, 0xE2, 0x80, 0xA0, 0xAF, 0x90, 0x91, 0x93, 0x96) else 0x20
     for b in range(256)
 )
 _NEEDLES = (b"0" * 11, b"-00000")
+# Every shape in that map: eleven "0"; or "0" + a separator + five "0" (which also covers the
+# dotted forms); a multi-byte separator gives "--" or "---" (searched only when such bytes occur).
+_SHAPE_NEEDLES = (b"0" * 11, b"0-00000")
+_WIDE_SEPARATOR_NEEDLES = (b"0--00000", b"0---00000")
+_WIDE_SEPARATOR_BYTES = (b"\xc2\xa0", b"\xe2\x80")
 _FULL_WIDTH_LEAD = b"\xef\xbc"
 _WINDOW = 12  # bytes a shape can start before the needle ("DD.MM.YY" + a 3-byte separator)
 
@@ -112,18 +117,23 @@ def first_valid_in_utf8(data: bytes | bytearray) -> int | None:
 
 
 def appears_in(data: bytes, encoding: str = "utf-8") -> bool:
-    """Whether encoded ``data`` holds any person-id shape (valid or not): the same needles as
-    ``first_valid_in_utf8``, each place checked with ``PATTERN`` on its decoded window."""
+    """Whether encoded ``data`` holds any person-id shape (valid or not). Exact needles for every
+    shape (few false places, so ordinary numbers like "rad 123456" cost nothing), each place
+    checked with ``PATTERN`` on its decoded window; full-width digits scan the whole text."""
     if encoding.startswith("utf-8") and _FULL_WIDTH_LEAD in data:
         return contains(data.decode("utf-8", "replace"))
     mapped = data.translate(_FAST_MAP)
-    for needle in _NEEDLES:
+    codec = "utf-8" if encoding.startswith("utf-8") else encoding
+    needles = _SHAPE_NEEDLES
+    if codec == "utf-8" and any(wide in data for wide in _WIDE_SEPARATOR_BYTES):
+        needles += _WIDE_SEPARATOR_NEEDLES
+    for needle in needles:
         position = mapped.find(needle)
         while position >= 0:
-            window = data[max(0, position - _WINDOW) : position + len(needle) + 3]
-            if contains(window.decode(encoding if not encoding.startswith("utf-8") else "utf-8", "replace")):
+            window = data[max(0, position - 9) : position + len(needle) + 3]
+            if contains(window.decode(codec, "replace")):
                 return True
-            position = mapped.find(needle, position + len(needle))
+            position = mapped.find(needle, position + 1)
     return False
 
 

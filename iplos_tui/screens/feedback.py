@@ -390,6 +390,9 @@ class FeedbackScreen(GatewayFetching, PaneScreen):
 
         try:
             archive = open_feedback(path, pin, **self._where(), cancel=cancel)
+            for entry in archive.entries:  # counted here, so the pane never counts on its event loop
+                if entry.table_error is None:
+                    entry.stored.counts()
         except Exception as exc:  # noqa: BLE001 - shown, never a crash of the pane
             if typed:
                 pin.clear()

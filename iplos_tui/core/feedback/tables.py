@@ -29,10 +29,11 @@ import itertools
 import threading
 import zlib
 from array import array
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import itemgetter
 
 from iplos_tui.core import person_id
 from iplos_tui.core.feedback.errors import FeedbackError
@@ -183,10 +184,6 @@ def _records(text: str) -> list[list[str]]:
         return [line.rstrip("\r").split(DELIMITER) for line in text.split("\n")]
 
 
-def _widest_line(raw: bytes) -> int:
-    return max(map(bytes.count, raw.split(b"\n"), repeat(b";")), default=0) + 1
-
-
 # ---- the pass -------------------------------------------------------------------------------
 
 
@@ -197,6 +194,7 @@ class _Block:
     data: bytes  # zlib: the entry's bytes of these records, exactly
     header: bool = False  # its first non-blank record is the table's header
     clean: bool = False  # nothing in it needs safe_text
+    ids: bool = True  # it may hold a person id (False: masking can be skipped)
 
 
 def _column(header: Sequence[str], candidates: Sequence[str]) -> int | None:
@@ -221,16 +219,19 @@ class _Counter:
         index = self.index
         if index is None:
             return
+        try:
+            counted = Counter(map(itemgetter(index), rows))  # one C loop for the usual case
+        except IndexError:  # a short row: its value is ""
+            counted = Counter(row[index] if index < len(row) else "" for row in rows)
         raw = self.raw
         room = self.limits.max_count_keys
-        for row in rows:
-            value = row[index] if index < len(row) else ""
+        for value, count in counted.items():
             if value in raw:
-                raw[value] += 1
+                raw[value] += count
             elif len(raw) < room:
-                raw[value] = 1
+                raw[value] = count
             else:
-                self.other += 1
+                self.other += count
 
     def sorted(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -242,7 +243,9 @@ class _Counter:
 
 
 class _Pass:
-    """One pass over an entry: blocks, header, counts, masked cells."""
+    """One pass over an entry: its blocks, the header and the row count. Quote-free blocks are
+    counted by their line ends (C speed); a block with quotes is read by csv. Findings per rule
+    and severity and the masked cells are counted when first asked for (``_Counts``)."""
 
     def __init__(self, encoding: str, limits: TableLimits) -> None:
         self.encoding = encoding
@@ -250,9 +253,6 @@ class _Pass:
         self.changed = False
         self.header: list[str] | None = None
         self.rows = 0
-        self.masked = 0
-        self.rule = _Counter(None, limits)
-        self.severity = _Counter(None, limits)
 
     def decode(self, raw: bytes, first: bool) -> str:
         while True:
@@ -263,29 +263,57 @@ class _Pass:
                 self.changed = True
 
     def block(self, raw: bytes, first: bool) -> _Block:
-        if _widest_line(raw) > self.limits.max_columns:
-            raise TableRefusal("too_many_columns", self.rows + 1, self.limits.max_columns)
         text = self.decode(raw, first)
         return self.add(text, raw, zlib.compress(raw, 1))
 
+    def _too_wide(self, widest: int) -> None:
+        if widest > self.limits.max_columns:
+            raise TableRefusal("too_many_columns", self.rows + 1, self.limits.max_columns)
+
     def add(self, text: str, raw: bytes, packed: bytes) -> _Block:
-        """Count one block's records; ``text`` is ``raw`` decoded, ``packed`` it compressed."""
-        records = [r for r in _records(text) if r and r != [""]]
+        """Take one block; ``text`` is ``raw`` decoded, ``packed`` it compressed."""
         has_header = False
-        if self.header is None and records:
-            self.header = [person_id.mask(h) for h in _clean_row(records.pop(0))]
-            self.rule = _Counter(_column(self.header, RULE_COLUMNS), self.limits)
-            self.severity = _Counter(_column(self.header, SEVERITY_COLUMNS), self.limits)
-            has_header = True
+        if '"' not in text and text.count("\r") == text.count("\r\n"):  # csv would give one record per line
+            lines = text.split("\n")
+            if max(map(len, lines), default=0) > self.limits.max_columns:  # only a long line can be too wide
+                self._too_wide(max(map(str.count, lines, repeat(";")), default=0) + 1)
+            rows = len(lines) - lines.count("") - lines.count("\r")
+            if self.header is None and rows:
+                first = next(line for line in lines if line not in ("", "\r"))
+                self._take_header(first.removesuffix("\r").split(DELIMITER))
+                has_header, rows = True, rows - 1
+        else:
+            records = [r for r in _records(text) if r and r != [""]]
+            self._too_wide(max(map(len, records), default=0))
+            if self.header is None and records:
+                self._take_header(records[0])
+                has_header = True
+            rows = len(records) - has_header
         first_row = self.rows
-        self.rows += len(records)
+        self.rows += rows
         if self.rows > self.limits.max_rows:
             raise TableRefusal("too_many_rows", self.limits.max_rows + 1, self.limits.max_rows)
-        self.rule.add_rows(records)
-        self.severity.add_rows(records)
-        if person_id.appears_in(raw, self.encoding):
-            self.masked += sum(_mask_row(_clean_row(row))[1] for row in records)
-        return _Block(first_row, len(records), packed, has_header, _NEEDS_CLEANING.search(text) is None)  # type: ignore[attr-defined]
+        ids = person_id.appears_in(raw, self.encoding)
+        return _Block(first_row, rows, packed, has_header, _NEEDS_CLEANING.search(text) is None, ids)  # type: ignore[attr-defined]
+
+    def _take_header(self, record: list[str]) -> None:
+        self.header = [person_id.mask(h) for h in _clean_row(record)]
+
+
+class _Counts:
+    """Findings per rule and per severity, and the cells holding a person id, counted over the
+    cleaned rows block by block (when first asked for, or while the rows stream out)."""
+
+    def __init__(self, header: Sequence[str], limits: TableLimits) -> None:
+        self.rule = _Counter(_column(header, RULE_COLUMNS), limits)
+        self.severity = _Counter(_column(header, SEVERITY_COLUMNS), limits)
+        self.masked = 0
+
+    def add(self, rows: Sequence[list[str]], ids: bool) -> None:
+        self.rule.add_rows(rows)
+        self.severity.add_rows(rows)
+        if ids:
+            self.masked += sum(_mask_row(row)[1] for row in rows)
 
 
 def read_entry(chunks: Iterable[bytes], *, name: str = "", source: str = "", limits: TableLimits = DEFAULT_TABLE_LIMITS) -> tuple[Table, TableRefusal | None]:
@@ -307,11 +335,10 @@ def read_entry(chunks: Iterable[bytes], *, name: str = "", source: str = "", lim
         blocks.append(_Block(0, 0, zlib.compress(raw, 1)))  # kept as bytes only
     table = Table(safe_text(name, one_line=True), safe_text(source, one_line=True), state.encoding, tuple(blocks), limits)
     if refusal is None:
-        if state.changed:  # counted partly under UTF-8 before it turned out to be something else
-            state = table._recount()
-        table._take(state)
-    else:
-        table.encoding = state.encoding
+        if state.changed:  # read partly as UTF-8 before it turned out to be something else
+            state = table._reread()
+        table.header = state.header or []
+        table.row_count = state.rows
     return table, refusal
 
 
@@ -370,9 +397,7 @@ class Table:
     limits: TableLimits = field(default=DEFAULT_TABLE_LIMITS, repr=False)
     header: list[str] = field(default_factory=list)  # sanitised, masked
     row_count: int = 0
-    masked_cells: int = 0
-    _counts: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
-    counts_other: dict[str, int] = field(default_factory=dict)
+    _counted: _Counts | None = field(default=None, repr=False)
     _starts: list[int] = field(default_factory=list, repr=False)
     _cache: OrderedDict[int, list[list[str]]] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -380,14 +405,7 @@ class Table:
     def __post_init__(self) -> None:
         self._starts = [block.first_row for block in self.blocks]
 
-    def _take(self, state: _Pass) -> None:
-        self.header = state.header or []
-        self.row_count = state.rows
-        self.masked_cells = state.masked
-        self._counts = {"rule": state.rule.sorted(), "severity": state.severity.sorted()}
-        self.counts_other = {"rule": state.rule.other, "severity": state.severity.other}
-
-    def _recount(self) -> _Pass:
+    def _reread(self) -> _Pass:
         state = _Pass(self.encoding, self.limits)
         blocks = []
         for number, block in enumerate(self.blocks):
@@ -396,6 +414,26 @@ class Table:
         self.blocks = tuple(blocks)
         self._starts = [block.first_row for block in self.blocks]
         return state
+
+    def _counts(self) -> _Counts:
+        if self._counted is None:
+            counts = _Counts(self.header, self.limits)
+            for number, block in enumerate(self.blocks):
+                if block.rows:
+                    counts.add(self._block_rows(number), block.ids)
+            self._counted = counts
+        return self._counted
+
+    @property
+    def masked_cells(self) -> int:
+        """How many cells hold a person id (masked unless revealed)."""
+        return self._counts().masked
+
+    @property
+    def counts_other(self) -> dict[str, int]:
+        """Findings whose value was beyond ``max_count_keys`` distinct values, per column."""
+        counts = self._counts()
+        return {"rule": counts.rule.other, "severity": counts.severity.other}
 
     def __len__(self) -> int:
         return self.row_count
@@ -433,8 +471,8 @@ class Table:
     def _block_of(self, row: int) -> int:
         return bisect.bisect_right(self._starts, row) - 1
 
-    def _shown(self, row: list[str], revealed: bool, cell_limit: int | None) -> list[str]:
-        out = row if revealed else _mask_row(row)[0]
+    def _shown(self, row: list[str], revealed: bool, cell_limit: int | None, ids: bool = True) -> list[str]:
+        out = row if revealed or not ids else _mask_row(row)[0]
         return [cut(cell, cell_limit) for cell in out] if cell_limit else list(out)
 
     def page(self, start: int = 0, stop: int | None = None, *, cell_limit: int | None = None, _revealed: bool = False) -> list[list[str]]:
@@ -450,7 +488,7 @@ class Table:
                 break
             rows = self._block_rows(number)
             for offset in range(row - block.first_row, min(block.rows, stop - block.first_row)):
-                out.append(self._shown(rows[offset], _revealed, cell_limit))
+                out.append(self._shown(rows[offset], _revealed, cell_limit, block.ids))
             row = block.first_row + block.rows
         return out
 
@@ -459,15 +497,26 @@ class Table:
         for row in indices:
             if 0 <= row < self.row_count:
                 number = self._block_of(row)
-                out.append(self._shown(self._block_rows(number)[row - self.blocks[number].first_row], _revealed, cell_limit))
+                block = self.blocks[number]
+                out.append(self._shown(self._block_rows(number)[row - block.first_row], _revealed, cell_limit, block.ids))
         return out
 
     def iter_rows(self, *, _revealed: bool = False) -> Iterator[list[str]]:
-        """Every row, masked, one block in memory at a time (``--json`` streams these)."""
+        """Every row, masked, one block in memory at a time (``--json`` streams these). When the
+        counts are not known yet, they are counted on the way (one parse for both)."""
+        counting = _Counts(self.header, self.limits) if self._counted is None else None
         for number, block in enumerate(self.blocks):
             if block.rows:
-                for row in self._block_rows(number):
-                    yield self._shown(row, _revealed, None)
+                rows = self._block_rows(number)
+                if counting is not None:
+                    counting.add(rows, block.ids)
+                if _revealed or not block.ids:
+                    yield from rows
+                else:
+                    for row in rows:
+                        yield _mask_row(row)[0]
+        if counting is not None and self._counted is None:
+            self._counted = counting
 
     def display_rows(self, limit: int = DISPLAY_CELL_LIMIT, start: int = 0, stop: int | None = None) -> list[list[str]]:
         return self.page(start, stop, cell_limit=limit)
@@ -479,7 +528,8 @@ class Table:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Findings per rule and per severity (empty when the table has no such column)."""
-        return {key: dict(value) for key, value in self._counts.items()} or {"rule": {}, "severity": {}}
+        counts = self._counts()
+        return {"rule": counts.rule.sorted(), "severity": counts.severity.sorted()}
 
     def search(self, text: str, *, cancel: threading.Event | None = None) -> array[int]:
         """Indexes of rows whose masked cells contain ``text`` (case-insensitive), in order."""
@@ -489,7 +539,8 @@ class Table:
             if cancel is not None and cancel.is_set():
                 break
             for offset, row in enumerate(self._block_rows(number)):
-                if any(needle in cell.casefold() for cell in _mask_row(row)[0]):
+                cells = _mask_row(row)[0] if block.ids else row
+                if any(needle in cell.casefold() for cell in cells):
                     found.append(block.first_row + offset)
         return found
 
