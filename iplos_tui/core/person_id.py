@@ -124,7 +124,7 @@ def appears_in(data: bytes, encoding: str = "utf-8") -> bool:
         return contains(data.decode("utf-8", "replace"))
     mapped = data.translate(_FAST_MAP)
     codec = "utf-8" if encoding.startswith("utf-8") else encoding
-    needles = _SHAPE_NEEDLES
+    needles: tuple[bytes, ...] = _SHAPE_NEEDLES
     if codec == "utf-8" and any(wide in data for wide in _WIDE_SEPARATOR_BYTES):
         needles += _WIDE_SEPARATOR_NEEDLES
     for needle in needles:
