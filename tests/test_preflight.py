@@ -547,7 +547,7 @@ def test_unknown_check_id_is_refused(valid_profile):
 
 
 def test_bad_urls_fail_without_network(valid_profile):
-    profile = valid_profile.replace(sendemodul_url="http://iplos.test/", feedback_url="https:///nohost")
+    profile = valid_profile.replace(sendemodul_url="http://iplos.test/", gateway_url="https:///nohost")
     results = by_id(preflight.run_checks(profile, only=["dns", "tcp", "tls", "http", "feedback_gateway"], resolver=resolver({})))
     assert all(r.status == "fail" for r in results.values())
     assert "https://" in results["dns"].detail
