@@ -20,8 +20,9 @@ import pytest
 from iplos_tui.core import i18n
 from tests.support import is_loopback
 
-# the gateway fixtures (tls, gateway_server, gateway, faults) for every test that names them
-pytest_plugins = ["tests.support.gateway"]
+# shared fixtures for every test that names them: the gateway's (tls, gateway_server, gateway,
+# faults) and a saved profile for `iplos --config` (config)
+pytest_plugins = ["tests.support.gateway", "tests.support.cli"]
 
 
 class NonLoopbackAccess(AssertionError):

@@ -37,14 +37,6 @@ def assert_no_leak(result, *secrets):
 
 
 @pytest.fixture
-def config(tmp_path, valid_profile):
-    path = tmp_path / "conf" / "config.toml"
-    path.parent.mkdir(mode=0o700)
-    cfg.save_profile(valid_profile, path)
-    return path
-
-
-@pytest.fixture
 def feedback_zip(valid_profile):
     folder = valid_profile.secure_dir / "feedback"
     folder.mkdir(mode=0o700)

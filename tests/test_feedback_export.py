@@ -15,17 +15,8 @@ import pytest
 from tests.support.cli import child_env, iplos_command, run_iplos
 from zipcraft import FEEDBACK_NAME, FEILLISTE, KONTROLL, PIN, aes_zip
 
-from iplos_tui.core import config as cfg
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.journal import JOURNAL_FILE
-
-
-@pytest.fixture
-def config(tmp_path, valid_profile):
-    path = tmp_path / "conf" / "config.toml"
-    path.parent.mkdir(mode=0o700)
-    cfg.save_profile(valid_profile, path)
-    return path
 
 
 def put_zip(secure: Path, entries, name: str = FEEDBACK_NAME, **kw) -> Path:

@@ -7,23 +7,13 @@ from __future__ import annotations
 import json
 
 import pyzipper
-import pytest
 from tests.support.cli import run_measured
 from zipcraft import FEEDBACK_NAME, PIN, aes_zip
 
-from iplos_tui.core import config as cfg
 from iplos_tui.core.exitcodes import ExitCode
 
 MiB = 1024 * 1024
 PEAK_LIMIT = 128 * MiB  # the goal of issue 15 for a 60 MB error list; these entries are smaller
-
-
-@pytest.fixture
-def config(tmp_path, valid_profile):
-    path = tmp_path / "conf" / "config.toml"
-    path.parent.mkdir(mode=0o700)
-    cfg.save_profile(valid_profile, path)
-    return path
 
 
 def put(valid_profile, entry: bytes):

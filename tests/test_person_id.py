@@ -11,7 +11,6 @@ import pytest
 from tests.support.cli import run_iplos
 from zipcraft import FEEDBACK_NAME, PIN, aes_zip
 
-from iplos_tui.core import config as cfg
 from iplos_tui.core.exitcodes import ExitCode
 
 VALID = "01812000051"  # synthetic, valid check digits
@@ -23,14 +22,6 @@ SHAPES = [
     VALID.translate(str.maketrans("0123456789", "０１２３４５６７８９")),  # full-width digits
     "018120\u00a000051",  # a no-break space
 ]
-
-
-@pytest.fixture
-def config(tmp_path, valid_profile):
-    path = tmp_path / "conf" / "config.toml"
-    path.parent.mkdir(mode=0o700)
-    cfg.save_profile(valid_profile, path)
-    return path
 
 
 def test_every_shape_is_masked_in_the_feedback_cli(config, valid_profile):

@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 
 @dataclass
 class Finished:
@@ -109,3 +111,14 @@ def _communicate(command: list[str], stdin: str | None, timeout: float) -> Finis
         b"".join(chunks[process.stderr.fileno()]).decode("utf-8", "replace"),
         0,
     )
+
+
+@pytest.fixture
+def config(tmp_path, valid_profile) -> Path:
+    """The test's profile saved as a config file (0600 in a 0700 folder) for ``iplos --config``."""
+    from iplos_tui.core import config as cfg
+
+    path = tmp_path / "conf" / "config.toml"
+    path.parent.mkdir(mode=0o700)
+    cfg.save_profile(valid_profile, path)
+    return path

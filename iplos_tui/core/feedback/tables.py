@@ -91,8 +91,10 @@ def _char_class(codes: object) -> object:
 
 
 # Everything safe_text(one_line=True) would change; most cells hold none of it, and calling
-# safe_text on millions of plain cells costs seconds.
+# safe_text on millions of plain cells costs seconds. A block's line ends are no cells' content
+# unless a cell is quoted, so a block without quotes is checked without them.
 _NEEDS_CLEANING = _char_class(_ONE_LINE)
+_NEEDS_CLEANING_BETWEEN_LINES = _char_class({code: value for code, value in _ONE_LINE.items() if code not in (0x0A, 0x0D)})
 
 
 def _clean(cell: str) -> str:
@@ -294,7 +296,8 @@ class _Pass:
         if self.rows > self.limits.max_rows:
             raise TableRefusal("too_many_rows", self.limits.max_rows + 1, self.limits.max_rows)
         ids = person_id.appears_in(raw, self.encoding)
-        return _Block(first_row, rows, packed, has_header, _NEEDS_CLEANING.search(text) is None, ids)  # type: ignore[attr-defined]
+        clean = '"' not in text and _NEEDS_CLEANING_BETWEEN_LINES.search(text) is None  # type: ignore[attr-defined]
+        return _Block(first_row, rows, packed, has_header, clean, ids)
 
     def _take_header(self, record: list[str]) -> None:
         self.header = [person_id.mask(h) for h in _clean_row(record)]
