@@ -1,4 +1,4 @@
-"""A MOVEit-shaped gateway that misbehaves on purpose, for the filsluse client's tests.
+"""A MOVEit-shaped gateway that misbehaves on purpose, for the gateway client's tests.
 
 Served by the same uvicorn-over-TLS runner as the sandbox. Each file carries a ``fault``:
 ``wrong_sha1``, ``truncated`` (Content-Length promised, connection dropped halfway),

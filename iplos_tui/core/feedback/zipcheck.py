@@ -167,8 +167,8 @@ def _name_key(name: str) -> str:
     return unicodedata.normalize("NFC", name.rstrip("/")).casefold()
 
 
-def inspect_zip(data: bytes, limits: ZipLimits = DEFAULT_LIMITS) -> ZipLayout:
-    """Check the archive's structure against ``limits``; return its entries or raise ZipRefusal."""
+def _end_record(data: bytes, limits: ZipLimits) -> tuple[int, int, int]:
+    """(entry count, central directory offset, end record offset), every field checked."""
     size = len(data)
     if size > limits.max_zip_bytes:
         raise ZipRefusal("zip_too_large", size=size, limit=limits.max_zip_bytes)
@@ -190,7 +190,64 @@ def inspect_zip(data: bytes, limits: ZipLimits = DEFAULT_LIMITS) -> ZipLayout:
         raise ZipRefusal("too_many_entries", count=count, limit=limits.max_entries)
     if cd_offset + cd_size != eocd:
         raise ZipRefusal("bad_structure")  # prepended data or a central directory that lies
+    return count, cd_offset, eocd
 
+
+def _check_mode(name: str, external_attr: int) -> tuple[int, int]:
+    """(mode, file type) from the Unix mode bits; a symlink, device or FIFO is refused."""
+    mode = external_attr >> 16
+    kind = stat.S_IFMT(mode)
+    if kind == stat.S_IFLNK:
+        raise ZipRefusal("symlink", name)
+    if mode and kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+        raise ZipRefusal("special_file", name)
+    return mode, kind
+
+
+def _real_method(name: str, method: int, flags: int, aes: tuple[int, int, int] | None) -> tuple[int | None, int | None, int]:
+    """(AES version, AES strength, real compression method); a method we do not read is refused."""
+    aes_version = aes_strength = None
+    real_method = method
+    if method == METHOD_AES:
+        if aes is None or not flags & FLAG_ENCRYPTED:
+            raise ZipRefusal("corrupt_extra", name)
+        aes_version, aes_strength, real_method = aes
+    elif aes is not None:
+        raise ZipRefusal("corrupt_extra", name)
+    if real_method not in ALLOWED_METHODS:
+        raise ZipRefusal("bad_method", name, method=real_method)
+    return aes_version, aes_strength, real_method
+
+
+def _check_file(name: str, flags: int, method: int, real_method: int, aes_strength: int | None, compress_size: int, file_size: int, limits: ZipLimits) -> None:
+    """The policy for one file entry: WinZip AES-256, no nested archive, sizes that add up."""
+    if limits.require_aes256:
+        if not flags & FLAG_ENCRYPTED:
+            raise ZipRefusal("not_encrypted", name)
+        if method != METHOD_AES:
+            raise ZipRefusal("not_aes", name)  # ZipCrypto or another scheme
+        if aes_strength != AES_STRENGTH_256:
+            raise ZipRefusal("not_aes256", name)
+    elif flags & FLAG_ENCRYPTED and method != METHOD_AES:
+        raise ZipRefusal("not_aes", name)
+    if name.lower().endswith(NESTED_ARCHIVE_SUFFIXES):
+        raise ZipRefusal("nested_archive", name)
+    if aes_strength is not None and compress_size < AES_SALT[aes_strength] + AES_OVERHEAD_AFTER_SALT:
+        raise ZipRefusal("bad_structure", name)
+    if real_method == METHOD_STORED:
+        overhead = AES_SALT[aes_strength] + AES_OVERHEAD_AFTER_SALT if aes_strength else 0
+        if compress_size - overhead != file_size:
+            raise ZipRefusal("bad_structure", name)
+    if file_size > limits.max_entry_size:
+        raise ZipRefusal("entry_too_large", name, size=file_size, limit=limits.max_entry_size)
+    if file_size > limits.ratio_min_size and file_size > limits.max_ratio * max(compress_size, 1):
+        raise ZipRefusal("ratio", name, limit=limits.max_ratio)
+
+
+def inspect_zip(data: bytes, limits: ZipLimits = DEFAULT_LIMITS) -> ZipLayout:
+    """Check the archive's structure against ``limits``; return its entries or raise ZipRefusal."""
+    size = len(data)
+    count, cd_offset, eocd = _end_record(data, limits)
     entries: list[ZipEntry] = []
     seen: set[str] = set()
     total = 0
@@ -227,24 +284,9 @@ def inspect_zip(data: bytes, limits: ZipLimits = DEFAULT_LIMITS) -> ZipLayout:
         if flags & (FLAG_PATCHED | FLAG_STRONG | FLAG_CD_MASKED):
             raise ZipRefusal("bad_method", name)
 
-        mode = external_attr >> 16
-        kind = stat.S_IFMT(mode)
-        if kind == stat.S_IFLNK:
-            raise ZipRefusal("symlink", name)
-        if mode and kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-            raise ZipRefusal("special_file", name)
-
+        mode, kind = _check_mode(name, external_attr)
         aes = _aes_fields(fields, name)
-        aes_version = aes_strength = None
-        real_method = method
-        if method == METHOD_AES:
-            if aes is None or not flags & FLAG_ENCRYPTED:
-                raise ZipRefusal("corrupt_extra", name)
-            aes_version, aes_strength, real_method = aes
-        elif aes is not None:
-            raise ZipRefusal("corrupt_extra", name)
-        if real_method not in ALLOWED_METHODS:
-            raise ZipRefusal("bad_method", name, method=real_method)
+        aes_version, aes_strength, real_method = _real_method(name, method, flags, aes)
 
         is_dir = name.endswith("/")
         if is_dir:
@@ -252,30 +294,10 @@ def inspect_zip(data: bytes, limits: ZipLimits = DEFAULT_LIMITS) -> ZipLayout:
             if file_size or compress_size > 64 or (mode and kind == stat.S_IFREG):
                 raise ZipRefusal("bad_structure", name)
         else:
-            if limits.require_aes256:
-                if not flags & FLAG_ENCRYPTED:
-                    raise ZipRefusal("not_encrypted", name)
-                if method != METHOD_AES:
-                    raise ZipRefusal("not_aes", name)  # ZipCrypto or another scheme
-                if aes_strength != AES_STRENGTH_256:
-                    raise ZipRefusal("not_aes256", name)
-            elif flags & FLAG_ENCRYPTED and method != METHOD_AES:
-                raise ZipRefusal("not_aes", name)
-            if name.lower().endswith(NESTED_ARCHIVE_SUFFIXES):
-                raise ZipRefusal("nested_archive", name)
-            if aes_strength is not None and compress_size < AES_SALT[aes_strength] + AES_OVERHEAD_AFTER_SALT:
-                raise ZipRefusal("bad_structure", name)
-            if real_method == METHOD_STORED:
-                overhead = AES_SALT[aes_strength] + AES_OVERHEAD_AFTER_SALT if aes_strength else 0
-                if compress_size - overhead != file_size:
-                    raise ZipRefusal("bad_structure", name)
-            if file_size > limits.max_entry_size:
-                raise ZipRefusal("entry_too_large", name, size=file_size, limit=limits.max_entry_size)
+            _check_file(name, flags, method, real_method, aes_strength, compress_size, file_size, limits)
             total += file_size
             if total > limits.max_total_size:
                 raise ZipRefusal("total_too_large", name, size=total, limit=limits.max_total_size)
-            if file_size > limits.ratio_min_size and file_size > limits.max_ratio * max(compress_size, 1):
-                raise ZipRefusal("ratio", name, limit=limits.max_ratio)
 
         data_offset, end_offset = _check_local_header(
             data, name, raw_name, header_offset, flags, method, crc, compress_size, file_size, aes, cd_offset
