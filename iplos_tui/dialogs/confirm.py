@@ -2,7 +2,7 @@
 never does the thing asked about (CONVENTIONS 9). Every choice may carry a letter key.
 
     def answer(choice: str | None) -> None: ...
-    app.push_screen(ConfirmDialog.yes_no(title, lines, t("x.delete_yes"), danger=True), answer)
+    app.push_screen(ConfirmDialog.yes_no(title, lines, t("feedback_screen.delete_yes"), danger=True), answer)
 
 The result is the chosen ``Choice.id``, or ``None`` when the operator declined.
 """
