@@ -28,8 +28,8 @@ def test_every_cited_id_is_defined():
     assert not missing, f"define these in docs/invariants.md: {missing}"
 
 
-def test_every_reference_exists():
-    text = DOC.read_text(encoding="utf-8")
+def broken_references(text: str) -> list[str]:
+    """The `path` and `path::name` references in ``text`` whose file or definition is gone."""
     broken = []
     for path, name in REFERENCE.findall(text):
         file = ROOT / path
@@ -41,4 +41,9 @@ def test_every_reference_exists():
             if not re.search(rf"^\s*(async def|def|class) {re.escape(part)}\b", source, re.M):
                 broken.append(f"{path}::{name}")
                 break
+    return broken
+
+
+def test_every_reference_exists():
+    broken = broken_references(DOC.read_text(encoding="utf-8"))
     assert not broken, f"docs/invariants.md points at things that are gone: {broken}"
