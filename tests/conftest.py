@@ -16,9 +16,15 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from iplos_tui.core import i18n
 from tests.support import is_loopback
+
+# No per-example deadline: it is a timed assertion (200 ms) that fails on a loaded machine; a
+# test that hangs is stopped by pytest-timeout.
+settings.register_profile("iplos", deadline=None)
+settings.load_profile("iplos")
 
 # shared fixtures for every test that names them: the gateway's (tls, gateway_server, gateway,
 # faults) and a saved profile for `iplos --config` (config)
