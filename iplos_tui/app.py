@@ -18,12 +18,14 @@ from textual.worker import Worker, WorkerState
 from iplos_tui.core.config import Profile
 from iplos_tui.core.errors import explain
 from iplos_tui.core.i18n import t
+from iplos_tui.core.profiles import ProfileChoice, profile_id
 from iplos_tui.core.secrets import Secret
 from iplos_tui.core.status import profile_label
 from iplos_tui.core.text import safe_text
 from iplos_tui.runs import RunFailed, RunFinished
 
 MODE_KEYS = (("config", "f1"), ("preflight", "f2"), ("submission", "f3"), ("feedback", "f4"))
+SWITCHING_MODE = "profile-switch"  # an empty screen while the panes are made anew
 
 
 # mode -> (module, class): each pane's module is imported when the pane is first shown, so the
@@ -72,6 +74,7 @@ class IplosApp(App[int]):
             for mode, key in MODE_KEYS
         ),
         # The header shows these as tabs; the footer keeps room for each pane's own keys.
+        Binding("k", "switch_profile", t("app.switch_profile"), id="app.switch_profile", show=False),
         Binding("f9", "advance_clock", t("app.advance_clock"), id="app.advance_clock", show=False),
         Binding("f10", "quit", t("app.quit"), id="app.quit", show=False),
     ]
@@ -85,6 +88,7 @@ class IplosApp(App[int]):
         clock: Callable[[], dt.datetime] | None = None,
         initial_mode: str = "config",
         services: dict[str, Any] | None = None,
+        fleet_config: Path | None = None,
     ) -> None:
         # The first pane is the app's default mode, built as the app composes: switching to it
         # from on_mount restyled the whole pane twice more before the first frame (issue 15).
@@ -94,6 +98,9 @@ class IplosApp(App[int]):
             self.add_mode(mode, factory)
         self.profile = profile or Profile()
         self.config_path = config_path
+        # The config file whose profiles/ folder holds the other profiles (core/profiles.py).
+        self.fleet_config = fleet_config or config_path
+        self.profile_choices: list[ProfileChoice] = []
         self.sandbox = sandbox
         self.pin: Secret | None = None
         self.services = services or {}
@@ -124,11 +131,93 @@ class IplosApp(App[int]):
     def set_profile(self, profile: Profile) -> None:
         """A saved profile: every pane's header follows it."""
         self.profile = profile
+        self._refresh_headers()
+        self.load_profile_choices()
+
+    def _refresh_headers(self) -> None:
         from iplos_tui.widgets.header import ProfileHeader
 
         for screen in self.screen_stack:
             for header in screen.query(ProfileHeader):
                 header.refresh_header()
+
+    # --- several profiles (core/profiles.py): the header's `k` and the palette --------------
+
+    @property
+    def profile_id(self) -> str:
+        return profile_id(self.profile.kommunenr, self.profile.bydel)
+
+    def load_profile_choices(self) -> None:
+        if self.fleet_config is not None:
+            self.run_worker(self._profile_choices_worker, thread=True, exclusive=True, group="profile-choices", exit_on_error=False)
+
+    def _profile_choices_worker(self) -> None:
+        from iplos_tui.core.profiles import choices, load_fleet
+
+        assert self.fleet_config is not None
+        found = choices(load_fleet(self.fleet_config))
+        self.call_from_thread(self._profile_choices_loaded, found)
+
+    def _profile_choices_loaded(self, found: list[ProfileChoice]) -> None:
+        self.profile_choices = found
+        self._refresh_headers()
+
+    def action_switch_profile(self) -> None:
+        from iplos_tui.dialogs.profile_picker import ProfilePickerDialog
+
+        if len(self.profile_choices) < 2:
+            self.notify(t("app.one_profile"), markup=False)
+            return
+
+        def chosen(choice: str | None) -> None:
+            if choice is not None:
+                self.use_profile(choice)
+
+        self.push_screen(ProfilePickerDialog(self.profile_choices, self.profile_id), chosen)
+
+    def _busy_workers(self) -> list[Worker[Any]]:
+        idle = ("profile-choices", "profile-switch")
+        return [w for w in self.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING) and w.group not in idle]
+
+    def use_profile(self, wanted: str) -> None:
+        """Switch every pane to another profile: refused while a run is going on; the current
+        pane is asked first (unsaved changes); the PIN in memory is cleared, never carried over."""
+        if wanted == self.profile_id or self.fleet_config is None:
+            return
+        if self._busy_workers():
+            self.notify(t("app.switch_busy"), severity="warning", markup=False)
+            return
+        self._leave_then(lambda: self.run_worker(lambda: self._switch_worker(wanted), thread=True, exclusive=True, group="profile-switch", exit_on_error=False))
+
+    def _switch_worker(self, wanted: str) -> None:
+        from iplos_tui.core.profiles import select_profile
+
+        assert self.fleet_config is not None
+        profile, path = select_profile(self.fleet_config, wanted)  # a ConfigError: the worker handler says why
+        self.call_from_thread(self._switch_to, profile, path)
+
+    async def _switch_to(self, profile: Profile, path: Path) -> None:
+        self.remember_pin(None)  # the PIN of one municipality never serves another
+        self.profile, self.config_path = profile, path
+        sandbox_pin = getattr(self.sandbox, "pin_for", None)
+        if sandbox_pin is not None:
+            pin = sandbox_pin(profile)
+            self.pin = Secret(pin.reveal()) if pin is not None and pin.is_set else None
+        await self._rebuild_panes()
+        self.notify(t("app.switched", profile=self.profile_label()), markup=False)
+
+    async def _rebuild_panes(self) -> None:
+        """Fresh panes for the new profile: nothing a pane loaded or was typed into survives."""
+        target = self.current_mode
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.add_mode(SWITCHING_MODE, Screen)
+        await self.switch_mode(SWITCHING_MODE)
+        for mode, factory in _mode_screens().items():
+            await self.remove_mode(mode)
+            self.add_mode(mode, factory)
+        await self.switch_mode(target)
+        await self.remove_mode(SWITCHING_MODE)
 
     def on_descendant_focus(self, event) -> None:
         # No blinking cursor over SSH (every blink is a repaint sent down the link).
@@ -147,6 +236,7 @@ class IplosApp(App[int]):
             self.theme = "textual-dark"
         if callable(getattr(self.sandbox, "serve", None)) and not getattr(self.sandbox, "serving", True):
             self.after_first_frame(self._serve_sandbox)
+        self.after_first_frame(self.load_profile_choices)  # the header's K: not before the first frame
 
     def _serve_sandbox(self) -> None:
         """The sandbox's servers (bound before the first frame, so the profile is known and an
@@ -248,6 +338,11 @@ class IplosApp(App[int]):
         screen_commands = getattr(screen, "palette_commands", None)
         if screen_commands is not None:
             yield from screen_commands()
+        if len(self.profile_choices) > 1:
+            yield SystemCommand(f"{t('app.switch_profile')} (K)", t("app.switch_profile_help"), self.action_switch_profile)
+            for choice in self.profile_choices:
+                if choice.id != self.profile_id and not choice.problem:
+                    yield SystemCommand(t("app.use_profile", profile=choice.label), t("app.use_profile_help"), lambda wanted=choice.id: self.use_profile(wanted))
         if self.sandbox is not None:
             yield SystemCommand(f"{t('app.advance_clock')} (F9)", t("app.advance_clock_help"), self.action_advance_clock)
         yield SystemCommand(t("app.theme"), t("app.theme_help"), self.action_change_theme)

@@ -52,6 +52,7 @@ def build_parser(commands: Sequence[str] = COMMAND_MODULES) -> argparse.Argument
     )
     parser.add_argument("--version", action="version", version=f"iplos-tui {__version__}")
     parser.add_argument("--config", metavar="PATH", help=t("cli.help_config"))
+    parser.add_argument("--profile", dest="profile_id", metavar="KOMMUNENR", help=t("cli.help_profile"))
     parser.add_argument("--lang", choices=("nb", "en"), help=t("cli.help_lang"))
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for name in commands:
@@ -95,13 +96,15 @@ def load_profile_for(args: argparse.Namespace) -> Profile:
     """Resolve and load the profile; the language follows it unless --lang was given.
 
     A file named by --config or $IPLOS_CONFIG must exist (a typo never means "the defaults");
-    the default path may be missing on a first run.
+    the default path may be missing on a first run. ``--profile 0403`` picks the profile file
+    beside it (core/profiles.py); ``args.config_path`` is then that profile's file.
     """
-    from iplos_tui.core.config import load_profile, resolve_config_path
+    from iplos_tui.core.config import resolve_config_path
+    from iplos_tui.core.profiles import select_profile
 
     path, source = resolve_config_path(args.config)
-    args.config_path, args.config_source = path, source
-    profile = load_profile(path, missing_ok=source == "default")
+    args.config_source, args.fleet_config = source, path
+    profile, args.config_path = select_profile(path, getattr(args, "profile_id", None), missing_ok=source == "default")
     if not args.lang and not os.environ.get("IPLOS_LANG") and profile.language in ("nb", "en"):
         set_language(profile.language)
     return profile

@@ -27,9 +27,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _resolve(args: argparse.Namespace):
-    from iplos_tui.core.config import resolve_config_path
+    """The file `config path` and `config init` mean: the config file, or with --profile that
+    profile's file (profiles/<id>.toml when it does not exist yet)."""
+    from iplos_tui.core.config import ConfigError, resolve_config_path
+    from iplos_tui.core.profiles import load_fleet, parse_profile_id, profile_id, profiles_dir
 
-    return resolve_config_path(args.config)
+    path, source = resolve_config_path(args.config)
+    wanted = getattr(args, "profile_id", None)
+    if not wanted:
+        return path, source
+    kommunenr, bydel = parse_profile_id(wanted)
+    try:
+        return load_fleet(path).get(wanted).path, "--profile"
+    except ConfigError:
+        return profiles_dir(path) / f"{profile_id(kommunenr, bydel)}.toml", "--profile"
 
 
 def run_path(args: argparse.Namespace) -> ExitCode:
@@ -90,12 +101,18 @@ def run_check(args: argparse.Namespace) -> ExitCode:
 
 
 def run_init(args: argparse.Namespace) -> ExitCode:
-    from iplos_tui.core.config import ConfigError, Profile, save_profile
+    from iplos_tui.core.config import ConfigError, Profile, resolve_config_path
+    from iplos_tui.core.profiles import new_profile_file, save_checked
 
+    if getattr(args, "profile_id", None):
+        _, path = new_profile_file(resolve_config_path(args.config)[0], args.profile_id)
+        print(path)
+        print(t("config.created", path=path), file=sys.stderr)
+        return ExitCode.OK
     path, _ = _resolve(args)
     if path.exists() or path.is_symlink():
         raise ConfigError(t("config.exists", path=path))
-    save_profile(Profile(), path)
+    save_checked(Profile(), path)
     print(path)
     print(t("config.created", path=path), file=sys.stderr)
     return ExitCode.OK

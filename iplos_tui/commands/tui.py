@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"iplos: {t('cli.not_a_terminal')}", file=sys.stderr)
         return ExitCode.USAGE
     sandbox = None
-    profile, config_path = args.profile, args.config_path
+    profile, config_path, fleet_config = args.profile, args.config_path, getattr(args, "fleet_config", None)
     if args.sandbox:
         try:
             from iplos_tui.sandbox.session import start_session
@@ -50,9 +50,10 @@ def run(args: argparse.Namespace) -> ExitCode:
         else:
             sandbox = start_session(serve=False)  # the servers start after the first frame (IplosApp)
             profile, config_path = sandbox.profile, sandbox.config_path
+            fleet_config = config_path
     from iplos_tui.app import IplosApp
 
-    app = IplosApp(profile, config_path, sandbox=sandbox, clock=sandbox.now if sandbox is not None else None)
+    app = IplosApp(profile, config_path, sandbox=sandbox, clock=sandbox.now if sandbox is not None else None, fleet_config=fleet_config)
     try:
         return run_app(app)
     finally:

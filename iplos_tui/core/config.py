@@ -268,8 +268,10 @@ def _convert(spec: FieldSpec, value: Any, text: str, path: Path) -> Any:
     raise AssertionError(spec)
 
 
-def parse_profile(text: str, path: Path) -> Profile:
-    """Build a Profile from TOML text; every problem becomes a ConfigError with file, key, line."""
+def parse_profile(text: str, path: Path, *, default_secure_dir: Path | None = None) -> Profile:
+    """Build a Profile from TOML text; every problem becomes a ConfigError with file, key, line.
+    ``default_secure_dir``: where a file that names none keeps its secure directory (a fleet's
+    profile file gets its own, core/profiles.py)."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -289,8 +291,10 @@ def parse_profile(text: str, path: Path) -> Profile:
             if spec is None:
                 raise ConfigError(t("config.unknown_key", key=f"{section}.{key}"), path, f"{section}.{key}", _line_of(text, section, key))
             values[spec.attr] = _convert(spec, value, text, path)
-    if "secure_dir" in values and values["secure_dir"] is None:
-        del values["secure_dir"]
+    if values.get("secure_dir") is None:
+        values.pop("secure_dir", None)
+        if default_secure_dir is not None:
+            values["secure_dir"] = default_secure_dir
     return Profile(**values)
 
 
@@ -328,7 +332,7 @@ def _decode(data: bytes, path: Path) -> str:
         raise ConfigError(t("config.not_utf8"), path, None, line) from None
 
 
-def load_profile(path: Path, *, missing_ok: bool = True) -> Profile:
+def load_profile(path: Path, *, missing_ok: bool = True, default_secure_dir: Path | None = None) -> Profile:
     """Load the profile from ``path``; a missing file gives the defaults when ``missing_ok``."""
     path = Path(path)
     try:
@@ -339,7 +343,7 @@ def load_profile(path: Path, *, missing_ok: bool = True) -> Profile:
         raise ConfigError(t("config.missing"), path) from None
     except OSError as exc:  # EACCES, ELOOP, EIO ...
         raise ConfigError(t("config.cannot_read", detail=exc.strerror or type(exc).__name__), path) from None
-    return parse_profile(text, path)
+    return parse_profile(text, path, default_secure_dir=default_secure_dir)
 
 
 def check_config_dir(directory: Path) -> None:
@@ -454,6 +458,8 @@ def example_toml() -> str:
         "# iplos-tui configuration: the municipality profile.",
         "# Written by the console on an explicit save (file mode 0600, directory 0700).",
         "# The PIN is never stored here: the console asks for it, or reads it with --pin-stdin.",
+        "# Several municipalities: one file like this per profile, profiles/<kommunenr>[-<bydel>].toml",
+        "# beside this one, each with its own secure_dir (iplos --profile 0403 ...; docs/fleet.md).",
         "",
     ]
     for section in SECTIONS:

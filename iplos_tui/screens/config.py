@@ -18,6 +18,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from iplos_tui.core import config as cfg
 from iplos_tui.core.i18n import has, t
+from iplos_tui.core.profiles import save_checked
 from iplos_tui.core.secrets import Secret, check_pin
 from iplos_tui.core.text import safe_text
 from iplos_tui.screens.base import PaneScreen
@@ -276,7 +277,7 @@ class ConfigScreen(PaneScreen):
         if path is None:
             path, _ = cfg.resolve_config_path(None)
         try:
-            cfg.save_profile(profile, path)
+            save_checked(profile, path)  # the fleet's checks too (core/profiles.py)
         except (cfg.ConfigError, OSError) as exc:
             self.notify(safe_text(str(exc)), severity="error", title=t("config_screen.save_failed"), markup=False)
             return False

@@ -349,6 +349,7 @@ class PreflightScreen(PaneScreen):
 
     def action_tick(self) -> None:
         from iplos_tui.core import config as cfg
+        from iplos_tui.core.profiles import save_checked
 
         check_id = self.selected_id()
         attr = pf.MANUAL_CHECKS.get(check_id)
@@ -361,7 +362,7 @@ class PreflightScreen(PaneScreen):
         try:
             if path is None:
                 path, _ = cfg.resolve_config_path(None)
-            cfg.save_profile(profile, path)
+            save_checked(profile, path)
         except (cfg.ConfigError, OSError) as exc:
             self.notify(t("preflight.pane.tick_not_saved", error=safe_text(str(exc), one_line=True)), severity="error", markup=False)
         else:

@@ -32,6 +32,9 @@ class ProfileHeader(Static):
     def on_mount(self) -> None:
         self.set_interval(60, self.refresh_header)
 
+    def on_resize(self) -> None:
+        self.refresh_header()
+
     def refresh_header(self) -> None:
         if getattr(self.app, "sandbox", None) is not None:
             self.add_class("-sandbox")
@@ -47,9 +50,19 @@ class ProfileHeader(Static):
         parts.append(Content(app.profile_label()))  # type: ignore[attr-defined]
         parts.append(Content(" │ "))
         parts.append(Content(window_status(profile.year, app.today())))  # type: ignore[attr-defined]
+        parts += self._switch_hint(Content("").join(parts).cell_length)
         parts.append(Content("\n"))
         parts.append(self._tabs())
         return Content("").join(parts)
+
+    def _switch_hint(self, used: int) -> list[Content]:
+        """"│ K bytt (30)" when there are several profiles and the line has room (else the palette)."""
+        count = len(getattr(self.app, "profile_choices", ()))
+        if count < 2:
+            return []
+        hint = Content.styled(f" │ {t('app.header_switch', count=count)}", "dim")
+        room = (self.size.width or self.app.size.width) - 2
+        return [hint] if used + hint.cell_length <= room else []
 
     def _tabs(self) -> Content:
         current = self._mode
