@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "submit",
     "status",
     "feedback",
+    "fleet",
     "sandbox",
 )
 
