@@ -199,3 +199,41 @@ def test_fleet_status_text_lines_fit_their_columns(tmp_path, capsys, lang):
     cli.main(["--lang", lang, "--config", str(conf), "fleet", "status"])
     line = capsys.readouterr().out.splitlines()[0]
     assert line.startswith(("· ", "✓ ")) and "0403" in line and "R-1" not in line[:60]
+
+
+def test_fleet_status_as_a_monitoring_plugin(tmp_path, capsys):
+    conf = make_fleet(tmp_path, ["0403", "0417", "0418"])
+    # nothing needs a person (the 2017 round is over in real time): OK
+    assert cli.main(["--config", str(conf), "fleet", "status", "--format", "nagios"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and out[0].startswith("IPLOS FLEET OK - ") and "profiles=3;;;0" in out[0]
+    seen.record_gateway(tmp_path / "s0418", 1, dt.datetime.now().astimezone())
+    assert cli.main(["--config", str(conf), "fleet", "status", "--format", "nagios"]) == 1
+    assert capsys.readouterr().out.startswith("IPLOS FLEET WARNING - 1")
+    submit(journal(tmp_path, "0417"), "a" * 32, "0417", (jn.SENDING, {"reason": "x | y"}))
+    assert cli.main(["--config", str(conf), "fleet", "status", "--format", "nagios"]) == 2
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("IPLOS FLEET CRITICAL - 1") and "0417" in line
+    text, perf = line.split(" | ")  # exactly one "|": the perfdata
+    assert "act=1;;;0" in perf and "soon=1;;;0" in perf
+    (conf.parent / "profiles").chmod(0o755)  # the fleet cannot be read: UNKNOWN, on stdout
+    assert cli.main(["--config", str(conf), "fleet", "status", "--format", "nagios"]) == 3
+    captured = capsys.readouterr()
+    assert captured.out.startswith("IPLOS FLEET UNKNOWN - ") and "chmod 700" in captured.out
+
+
+def test_a_whole_preflight_run_of_the_cli_is_what_the_board_shows(tmp_path, capsys):
+    from tests.preflight_servers import closed_port
+
+    conf = make_fleet(tmp_path, ["0403"])
+    port = closed_port()  # loopback only: the checks fail fast, nothing leaves this machine
+    with open(conf.parent / "profiles" / "0403.toml", "a") as handle:
+        handle.write(
+            f'[sendemodul]\nurl = "https://127.0.0.1:{port}/Sendemodul/"\nexpected_address = "127.0.0.1"\n'
+            f'[feedback]\ngateway_url = "https://127.0.0.1:{port}/"\n[preflight]\nsystem_resolver = false\n'
+        )
+    code = cli.main(["--config", str(conf), "--profile", "0403", "preflight", "--format", "nagios", "--timeout", "0.5"])
+    assert code in (1, 2)  # no real Sendemodul here: a failing check, never an error
+    row = rows_by_id(conf, dt.datetime.now().astimezone())["0403"]
+    assert row.preflight in ("fail", "warn") and row.preflight_age_days == 0
+    assert os.stat(tmp_path / "s0403" / "fleet" / "preflight.json").st_mode & 0o777 == 0o600

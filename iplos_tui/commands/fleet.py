@@ -1,6 +1,7 @@
 """`iplos fleet status [--json | --format text|json|nagios]`: the board of every profile
 (core/fleet/board.py), what needs a person first. stdout: the board; exit 0 when nothing needs
-action now, 1 when something does, 2 for a config error (docs/fleet.md)."""
+action now, 1 when something does, 2 for a config error (docs/fleet.md). With ``--format
+nagios``: one monitoring-plugin line and exit 0/1/2/3 (OK, WARNING, CRITICAL, UNKNOWN)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="fleet_action", metavar="ACTION", required=True, parser_class=type(parser))
     status = actions.add_parser("status", help=t("fleet.status_help"), description=t("fleet.status_help"))
     status.add_argument("--json", action="store_true", help=t("fleet.help_json"))
-    status.add_argument("--format", choices=("text", "json"), default="text", help=t("fleet.help_format"))
-    status.set_defaults(handler=run_status, needs_profile=False)
+    status.add_argument("--format", choices=("text", "json", "nagios"), default="text", help=t("fleet.help_format"))
+    status.set_defaults(handler=run_status, needs_profile=False, on_error=plugin_error)
+
+
+def plugin_error(args: argparse.Namespace, exc: BaseException) -> int | None:
+    """As a monitoring plugin any error is UNKNOWN on stdout (exit 3); else cli.main says it."""
+    if getattr(args, "format", "text") != "nagios":
+        return None
+    from iplos_tui.core.errors import explain
+    from iplos_tui.core.fleet.board import NAGIOS_SERVICE
+    from iplos_tui.core.preflight import monitoring
+
+    print(monitoring.unknown_line(explain(exc).message, NAGIOS_SERVICE))
+    return int(monitoring.PluginState.UNKNOWN)
 
 
 def _fleet(args: argparse.Namespace):
@@ -34,13 +47,17 @@ def _fleet(args: argparse.Namespace):
     return fleet
 
 
-def run_status(args: argparse.Namespace) -> ExitCode:
-    from iplos_tui.core.fleet.board import ACT, build_board, cells, level_counts
+def run_status(args: argparse.Namespace) -> int:
+    from iplos_tui.core.fleet.board import ACT, build_board, cells, level_counts, nagios_line
 
     fleet = _fleet(args)
     now = dt.datetime.now().astimezone()
     rows = build_board(fleet, now)
     counts = level_counts(rows)
+    if args.format == "nagios":
+        line, state = nagios_line(rows)
+        print(line)
+        return state
     for path in fleet.ignored:
         print(f"iplos: {safe_text(t('fleet.ignored_file', path=path), one_line=True)}", file=sys.stderr)
     if args.json or args.format == "json":

@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     results = preflight.run_checks(profile, only=only, timeout=timeout)
     elapsed = time.monotonic() - started
+    if only is None:  # the whole checklist: what the fleet's board shows (core/fleet/seen.py)
+        from iplos_tui.core.fleet.seen import remember_preflight
+
+        remember_preflight(profile.secure_dir, results, dt.datetime.now().astimezone())
     ok = preflight.all_ok(results)
     config_path = getattr(args, "config_path", None)
     if nagios:

@@ -324,13 +324,17 @@ class PreflightScreen(PaneScreen):
     def _run_worker(self, ids: list[str], profile, cancel: threading.Event) -> None:
         error = ""
         try:
-            pf.run_checks(
+            results = pf.run_checks(
                 profile,
                 only=ids,
                 cancel=cancel,
                 progress=lambda result: self.post_message(self.CheckDone(result)),
                 **self._options(),
             )
+            if not cancel.is_set() and set(ids) == set(pf.CHECK_IDS):  # the fleet's board shows it
+                from iplos_tui.core.fleet.seen import remember_preflight
+
+                remember_preflight(profile.secure_dir, results, self.app.now())  # type: ignore[attr-defined]
         except Exception as exc:  # noqa: BLE001 - shown, never a crash of the pane
             error = safe_text(f"{type(exc).__name__}: {exc}", one_line=True, limit=200)
         self.post_message(self.RunDone(ids, cancel.is_set(), error))

@@ -275,3 +275,33 @@ def cells(row: BoardRow) -> dict[str, str]:
         "deadline": t(f"fleet.cell.deadline.{row.deadline}", days=row.days_left),
         "need": row.need,
     }
+
+
+NAGIOS_SERVICE = "IPLOS FLEET"
+
+
+def nagios_line(rows: list[BoardRow]) -> tuple[str, int]:
+    """The board as one monitoring-plugin line, in the preflight's plugin format
+    (core/preflight/monitoring.py): CRITICAL when a municipality needs action now, WARNING when
+    one needs it soon, UNKNOWN without profiles, else OK; the worst one's own words in brackets."""
+    from iplos_tui.core.preflight.monitoring import PluginState, plugin_line
+
+    counts = level_counts(rows)
+    parts = []
+    for level in (ACT, SOON):
+        group = [row for row in rows if row.level == level]
+        if group:
+            part = t(f"fleet.nagios.{level}", count=len(group), ids=", ".join(row.id for row in group))
+            if not parts:
+                part += f" ({safe_text(group[0].need, one_line=True, limit=160)})"
+            parts.append(part)
+    if not rows:
+        state, parts = PluginState.UNKNOWN, [t("fleet.no_profiles")]
+    elif counts[ACT]:
+        state = PluginState.CRITICAL
+    elif counts[SOON]:
+        state = PluginState.WARNING
+    else:
+        state, parts = PluginState.OK, [t("fleet.nagios.all_ok", count=len(rows), done=counts[DONE])]
+    perf = [f"{level}={counts[level]};;;0" for level in LEVELS] + [f"profiles={len(rows)};;;0"]
+    return plugin_line(NAGIOS_SERVICE, state, parts, perf), int(state)

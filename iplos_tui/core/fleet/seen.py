@@ -105,6 +105,21 @@ def record_preflight(secure_dir: Path, results: Iterable[Any], at: dt.datetime) 
     })
 
 
+def remember_preflight(secure_dir: Path, results: Iterable[Any], at: dt.datetime) -> bool:
+    """``record_preflight`` for a whole run of the checklist (the CLI, the Preflight pane, the
+    fleet's round), best effort: a secure directory that is missing (the checklist says so) is
+    not created here, and a record that cannot be written never fails the run."""
+    from iplos_tui.core.errors import IplosError
+
+    if not Path(secure_dir).expanduser().is_dir():
+        return False
+    try:
+        record_preflight(secure_dir, results, at)
+    except (OSError, IplosError):
+        return False
+    return True
+
+
 def _recorded_preflight(secure_dir: Path) -> PreflightSeen | None:
     data = _read_json(Path(secure_dir) / FLEET_DIR / PREFLIGHT_FILE)
     if data is None:

@@ -64,8 +64,14 @@ def status_line(results: list[CheckResult], elapsed: float) -> tuple[str, Plugin
     perf = [f"{key}={counts[status]};;;0" for status, key in ((PASS, "ok"), (WARN, "warn"), (FAIL, "fail"), (SKIP, "skip"), (MANUAL, "manual"))]
     perf.append(f"time={elapsed:.3f}s;;;0")
     perf += [f"{r.id}={r.elapsed_ms / 1000:.3f}s;;;0" for r in results]
-    return f"{SERVICE} {state.name} - {'; '.join(parts)} | {' '.join(perf)}", state
+    return plugin_line(SERVICE, state, parts, perf), state
 
 
-def unknown_line(reason: str) -> str:
-    return f"{SERVICE} UNKNOWN - {_plain(reason, 300)}"
+def plugin_line(service: str, state: PluginState, parts: list[str], perf: list[str]) -> str:
+    """``SERVICE STATE - part; part | perfdata``: the one shape of a plugin line (also the
+    fleet's, core/fleet/board.py); no part can start the performance data early."""
+    return f"{service} {state.name} - {'; '.join(_plain(part, 1000) for part in parts)} | {' '.join(perf)}"
+
+
+def unknown_line(reason: str, service: str = SERVICE) -> str:
+    return f"{service} UNKNOWN - {_plain(reason, 300)}"
