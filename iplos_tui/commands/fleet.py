@@ -22,6 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("--json", action="store_true", help=t("fleet.help_json"))
     status.add_argument("--format", choices=("text", "json", "nagios"), default="text", help=t("fleet.help_format"))
     status.set_defaults(handler=run_status, needs_profile=False, on_error=plugin_error)
+    preflight = actions.add_parser("preflight", help=t("fleet.preflight_help"), description=t("fleet.preflight_help"))
+    preflight.add_argument("--json", action="store_true", help=t("fleet.help_json_preflight"))
+    preflight.add_argument("--concurrency", type=concurrency, default=4, metavar="N", help=t("fleet.help_concurrency"))
+    preflight.set_defaults(handler=run_preflight, needs_profile=False)
 
 
 def plugin_error(args: argparse.Namespace, exc: BaseException) -> int | None:
@@ -79,3 +83,57 @@ def run_status(args: argparse.Namespace) -> int:
             print(safe_text(line, one_line=True, limit=2000))
         print(t("fleet.summary", profiles=len(rows), **counts), file=sys.stderr)
     return ExitCode.FAILED if counts[ACT] else ExitCode.OK
+
+
+def run_preflight(args: argparse.Namespace) -> int:
+    """Every profile's checklist at once; one line per municipality as it finishes."""
+    from iplos_tui.core.fleet.preflight_round import FleetPreflight, ProfileDone, RoundStarted, SharedDone
+
+    fleet = _fleet(args)
+    names = {entry.id: _name(entry) for entry in fleet.entries}
+
+    def show(event) -> None:
+        if isinstance(event, RoundStarted):
+            print(t("fleet.preflight_started", profiles=event.profiles, groups=event.groups), file=sys.stderr)
+        elif isinstance(event, SharedDone) and len(event.members) > 1:
+            print(t("fleet.preflight_shared", lead=event.lead, count=len(event.members) - 1), file=sys.stderr)
+        elif isinstance(event, ProfileDone) and not args.json:
+            counts = " ".join(f"{key}={value}" for key, value in sorted(event.counts.items()))
+            print(safe_text(f"{t('fleet.preflight_mark.' + event.status)} {event.id:<7} {names.get(event.id, '')[:14]:<14} {counts}", one_line=True), flush=True)
+
+    outcome = FleetPreflight(fleet.entries, concurrency=args.concurrency, emit=show).run()
+    if args.json:
+        print(json.dumps({"ok": all(o.status not in ("fail", "unusable") for o in outcome), "profiles": [o.to_json() for o in outcome]}, ensure_ascii=False, indent=2))
+    for item in outcome:
+        failed = [r for r in item.results if r.status == "fail"]
+        if item.problem:
+            print(f"iplos: {item.id}: {safe_text(item.problem, one_line=True)}", file=sys.stderr)
+        elif failed and not args.json:
+            print(safe_text(f"  {item.id}: {failed[0].id}: {failed[0].detail}", one_line=True, limit=300), file=sys.stderr)
+    bad = sum(1 for item in outcome if item.status in ("fail", "unusable"))
+    print(t("fleet.preflight_summary", profiles=len(outcome), bad=bad), file=sys.stderr)
+    return ExitCode.FAILED if bad else ExitCode.OK
+
+
+def _name(entry) -> str:
+    from iplos_tui.core import refdata
+
+    if entry.profile is None:
+        return ""
+    try:
+        return refdata.kommune_name(entry.profile.kommunenr, entry.profile.year) or ""
+    except ValueError:
+        return ""
+
+
+def concurrency(text: str) -> int:
+    """--concurrency N: 1..16 (argparse says what is wrong, exit 2)."""
+    from iplos_tui.core.fleet.preflight_round import MAX_CONCURRENCY
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(t("fleet.bad_concurrency", limit=MAX_CONCURRENCY))
+    return value

@@ -287,7 +287,7 @@ def nagios_line(rows: list[BoardRow]) -> tuple[str, int]:
     from iplos_tui.core.preflight.monitoring import PluginState, plugin_line
 
     counts = level_counts(rows)
-    parts = []
+    parts: list[str] = []
     for level in (ACT, SOON):
         group = [row for row in rows if row.level == level]
         if group:
