@@ -24,7 +24,7 @@ from iplos_tui.core.status import profile_label
 from iplos_tui.core.text import safe_text
 from iplos_tui.runs import RunFailed, RunFinished
 
-MODE_KEYS = (("config", "f1"), ("preflight", "f2"), ("submission", "f3"), ("feedback", "f4"))
+MODE_KEYS = (("config", "f1"), ("preflight", "f2"), ("submission", "f3"), ("feedback", "f4"), ("board", "f7"))
 SWITCHING_MODE = "profile-switch"  # an empty screen while the panes are made anew
 
 
@@ -35,6 +35,7 @@ MODE_SCREENS = {
     "preflight": ("iplos_tui.screens.preflight", "PreflightScreen"),
     "submission": ("iplos_tui.screens.submission", "SubmissionScreen"),
     "feedback": ("iplos_tui.screens.feedback", "FeedbackScreen"),
+    "board": ("iplos_tui.screens.board", "BoardScreen"),
 }
 
 
@@ -176,7 +177,7 @@ class IplosApp(App[int]):
         self.push_screen(ProfilePickerDialog(self.profile_choices, self.profile_id), chosen)
 
     def _busy_workers(self) -> list[Worker[Any]]:
-        idle = ("profile-choices", "profile-switch")
+        idle = ("profile-choices", "profile-switch", "board")  # reading only
         return [w for w in self.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING) and w.group not in idle]
 
     def use_profile(self, wanted: str) -> None:

@@ -9,7 +9,7 @@ from textual.widgets import Static
 from iplos_tui.core.i18n import t
 from iplos_tui.core.status import window_status
 
-MODE_KEYS = (("config", "F1"), ("preflight", "F2"), ("submission", "F3"), ("feedback", "F4"))
+MODE_KEYS = (("config", "F1"), ("preflight", "F2"), ("submission", "F3"), ("feedback", "F4"), ("board", "F7"))
 
 
 class ProfileHeader(Static):
@@ -72,11 +72,17 @@ class ProfileHeader(Static):
             except Exception:  # not in a screen yet
                 current = None
             current = current or self.app.current_mode
+        fleet = len(getattr(self.app, "profile_choices", ())) > 1
         tabs: list[Content] = []
         for mode, key in MODE_KEYS:
+            if mode == "board" and not fleet and current != "board":
+                continue  # the board tab is for a fleet (it is in the palette anyway)
             label = f" {key} {t(f'app.mode_{mode}')} "
             tabs.append(Content.styled(label, "reverse bold") if mode == current else Content.styled(label, "dim"))
         if getattr(self.app, "sandbox", None) is not None:
             tabs.append(Content.styled(f" F9 {t('app.advance_clock')} ", "dim"))
-        tabs.append(Content.styled(f" F10 {t('app.quit')}", "dim"))
+        quit_tab = Content.styled(f" F10 {t('app.quit')}", "dim")
+        room = (self.size.width or self.app.size.width) - 2
+        if sum(tab.cell_length for tab in tabs) + quit_tab.cell_length <= room:
+            tabs.append(quit_tab)  # else it is in the footer's help (?) and the palette
         return Content("").join(tabs)
