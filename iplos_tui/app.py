@@ -102,6 +102,7 @@ class IplosApp(App[int]):
         # The config file whose profiles/ folder holds the other profiles (core/profiles.py).
         self.fleet_config = fleet_config or config_path
         self.profile_choices: list[ProfileChoice] = []
+        self._profiles_problem = ""
         self.sandbox = sandbox
         self.pin: Secret | None = None
         self.services = services or {}
@@ -153,21 +154,26 @@ class IplosApp(App[int]):
             self.run_worker(self._profile_choices_worker, thread=True, exclusive=True, group="profile-choices", exit_on_error=False)
 
     def _profile_choices_worker(self) -> None:
+        """In the background: a fleet that cannot be read is said when `k` is pressed."""
+        from iplos_tui.core.errors import IplosError
         from iplos_tui.core.profiles import choices, load_fleet
 
         assert self.fleet_config is not None
-        found = choices(load_fleet(self.fleet_config))
-        self.call_from_thread(self._profile_choices_loaded, found)
+        try:
+            found, problem = choices(load_fleet(self.fleet_config)), ""
+        except (IplosError, OSError) as exc:
+            found, problem = [], explain(exc).message
+        self.call_from_thread(self._profile_choices_loaded, found, problem)
 
-    def _profile_choices_loaded(self, found: list[ProfileChoice]) -> None:
-        self.profile_choices = found
+    def _profile_choices_loaded(self, found: list[ProfileChoice], problem: str) -> None:
+        self.profile_choices, self._profiles_problem = found, problem
         self._refresh_headers()
 
     def action_switch_profile(self) -> None:
         from iplos_tui.dialogs.profile_picker import ProfilePickerDialog
 
         if len(self.profile_choices) < 2:
-            self.notify(t("app.one_profile"), markup=False)
+            self.notify(self._profiles_problem or t("app.one_profile"), markup=False, severity="error" if self._profiles_problem else "information")
             return
 
         def chosen(choice: str | None) -> None:
