@@ -61,8 +61,15 @@ class ProfileHeader(Static):
         if count < 2:
             return []
         hint = Content.styled(f" │ {t('app.header_switch', count=count)}", "dim")
-        room = (self.size.width or self.app.size.width) - 2
-        return [hint] if used + hint.cell_length <= room else []
+        return [hint] if used + hint.cell_length <= self._room() else []
+
+    def _room(self) -> int:
+        """The line's width inside the padding (the app's, before this widget is laid out)."""
+        try:
+            width = self.size.width
+        except RuntimeError:  # called from __init__ (the first frame's content)
+            width = 0
+        return (width or self.app.size.width) - 2
 
     def _tabs(self) -> Content:
         current = self._mode
@@ -82,7 +89,6 @@ class ProfileHeader(Static):
         if getattr(self.app, "sandbox", None) is not None:
             tabs.append(Content.styled(f" F9 {t('app.advance_clock')} ", "dim"))
         quit_tab = Content.styled(f" F10 {t('app.quit')}", "dim")
-        room = (self.size.width or self.app.size.width) - 2
-        if sum(tab.cell_length for tab in tabs) + quit_tab.cell_length <= room:
+        if sum(tab.cell_length for tab in tabs) + quit_tab.cell_length <= self._room():
             tabs.append(quit_tab)  # else it is in the footer's help (?) and the palette
         return Content("").join(tabs)
