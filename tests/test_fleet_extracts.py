@@ -10,7 +10,8 @@ import pytest
 
 from iplos_tui.core.config import Profile
 from iplos_tui.core.extract.generator import generate_file
-from iplos_tui.core.fleet.extracts import ExtractFolderError, match_folder
+from iplos_tui.core.fleet.errors import FleetUsageError as ExtractFolderError
+from iplos_tui.core.fleet.extracts import match_folder
 from iplos_tui.core.profiles import ProfileEntry
 
 

@@ -9,6 +9,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+import threading
 
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
@@ -26,6 +27,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     preflight.add_argument("--json", action="store_true", help=t("fleet.help_json_preflight"))
     preflight.add_argument("--concurrency", type=concurrency, default=4, metavar="N", help=t("fleet.help_concurrency"))
     preflight.set_defaults(handler=run_preflight, needs_profile=False)
+    submit = actions.add_parser("submit", help=t("fleet.submit_help"), description=t("fleet.submit_description"))
+    source = submit.add_mutually_exclusive_group(required=True)
+    source.add_argument("--folder", metavar="DIR", help=t("fleet.help_folder"))
+    source.add_argument("--extract", action="append", metavar="ID=PATH", help=t("fleet.help_extract"))
+    submit.add_argument("--pins-stdin", action="store_true", help=t("fleet.help_pins_stdin"))
+    submit.add_argument("--yes", action="store_true", help=t("fleet.help_yes"))
+    submit.add_argument("--accept-errors", metavar="IDS", default="", help=t("fleet.help_accept_errors"))
+    submit.add_argument("--send-concurrency", type=concurrency, default=1, metavar="N", help=t("fleet.help_send_concurrency"))
+    submit.add_argument("--json", action="store_true", help=t("fleet.help_json_submit"))
+    submit.set_defaults(handler=run_submit, needs_profile=False)
 
 
 def plugin_error(args: argparse.Namespace, exc: BaseException) -> int | None:
@@ -137,3 +148,118 @@ def concurrency(text: str) -> int:
     if not 1 <= value <= MAX_CONCURRENCY:
         raise argparse.ArgumentTypeError(t("fleet.bad_concurrency", limit=MAX_CONCURRENCY))
     return value
+
+
+def _extracts(args: argparse.Namespace, fleet) -> dict:
+    """profile id -> extract: the --folder matched by header, or the --extract ID=PATH pairs."""
+    from pathlib import Path
+
+    from iplos_tui.core.fleet.errors import FleetUsageError
+    from iplos_tui.core.fleet.extracts import match_folder
+    from iplos_tui.core.profiles import parse_profile_id, profile_id
+
+    if args.folder:
+        match = match_folder(Path(args.folder).expanduser(), fleet.entries)
+        for item in match.unmatched:
+            print(safe_text(t("fleet.submit_unmatched", path=item.path, reason=item.reason), one_line=True), file=sys.stderr)
+        return dict(match.matched)
+    chosen = {}
+    for pair in args.extract:
+        key, sep, path = pair.partition("=")
+        if not sep or not path:
+            raise FleetUsageError(t("fleet.bad_extract_pair", given=safe_text(pair, one_line=True, limit=80)))
+        wanted = profile_id(*parse_profile_id(key))
+        fleet.get(wanted)  # a ConfigError that lists the profiles
+        chosen[wanted] = Path(path).expanduser()
+    return chosen
+
+
+def _reporter():
+    """A round's events as short stderr lines, each with its municipality."""
+    from iplos_tui.core import events as ev
+    from iplos_tui.core.fleet import submit_round as sr
+
+    def show(event) -> None:
+        line = ""
+        if isinstance(event, sr.JobEvent):
+            inner = event.event
+            if isinstance(inner, ev.StepDone):
+                line = f"{event.id}: ✓ {inner.detail}"
+            elif isinstance(inner, ev.StepFailed):
+                line = f"{event.id}: ✗ {inner.reason}"
+        elif isinstance(event, sr.JobChecked):
+            line = t("fleet.submit_checked", id=event.id, persons=event.persons, parts=event.parts)
+            if event.needs_acceptance:
+                line += " " + t("fleet.submit_needs_acceptance", errors=event.levels.get("error", 0))
+        elif isinstance(event, sr.JobSending):
+            line = t("fleet.submit_sending", id=event.id)
+        elif isinstance(event, sr.JobFinished):
+            outcome = event.outcome
+            line = f"{outcome.id}: {outcome.state}" + (f" {outcome.receipt_id}" if outcome.receipt_id else "") + (f" ({outcome.message})" if outcome.message and not outcome.ok else "")
+        if line:
+            print(safe_text(line, one_line=True, limit=600), file=sys.stderr, flush=True)
+
+    return show
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    """Check every municipality's extract, then send one after another (docs/fleet.md)."""
+    import datetime as dt
+
+    from iplos_tui.commands.submit import _ask, _run_in_thread
+    from iplos_tui.core.fleet import submit_round as sr
+    from iplos_tui.core.fleet.errors import FleetUsageError
+    from iplos_tui.core.fleet.pins import read_pins
+    from iplos_tui.core.secrets import Secret, check_pin
+
+    fleet = _fleet(args)
+    jobs, skipped = sr.plan(fleet.entries, _extracts(args, fleet), dt.datetime.now().astimezone())
+    if not args.pins_stdin and not sys.stdin.isatty():
+        raise FleetUsageError(t("fleet.submit_needs_tty"))
+    pins = read_pins(sys.stdin, {job.id for job in jobs}) if args.pins_stdin else {}
+    accept = {item.strip() for item in args.accept_errors.split(",") if item.strip()}
+
+    def approve(checked):
+        print(t("fleet.submit_all_checked", count=len(checked)), file=sys.stderr)
+        if not args.yes and not _ask(t("fleet.submit_confirm", count=len(checked))):
+            return {}
+        return {c.id: sr.Approval(True, accept_errors="all" in accept or c.id in accept) for c in checked}
+
+    def pin_for(job):
+        if args.pins_stdin:
+            return pins.pop(job.id, None)
+        import getpass
+
+        try:
+            secret = Secret(getpass.getpass(t("fleet.submit_pin_prompt", id=job.id)))
+        except (EOFError, OSError):
+            return None
+        if check_pin(secret.reveal()):
+            secret.clear()
+            return None
+        return secret
+
+    cancel = threading.Event()
+    queue = sr.FleetSubmit(jobs, skipped=skipped, approve=approve, pin_for=pin_for, emit=_reporter(), cancel=cancel, send_concurrency=args.send_concurrency)
+    try:
+        outcomes = _run_in_thread(queue.run, cancel)
+    finally:
+        for secret in pins.values():
+            secret.clear()
+    if args.json:
+        print(json.dumps({"ok": all(o.ok for o in outcomes), "municipalities": [o.to_json() for o in outcomes]}, ensure_ascii=False, indent=2))
+    else:
+        for outcome in outcomes:
+            print(safe_text(f"{outcome.id:<7} {outcome.state:<12} {outcome.receipt_id}", one_line=True))
+    delivered = sum(1 for o in outcomes if o.ok)
+    print(t("fleet.submit_summary", delivered=delivered, total=len(outcomes)), file=sys.stderr)
+    return ExitCode.OK if outcomes and delivered == len(outcomes) else _worst(outcomes)
+
+
+def _worst(outcomes) -> int:
+    """The exit code of the round: the most serious of the municipalities' (3 before 4 before 1)."""
+    codes = {o.exit_code for o in outcomes if not o.ok}
+    for code in (ExitCode.NETWORK, ExitCode.AUTH, ExitCode.USAGE, ExitCode.FAILED, ExitCode.INTERRUPTED):
+        if int(code) in codes:
+            return int(code)
+    return int(ExitCode.FAILED)

@@ -13,25 +13,13 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from iplos_tui.core.errors import IplosError
-from iplos_tui.core.exitcodes import ExitCode
+from iplos_tui.core.fleet.errors import FleetUsageError
 from iplos_tui.core.i18n import t
 from iplos_tui.core.profiles import ProfileEntry, profile_id
 from iplos_tui.core.text import safe_text
 
 MAX_FILES = 1000  # a drop folder with more is refused, not half read
 SUFFIXES = (".xml",)
-
-
-class ExtractFolderError(IplosError):
-    exit_code = ExitCode.USAGE
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self._message = message
-
-    def message(self) -> str:
-        return self._message
 
 
 @dataclass(frozen=True)
@@ -58,7 +46,7 @@ def read_header_id(path: Path) -> str:
             if isinstance(record, Header) and record.kommunenr:
                 return profile_id(record.kommunenr, record.bydel or "00")
             break
-    raise ExtractFolderError(t("fleet.extract_no_header", path=safe_text(str(path), one_line=True)))
+    raise FleetUsageError(t("fleet.extract_no_header", path=safe_text(str(path), one_line=True)))
 
 
 def match_folder(folder: Path, entries: list[ProfileEntry]) -> ExtractMatch:
@@ -69,10 +57,10 @@ def match_folder(folder: Path, entries: list[ProfileEntry]) -> ExtractMatch:
     try:
         listing = sorted(os.scandir(folder), key=lambda item: item.name)
     except OSError as exc:
-        raise ExtractFolderError(t("fleet.extract_folder_unreadable", path=safe_text(str(folder), one_line=True), detail=safe_text(exc.strerror or str(exc), one_line=True))) from None
+        raise FleetUsageError(t("fleet.extract_folder_unreadable", path=safe_text(str(folder), one_line=True), detail=safe_text(exc.strerror or str(exc), one_line=True))) from None
     candidates = [item for item in listing if item.name.lower().endswith(SUFFIXES) and not item.name.startswith(".")]
     if len(candidates) > MAX_FILES:
-        raise ExtractFolderError(t("fleet.extract_folder_too_many", path=safe_text(str(folder), one_line=True), limit=MAX_FILES))
+        raise FleetUsageError(t("fleet.extract_folder_too_many", path=safe_text(str(folder), one_line=True), limit=MAX_FILES))
     wanted = {entry.id for entry in entries if entry.usable}
     found: dict[str, list[Path]] = {}
     match = ExtractMatch()
