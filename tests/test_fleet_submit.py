@@ -240,3 +240,24 @@ def test_pin_lines_are_refused_without_echoing_the_pin(fleet, monkeypatch, capsy
         assert code == 2, captured.err
         assert pin_of("0403") not in captured.out + captured.err and "Traceback" not in captured.err
     assert fleet.servers["0403"].logins == 0
+
+
+def test_errors_are_sent_only_where_accepted_and_the_board_shows_what_was_accepted(fleet):
+    from iplos_tui.core.extract.generator import generate_file
+    from iplos_tui.core.fleet.board import board_row
+
+    for kommunenr in ("0412", "0415"):  # extracts with findings of level error (sendable, by choice)
+        generate_file(fleet.extracts[kommunenr], persons=200, kommunenr=kommunenr, year=2017, error_rate=0.05, seed=7)
+        own_person_ids(fleet.extracts[kommunenr], offset=500000 + int(kommunenr))
+    seen: dict = {}
+
+    def approve(checked):
+        seen.update({c.id: c for c in checked})
+        return {c.id: sr.Approval(True, accept_errors=c.id == "0412") for c in checked}
+
+    outcomes, _, _ = fleet.round({k: pin_of(k) for k in IDS}, approve=approve)
+    assert seen["0412"].needs_acceptance and seen["0412"].levels.get("error", 0) > 0
+    assert outcomes["0412"].state == "confirmed"
+    assert outcomes["0415"].state == "refused" and fleet.servers["0415"].logins == 0  # not accepted: nothing sent
+    row = board_row(next(e for e in fleet.entries if e.id == "0412"), dt.datetime.now().astimezone())
+    assert row.accepted.get("error") == seen["0412"].levels["error"]

@@ -125,7 +125,7 @@ def _fill_submissions(row: BoardRow, profile: Profile, now: dt.datetime) -> None
     row.submission_reason = safe_text(latest.reason, one_line=True, limit=200)
     row.submission_reason_code = latest.reason_code
     row.persons = int(latest.persons or 0)
-    accepted = getattr(latest, "accepted_levels", None) or {}
+    accepted = latest.accepted_levels or {}
     row.accepted = {level: int(count) for level, count in accepted.items() if level in ("error", "warning") and isinstance(count, int)}
     confirmed = [sub for sub in period if sub.state == CONFIRMED]
     if confirmed:
