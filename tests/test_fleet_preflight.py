@@ -125,7 +125,7 @@ def test_cancel_stops_the_round_with_the_one_cancellation(tmp_path, ca):
 def test_network_key_separates_what_the_answers_depend_on():
     base = Profile(kommunenr="0403")
     assert fp.network_key(base) == fp.network_key(base.replace(kommunenr="0417", orgnr="1", secure_dir=Path("/x")))
-    for change in ({"proxy": "http://127.0.0.1:3128"}, {"sendemodul_ca_bundle": Path("/ca.pem")}, {"preflight_timeout": 9.0}, {"feedback_url": "https://x.test"}):
+    for change in ({"proxy": "http://127.0.0.1:3128"}, {"sendemodul_ca_bundle": Path("/ca.pem")}, {"preflight_timeout": 9.0}, {"gateway_url": "https://x.test"}):
         assert fp.network_key(base) != fp.network_key(base.replace(**change))
     assert set(fp.NETWORK_CHECKS) | set(fp.LOCAL_CHECKS) == set(__import__("iplos_tui.core.preflight.ids", fromlist=["x"]).CHECK_IDS)
 

@@ -255,7 +255,7 @@ def new_profile_file(config_path: Path, wanted: str) -> tuple[Profile, Path]:
         contact_email="",
         contact_mobile="",
         postmottak="",
-        feedback_username="",
+        gateway_user="",
         postmottak_routing_confirmed=False,
         secure_dir=default_profile_secure_dir(kommunenr, bydel),
     )
