@@ -7,8 +7,8 @@ to the deadline of the request in flight (``Deadline.start()``), so no request o
 
 ``read_capped()`` refuses any ``Content-Encoding`` but identity and reads the raw bytes, counting
 what arrives, not what is announced: a few KB of gzip-in-gzip can never become a gigabyte.
-The Sendemodul client (core/sendemodul.py) keeps its own copy of the deadline backend today; it
-can switch to this module.
+The Sendemodul client (core/sendemodul.py) builds its transport with ``make_transport()`` too,
+over its own backend (pin, fixed address, deadline: core/sendemodul_transport.py).
 """
 
 from __future__ import annotations
@@ -124,30 +124,38 @@ def guarded_client(
 ) -> httpx.Client:
     """An httpx.Client: explicit TLS, ``trust_env=False``, no redirects, ``Accept-Encoding:
     identity``, and every read and write bounded by ``deadline``."""
-    import httpcore
     import httpx
 
-    backend = _backend(deadline)
-    transport = httpx.HTTPTransport(verify=ssl_context, trust_env=False, retries=0)
-    if proxy:
-        url = httpx.URL(proxy)
-        pool: Any = httpcore.HTTPProxy(
-            proxy_url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
-            ssl_context=ssl_context,
-            max_connections=4,
-            network_backend=backend,
-        )
-    else:
-        pool = httpcore.ConnectionPool(ssl_context=ssl_context, max_connections=4, network_backend=backend)
-    transport._pool = pool  # our backend under httpx's own exception mapping (as core/sendemodul.py)
     return httpx.Client(
         base_url=base_url,
-        transport=transport,
+        transport=make_transport(ssl_context, _backend(deadline), proxy),
         trust_env=False,
         follow_redirects=False,
         timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout),
         headers={**(headers or {}), "Accept-Encoding": "identity"},
     )
+
+
+def make_transport(context: ssl.SSLContext, backend: Any, proxy: str) -> httpx.HTTPTransport:
+    """httpx's transport (its exception mapping, no retries, ``trust_env=False``) over our own
+    httpcore network ``backend``, direct or through ``proxy``; both clients build theirs here."""
+    import httpcore
+    import httpx
+
+    transport = httpx.HTTPTransport(verify=context, trust_env=False, retries=0)
+    pool: httpcore.ConnectionPool | httpcore.HTTPProxy
+    if proxy:
+        url = httpx.URL(proxy)
+        pool = httpcore.HTTPProxy(
+            proxy_url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+            ssl_context=context,
+            max_connections=4,
+            network_backend=backend,
+        )
+    else:
+        pool = httpcore.ConnectionPool(ssl_context=context, max_connections=4, network_backend=backend)
+    transport._pool = pool  # public httpcore API under httpx's private slot: the backend is ours
+    return transport
 
 
 def check_identity(response: httpx.Response) -> None:

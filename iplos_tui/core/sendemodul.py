@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from iplos_tui.core.errors import Cancelled, IplosError
 from iplos_tui.core.exitcodes import ExitCode
+from iplos_tui.core.httpguard import make_transport
 from iplos_tui.core.i18n import t
-from iplos_tui.core.sendemodul_transport import Guard, SpkiPinMismatch, backend_classes, make_transport, ssl_cause
+from iplos_tui.core.sendemodul_transport import Guard, SpkiPinMismatch, backend_classes, ssl_cause
 from iplos_tui.core.text import safe_text
 
 if TYPE_CHECKING:

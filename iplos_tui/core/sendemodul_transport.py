@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import httpx
+from typing import Any
 
 
 class SpkiPinMismatch(Exception):
@@ -107,26 +104,6 @@ def backend_classes() -> Any:
             time.sleep(seconds)
 
     return GuardedBackend
-
-
-def make_transport(context: ssl.SSLContext, backend: Any, proxy: str) -> httpx.HTTPTransport:
-    import httpcore
-    import httpx
-
-    transport = httpx.HTTPTransport(verify=context, trust_env=False, retries=0)
-    pool: httpcore.ConnectionPool | httpcore.HTTPProxy
-    if proxy:
-        url = httpx.URL(proxy)
-        pool = httpcore.HTTPProxy(
-            proxy_url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
-            ssl_context=context,
-            max_connections=4,
-            network_backend=backend,
-        )
-    else:
-        pool = httpcore.ConnectionPool(ssl_context=context, max_connections=4, network_backend=backend)
-    transport._pool = pool  # our backend: pin, fixed address, deadline (public httpcore API)
-    return transport
 
 
 def ssl_cause(exc: BaseException) -> ssl.SSLError | None:
