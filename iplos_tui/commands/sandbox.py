@@ -114,6 +114,7 @@ def _register_serve(actions: argparse._SubParsersAction) -> None:
     serve = actions.add_parser("serve", help=t("sandbox.help_serve"), description=t("sandbox.description_serve"))
     serve.add_argument("--dir", metavar="DIR", help=t("sandbox.help_dir"))
     serve.add_argument("--port", type=int, default=0, metavar="PORT", help=t("sandbox.help_port"))
+    serve.add_argument("--accounts", type=int, metavar="N", help=t("sandbox.help_accounts"))
     serve.set_defaults(handler=run_serve, needs_profile=False)
 
 
@@ -135,6 +136,10 @@ def run_serve(args: argparse.Namespace) -> ExitCode:
 
     if not 0 <= args.port <= 65535:
         return _usage(t("sandbox.bad_port"))
+    from iplos_tui.sandbox.accounts import MAX_ACCOUNTS
+
+    if args.accounts is not None and not 1 <= args.accounts <= MAX_ACCOUNTS:
+        return _usage(t("sandbox.bad_accounts", limit=MAX_ACCOUNTS))
     try:
         from iplos_tui.sandbox.server import SandboxServer
         from iplos_tui.sandbox.session import ensure_extracts
@@ -145,7 +150,7 @@ def run_serve(args: argparse.Namespace) -> ExitCode:
     try:
         sdir = SandboxDir(args.dir).ensure()
         clean, with_errors = ensure_extracts(sdir)
-        server = SandboxServer(sdir.root, port=args.port).start()
+        server = SandboxServer(sdir.root, port=args.port, accounts=args.accounts).start()
     except OSError as exc:
         from iplos_tui.core.text import safe_text
 
@@ -156,6 +161,11 @@ def run_serve(args: argparse.Namespace) -> ExitCode:
     try:
         print(json.dumps(dict(server.info(), extract=str(clean), extract_with_errors=str(with_errors)), ensure_ascii=False), flush=True)
         print(t("sandbox.serving", url=server.sendemodul_url, profile=str(server.config_path)), file=sys.stderr, flush=True)
+        if len(server.accounts) > 1:
+            from iplos_tui.core.profiles import profiles_dir
+
+            print(t("sandbox.serving_accounts", count=len(server.accounts), dir=str(sdir.root),
+                    profiles=str(profiles_dir(server.config_path))), file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:

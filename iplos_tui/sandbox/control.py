@@ -18,14 +18,17 @@ from iplos_tui.sandbox.layout import SandboxDir
 WAIT_FOR_SERVER = 15.0
 
 
-def open_gateway(sdir: SandboxDir, clock: SandboxClock):
-    """The gateway over ``DIR/gateway``, with the postmottak user (password from DIR) present."""
+def open_gateway(sdir: SandboxDir, clock: SandboxClock, book=None):
+    """The gateway over ``DIR/gateway``, with the postmottak user of every account (its password
+    from DIR) present."""
+    from iplos_tui.sandbox.accounts import AccountBook
     from iplos_tui.sandbox.gateway import Gateway
 
-    account = sdir.account()
     gateway = Gateway(sdir.gateway_dir, clock=clock.now)
-    if gateway.users.get(account.postmottak.casefold()) is None:
-        gateway.add_user(account.postmottak, sdir.gateway_password().reveal(), full_name=f"IPLOS-Tilbakemelding {account.name}")
+    for member in book if book is not None else AccountBook(sdir):
+        account = member.account
+        if gateway.users.get(account.postmottak.casefold()) is None:
+            gateway.add_user(account.postmottak, member.gateway_password.reveal(), full_name=f"IPLOS-Tilbakemelding {account.name}")
     return gateway
 
 
@@ -91,9 +94,11 @@ def advance_clock(sdir: SandboxDir, seconds: float | None = None) -> dict[str, A
                 break
             time.sleep(0.1)
     else:
+        from iplos_tui.sandbox.accounts import AccountBook
         from iplos_tui.sandbox.world import World
 
-        world = World(sdir, sdir.account(), sdir.pin(), clock, open_gateway(sdir, clock))
+        book = AccountBook(sdir)
+        world = World(sdir, book.own.account, book.own.pin, clock, open_gateway(sdir, clock, book), book)
         world.start()  # also processes submissions committed while no server ran
         try:
             world.wait_idle()

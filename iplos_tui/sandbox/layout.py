@@ -16,6 +16,7 @@ Deleting the directory resets the sandbox. Made on first use::
     DIR/mail/                        the mails SSB and the gateway "sent" (.eml)
     DIR/secure/                      the sandbox profile's secure directory (extract, envelopes)
     DIR/config.toml                  a ready profile pointing at the running servers
+    DIR/accounts/, profiles/, fleet/ more municipalities (``--accounts N``, sandbox/accounts.py)
 """
 
 from __future__ import annotations

@@ -62,10 +62,16 @@ class SandboxServer:
         part_cap: int = DEFAULT_PART_CAP,
         process: bool = True,
         deliver_interval: float = 0.5,
+        accounts: int | None = None,
     ) -> None:
         if host not in ("127.0.0.1", "::1", "localhost"):
             raise ValueError("the sandbox listens on loopback only")
         self.dir = SandboxDir(directory).ensure()
+        from iplos_tui.sandbox.accounts import AccountBook, ensure_accounts
+
+        if accounts is not None:
+            ensure_accounts(self.dir, accounts)
+        self.accounts = AccountBook(self.dir)  # every municipality this sandbox knows, its own first
         self.host = host
         self.port = port
         self.part_cap = part_cap
@@ -96,10 +102,11 @@ class SandboxServer:
                 from iplos_tui.sandbox.world import World
 
                 sendemodul = Sendemodul(
-                    self.dir.sendemodul_dir, self.account, self.pin, self.clock, part_cap=self.part_cap, on_commit=self._committed
+                    self.dir.sendemodul_dir, self.account, self.pin, self.clock, part_cap=self.part_cap, on_commit=self._committed,
+                    accounts=self.accounts.login_account,
                 )
-                gateway = open_gateway(self.dir, self.clock)
-                self._parts = (sendemodul, gateway, World(self.dir, self.account, self.pin, self.clock, gateway))
+                gateway = open_gateway(self.dir, self.clock, self.accounts)
+                self._parts = (sendemodul, gateway, World(self.dir, self.account, self.pin, self.clock, gateway, self.accounts))
             return self._parts
 
     @property
@@ -210,6 +217,7 @@ class SandboxServer:
                 "tls_server": str(self.dir.tls_cert),
             },
             "account": self.account.public(),
+            "accounts": len(self.accounts),
             "gateway_username": self.gateway_username,
             "pin_file": str(self.dir.pin_file),
             "gateway_password_file": str(self.dir.gateway_password_file),
@@ -244,6 +252,9 @@ class SandboxServer:
                 from iplos_tui.core.config import save_profile
 
                 save_profile(self.profile, self.config_path)
+                from iplos_tui.sandbox.accounts import write_profiles
+
+                write_profiles(self.dir, self.accounts, self.profile)
             except BaseException:
                 self._unbind()
                 raise

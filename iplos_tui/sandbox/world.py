@@ -29,10 +29,11 @@ UPLOADED_BY = "frassb"
 
 
 class World:
-    def __init__(self, sdir: SandboxDir, account: Account, pin: Secret, clock: SandboxClock, gateway: Any) -> None:
+    def __init__(self, sdir: SandboxDir, account: Account, pin: Secret, clock: SandboxClock, gateway: Any, accounts: Any = None) -> None:
         self.dir = sdir
         self.account = account
         self._pin = pin
+        self._accounts = accounts  # more municipalities (sandbox/accounts.AccountBook), else only ``account``
         self.clock = clock
         self.gateway = gateway
         self.outbox = ensure_private_dir(sdir.ssb_dir / "outbox")
@@ -62,6 +63,10 @@ class World:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=False)
             self._executor = None
+
+    def _account_of(self, kommunenr: str, bydel: str) -> tuple[Account, Secret]:
+        member = self._accounts.get(kommunenr, bydel) if self._accounts is not None else None
+        return (member.account, member.pin) if member is not None else (self.account, self._pin)
 
     def result_dir(self, key: str) -> Path:
         return self.dir.ssb_dir / key
@@ -132,9 +137,10 @@ class World:
         received = dt.datetime.fromisoformat(receipt["received_at"])
         deliver_at = next_working_day_at(received)
         name = feedback_name(manifest.kommunenr, manifest.bydel, deliver_at.strftime("%Y%m%d"))
+        account, pin = self._account_of(manifest.kommunenr, manifest.bydel)
         zip_bytes = make_feedback_zip(
             {FEILLISTE: feilliste_csv(result), KONTROLLTABELLER: kontrolltabeller_csv(result, manifest.year)},
-            self._pin.reveal(),
+            pin.reveal(),
         )
         out = ensure_private_dir(self.result_dir(key))
         atomic_write_bytes(out / name, zip_bytes)
@@ -154,7 +160,8 @@ class World:
             "key": key,
             "deliver_at": iso(deliver_at),
             "receipt": receipt,
-            "contact_email": manifest.contact_email or self.account.contact_email,
+            "contact_email": manifest.contact_email or account.contact_email,
+            "account": [account.kommunenr, account.bydel],
             "persons": result.persons,
             "zip": name,
             "delivered": None,
@@ -186,12 +193,13 @@ class World:
                 if due > now:
                     continue
                 key = item["key"]
+                account, _ = self._account_of(*item.get("account", (self.account.kommunenr, self.account.bydel)))
                 receipt_path = receipt_mail(
                     self.dir.mail_dir, to=item["contact_email"], receipt=item["receipt"],
-                    account_name=self.account.name, persons=item["persons"], when=due,
+                    account_name=account.name, persons=item["persons"], when=due,
                 )
                 data = (self.result_dir(key) / item["zip"]).read_bytes()
-                username = self.account.postmottak
+                username = account.postmottak
                 file_id = self.gateway.put_file(
                     username, item["zip"], data, uploaded_by=UPLOADED_BY, upload_stamp=due,
                     comment=f"IPLOS {item['receipt']['year']} {item['receipt']['receipt_id']}",
