@@ -6,7 +6,6 @@ account and PIN."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 import pytest
@@ -18,23 +17,13 @@ from iplos_tui.core.profiles import ProfileEntry
 from iplos_tui.core.secrets import Secret
 from iplos_tui.sandbox.demo import DEMO_PROFILE
 from tests.support import PIN_CANARY
+from tests.support.fleet import own_person_ids
 
 IDS = ("0403", "0412", "0415", "0417")
 
 
 def pin_of(kommunenr: str) -> str:
     return f"{PIN_CANARY}-{kommunenr}"  # a canary per municipality
-
-
-def own_person_ids(extract: Path, offset: int) -> list[str]:
-    """Give this municipality's persons ids no other municipality has (canaries per municipality)."""
-    from iplos_tui.core.extract.generator import synthetic_person_id
-
-    text = extract.read_text("utf-8")
-    counter = iter(range(offset, offset + 10**6))
-    text = re.sub(r'personId="\d{11}"', lambda _: f'personId="{synthetic_person_id(next(counter))}"', text)
-    extract.write_text(text, "utf-8")
-    return re.findall(r'personId="(\d{11})"', text)[:10]
 
 
 class Fleet:
