@@ -167,7 +167,7 @@ class SubmissionPipeline:
         if again == receipt_id:
             return None
         kommunenr, bydel, year = self.period()
-        at = jn.short_time(str(receipt.get("received_at", ""))) if receipt.get("received_at") else latest.updated
+        at = self.delivered_at(latest)
         message = t("submit.period_delivered", kommunenr=kommunenr, bydel=bydel, year=year, receipt=receipt_id, at=at)
         if again:
             message += " " + t("submit.again_names_other", again=safe_text(again, one_line=True, limit=80))
@@ -181,6 +181,19 @@ class SubmissionPipeline:
             receipt=receipt,
             existing={"submission_id": latest.id, "state": latest.state, "receipt": receipt, "again": receipt_id},
         )
+
+    @staticmethod
+    def delivered_at(sub: jn.Submission) -> str:
+        """When a delivered submission was received, for people ("09:31 08.01.2018")."""
+        received = (sub.receipt or {}).get("received_at")
+        return jn.short_time(str(received)) if received else sub.updated
+
+    def again_at(self, again: str) -> str:
+        """When the delivery an override names was received ('' when the journal has none)."""
+        for sub in reversed(self.period_submissions()):
+            if sub.state == jn.CONFIRMED and again in (str((sub.receipt or {}).get("receipt_id", "")), sub.id, sub.id[:8]):
+                return self.delivered_at(sub)
+        return ""
 
     def summary_of(self, prepared: Prepared) -> dict[str, Any]:
         """The facts the operator confirms (the CLI and the TUI show the same)."""
@@ -210,6 +223,7 @@ class SubmissionPipeline:
             "needs_acceptance": prepared.needs_acceptance,
             "corrections_due": f"{corrections.day}.{corrections.month}.{corrections.year}",
             "again": prepared.again,
+            "again_at": self.again_at(prepared.again) if prepared.again else "",
         }
 
     # --- phase 1: prepare --------------------------------------------------------------------

@@ -116,27 +116,39 @@ def _finding_place(finding: Any) -> str:
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """What will be sent, for the confirmation (the CLI and the TUI show the same facts)."""
-    lines = [
+    head, parts = summary_sections(summary)
+    return head + parts
+
+
+def summary_sections(summary: dict[str, Any], *, parts_shown: int | None = SUMMARY_PARTS) -> tuple[list[str], list[str]]:
+    """The facts first (issue 14.3): a re-send's earlier receipt, municipality, period and
+    persons, the findings per level, the recipients, the destination and the parts in one line;
+    then the parts, one a line (the first ``parts_shown``, all for None)."""
+    head = []
+    if summary.get("again"):
+        if summary.get("again_at"):
+            head.append(t("submit.sum_again", receipt=summary["again"], at=summary["again_at"]))
+        else:
+            head.append(t("submit.sum_again_undated", receipt=summary["again"]))
+    if summary.get("resumed"):
+        head.append(t("submit.sum_resumed", id=summary["submission_id"][:8]))
+    head += [
         t("submit.sum_kommune", kommunenr=summary["kommunenr"], name=summary.get("kommune_name") or "?", bydel=summary["bydel"]),
         t("submit.sum_period", period=summary["period"], persons=summary["persons"]),
-        t("submit.sum_parts", count=len(summary["parts"]), size=fmt_bytes(summary["total_bytes"])),
     ]
-    for file, size in summary["parts"][:SUMMARY_PARTS]:
-        lines.append(f"    {file:<20} {fmt_bytes(size):>12}")
-    if len(summary["parts"]) > SUMMARY_PARTS:
-        lines.append("    " + t("submit.sum_more", count=len(summary["parts"]) - SUMMARY_PARTS))
-    for role, info in summary.get("certificates", {}).items():
-        lines.append(t("submit.sum_recipient", role=role.upper(), subject=info.get("subject", ""), sha=info.get("sha256", "")[:32]))
-    lines.append(t("submit.sum_destination", url=summary["destination"]))
-    if summary.get("resumed"):
-        lines.append(t("submit.sum_resumed", id=summary["submission_id"][:8]))
     if "levels" in summary:
-        lines.append(t("submit.sum_levels", levels=levels_text(summary["levels"])))
+        head.append(t("submit.sum_levels", levels=levels_text(summary["levels"])))
     if summary.get("needs_acceptance"):
-        lines.append(t("submit.sum_errors", errors=summary["levels"].get("error", 0), due=summary.get("corrections_due", "")))
-    if summary.get("again"):
-        lines.append(t("submit.sum_again", receipt=summary["again"]))
-    return lines
+        head.append(t("submit.sum_errors", errors=summary["levels"].get("error", 0), due=summary.get("corrections_due", "")))
+    for role, info in summary.get("certificates", {}).items():
+        head.append(t("submit.sum_recipient", role=role.upper(), subject=info.get("subject", ""), sha=info.get("sha256", "")[:32]))
+    head.append(t("submit.sum_destination", url=summary["destination"]))
+    head.append(t("submit.sum_parts", count=len(summary["parts"]), size=fmt_bytes(summary["total_bytes"])))
+    shown = summary["parts"] if parts_shown is None else summary["parts"][:parts_shown]
+    parts = [f"    {file:<20} {fmt_bytes(size):>12}" for file, size in shown]
+    if len(summary["parts"]) > len(shown):
+        parts.append("    " + t("submit.sum_more", count=len(summary["parts"]) - len(shown)))
+    return head, parts
 
 
 def progress_text(event: StepProgress) -> str:

@@ -20,11 +20,10 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal
 from textual.content import Content
 from textual.message import Message
-from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, Log, ProgressBar, Static
+from textual.widgets import DataTable, Input, Label, Log, ProgressBar, Static
 
 from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text
@@ -45,67 +44,6 @@ def _steps() -> tuple[str, ...]:
     from iplos_tui.core.events import STEPS
 
     return STEPS
-
-
-class ConfirmSend(ModalScreen[dict | None]):
-    """What will be sent, and the PIN when it is not in memory. Returns
-    ``{"pin": Secret | None}`` on send, None when not sent."""
-
-    DEFAULT_CSS = """
-    ConfirmSend { align: center middle; }
-    ConfirmSend > Vertical { width: 78; max-height: 22; height: auto; border: thick $warning; background: $surface; padding: 0 1; }
-    ConfirmSend .confirm-title { text-style: bold; }
-    ConfirmSend .confirm-body { height: auto; max-height: 13; overflow-y: auto; }
-    ConfirmSend Input { width: 40; }
-    ConfirmSend .confirm-error { color: $error; height: auto; }
-    ConfirmSend Horizontal { height: 3; align: right middle; }
-    """
-    BINDINGS = [
-        Binding("escape", "cancel", t("submit.pane.not_now"), id="submission.confirm.cancel"),
-    ]
-    AUTO_FOCUS = "#confirm-pin, #confirm-send"
-
-    def __init__(self, lines: list[str], need_pin: bool) -> None:
-        super().__init__()
-        self._lines = lines
-        self._need_pin = need_pin
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Content(t("submit.pane.confirm_title")), classes="confirm-title")
-            yield Static(Content("\n".join(self._lines)), classes="confirm-body")
-            if self._need_pin:
-                yield Input(password=True, placeholder=t("submit.pane.pin_placeholder"), id="confirm-pin")
-            yield Static("", classes="confirm-error", id="confirm-error")
-            with Horizontal():
-                yield Button(t("submit.pane.not_now"), id="confirm-cancel")
-                yield Button(t("submit.pane.send_now"), variant="warning", id="confirm-send")
-
-    @on(Button.Pressed, "#confirm-cancel")
-    def action_cancel(self) -> None:
-        self._clear_pin()
-        self.dismiss(None)
-
-    @on(Input.Submitted, "#confirm-pin")
-    @on(Button.Pressed, "#confirm-send")
-    def action_send(self) -> None:
-        from iplos_tui.core.secrets import Secret, check_pin
-
-        pin = None
-        if self._need_pin:
-            field = self.query_one("#confirm-pin", Input)
-            problem = check_pin(field.value)
-            if problem:
-                self.query_one("#confirm-error", Static).update(Content(problem))
-                field.value = ""
-                return
-            pin = Secret(field.value)
-        self._clear_pin()
-        self.dismiss({"pin": pin})
-
-    def _clear_pin(self) -> None:
-        for field in self.query("#confirm-pin").results(Input):
-            field.value = ""
 
 
 class SubmissionScreen(PaneScreen):
@@ -436,19 +374,22 @@ class SubmissionScreen(PaneScreen):
 
     def _show_confirm(self, request: Any, answer: Any) -> None:
         from iplos_tui.core.submission import Decision
+        from iplos_tui.dialogs.send_confirm import SEND_WITH_ERRORS, ConfirmSend
 
         self._status(t("submit.pane.waiting_confirm"))
         need_pin = self.app.pin is None or not self.app.pin.is_set
 
-        def done(result: dict | None) -> None:
-            if result is None:
+        dialog = ConfirmSend(request, need_pin)
+
+        def done(choice: str | None) -> None:
+            if choice is None:
                 answer.set_result(Decision.no())
                 return
-            if result.get("pin") is not None:
-                self.app.remember_pin(result["pin"])
-            answer.set_result(Decision(True, self.app.pin))
+            if dialog.pin is not None:
+                self.app.remember_pin(dialog.pin)
+            answer.set_result(Decision(True, self.app.pin, accept_errors=choice == SEND_WITH_ERRORS))
 
-        self.app.push_screen(ConfirmSend(request.lines, need_pin), done)
+        self.app.push_screen(dialog, done)
 
     # --- messages ----------------------------------------------------------------------------
 
