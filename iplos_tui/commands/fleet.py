@@ -37,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     submit.add_argument("--send-concurrency", type=concurrency, default=1, metavar="N", help=t("fleet.help_send_concurrency"))
     submit.add_argument("--json", action="store_true", help=t("fleet.help_json_submit"))
     submit.set_defaults(handler=run_submit, needs_profile=False)
+    from iplos_tui.commands import fleet_feedback
+
+    fleet_feedback.register(actions, load=_fleet)
 
 
 def plugin_error(args: argparse.Namespace, exc: BaseException) -> int | None:
