@@ -196,3 +196,33 @@ async def test_a_re_send_names_the_earlier_receipt_and_its_date_and_enter_does_n
         assert len(world.server.committed()) == 2
     finally:
         world.close()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_errors_are_sent_by_tabbing_to_send_with_errors_and_the_dialog_fits(tmp_path, size):
+    """The deliberate choice by Tab and Enter on «Send med feil» (not only its letter), at both sizes."""
+    from iplos_tui.core.journal import Journal
+
+    world = World(tmp_path, persons=60)
+    try:
+        text = world.extract.read_text("utf-8").replace('hoursPerWeek="', 'hoursPerWeek="9', 3)
+        world.extract.write_text(text, "utf-8")
+        app = IplosApp(world.profile, world.config, initial_mode="submission", services={"sendemodul_client": world.client_factory()})
+        async with app.run_test(size=size) as pilot:
+            pane = await _open(pilot, app, world.extract)
+            dialog = app.screen
+            for widget in (*dialog.query("Button"), dialog.query_one("#confirm-pin")):
+                assert inside(widget, app), (widget.id, widget.region, size)
+            assert "Send med feil" in screen_text(app)
+            await pilot.press(*PIN_CANARY, "enter")  # Enter takes the PIN and moves to «Ikke send»
+            assert app.screen is dialog and app.focused.id == "confirm-no"
+            await pilot.press("tab")
+            assert "Send med feil" in str(app.focused.label)
+            await pilot.press("enter")
+            result = await _result(pilot, app, pane)
+            assert result.ok and result.state == "confirmed", result.message
+            sub = Journal(world.secure).get(result.submission_id)
+            assert sub is not None and sub.accepted_levels == sub.levels and sub.levels["error"] > 0
+            assert PIN_CANARY not in screen_text(app)
+    finally:
+        world.close()

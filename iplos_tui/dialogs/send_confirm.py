@@ -51,7 +51,7 @@ class ConfirmSend(ConfirmDialog):
         choice = Choice(SEND_WITH_ERRORS if request.needs_acceptance else SEND, _send_label(request), key=SEND_KEY, danger=self.deliberate)
         super().__init__(_title(request), [], [choice], cancel_label=t("send_confirm.cancel"))
         # The safe choice unless this is a plain send; typing the PIN is never a send by itself.
-        self.AUTO_FOCUS = "#confirm-pin" if need_pin else ("#confirm-no" if self.deliberate else "#confirm-send")
+        self.AUTO_FOCUS = "#confirm-pin" if need_pin else ("#confirm-no" if self.deliberate else f"#confirm-{choice.id}")
 
     def compose(self) -> ComposeResult:
         from iplos_tui.core.submission import summary_sections
@@ -75,7 +75,7 @@ class ConfirmSend(ConfirmDialog):
             yield Static(Content(self._keys_line()), classes="dialog-keys")
             with Horizontal(id="send-buttons"):
                 yield Button(self._cancel_label, id="confirm-no")
-                yield Button(choice.label, variant="error" if choice.danger else "warning", id="confirm-send")
+                yield Button(choice.label, variant="error" if choice.danger else "warning", id=f"confirm-{choice.id}")
 
     def _keys_line(self) -> str:
         keys = super()._keys_line()
