@@ -153,6 +153,23 @@ def test_many_blocks_pages_and_indexes_agree_with_a_plain_parse():
     assert sum(1 for _ in table.iter_rows()) == len(table)
 
 
+def test_quote_free_blocks_give_the_rows_csv_gives():
+    """Blocks without quotes are split at line ends and ";" (fast); every row must be the one the
+    csv module reads from the same bytes: blank lines, lone ";", spaces, empty last cells, LF and
+    CRLF, and a quoted block between them."""
+    import csv
+    import io
+
+    odd = b"P1;;feil;\r\n\r\n;\r\n  ;x\r\nP2;F2;advarsel;a b\nP3;F3;feil;\xc3\xa6\r\n"
+    data = big_list(30_000) + odd + b'P4;F4;feil;"two\r\nlines"\r\n' + big_list(30_000).split(b"\r\n", 1)[1] + odd
+    table = parse_table(data)
+    assert any(block.plain for block in table.blocks) and not all(block.plain for block in table.blocks)
+    text = data.decode("utf-8-sig")
+    expected = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=";", strict=False) if r and r != [""]][1:]
+    expected = [[cell.replace("\r\n", "\u240d\u240a") for cell in row] for row in expected]  # how a cell's line end is shown
+    assert list(table.iter_rows()) == expected
+
+
 def test_a_late_non_utf8_byte_switches_the_encoding_and_counts_again():
     early = b"P1;F\xc3\xa6;feil;x\r\n"  # valid UTF-8 ("F\u00e6"), but in Windows-1252 it is "F\u00c3\u00a6"
     late = b"P2;F2;feil;Bj\xf8rn\r\n"  # 0xF8 alone is no UTF-8: the file is Windows-1252
