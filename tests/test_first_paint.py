@@ -164,7 +164,7 @@ def test_a_request_made_before_the_servers_start_is_answered_after(tmp_path):
 
         def early() -> None:
             try:
-                result["status"] = _get(session.profile.feedback_url + "/api/v1/info", session.server.ca_bundle)
+                result["status"] = _get(session.profile.gateway_url + "/api/v1/info", session.server.ca_bundle)
             except Exception as exc:  # refused or reset: no answer
                 result["status"] = repr(exc)
 
