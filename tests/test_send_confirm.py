@@ -226,3 +226,33 @@ async def test_errors_are_sent_by_tabbing_to_send_with_errors_and_the_dialog_fit
             assert PIN_CANARY not in screen_text(app)
     finally:
         world.close()
+
+
+async def test_in_english_a_re_send_with_errors_says_so_in_english_and_enter_does_not_send(tmp_path):
+    from iplos_tui.core import i18n
+
+    world = World(tmp_path, persons=60)
+    try:
+        assert world.run(PIN_CANARY).state == "confirmed"
+        text = world.extract.read_text("utf-8").replace('hoursPerWeek="', 'hoursPerWeek="9', 3)
+        world.extract.write_text(text, "utf-8")
+        i18n.set_language("en")
+        app = IplosApp(world.profile, world.config, initial_mode="submission", services={"sendemodul_client": world.client_factory()})
+        async with app.run_test(size=(80, 24)) as pilot:
+            pane = app.screen
+            pane.query_one("#sub-path").value = str(world.extract)
+            pane.query_one("#sub-log").focus()
+            pane.last_result = None
+            pane.action_send_again()
+            await _wait(pilot, lambda: type(app.screen).__name__ == "ConfirmSend")
+            await pilot.pause()
+            shown = " ".join(screen_text(app).split())
+            for words in ("Send again anyway?", "The period was already delivered", "corrections are due by", "Send again with errors",
+                          "Do not send", "Enter does not send"):
+                assert words in shown, (words, shown)
+            assert not any(word in shown for word in ("Ikke send", "Kommune", "Perioden", "feil"))
+            await pilot.press(*PIN_CANARY, "enter", "enter")
+            assert (await _result(pilot, app, pane)).state == "not-sent"
+        assert len(world.server.committed()) == 1
+    finally:
+        world.close()
