@@ -66,7 +66,7 @@ from iplos_tui.core.envelope_format import (
     verify_envelope,
 )
 from iplos_tui.core.errors import Cancelled
-from iplos_tui.core.fsutil import atomic_write_bytes, ensure_private_dir, fsync_dir
+from iplos_tui.core.fsutil import atomic_write_bytes, ensure_private_dir, fsync_dir, process_alive
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -188,23 +188,11 @@ def remove_stale_staging(parent: Path) -> list[Path]:
             if not entry.name.startswith(STAGING_PREFIX) or entry.is_symlink() or not entry.is_dir():
                 continue
             pid = entry.name.rsplit(".", 2)[-2] if entry.name.count(".") >= 2 else ""
-            if pid.isdigit() and _alive(int(pid)):
+            if pid.isdigit() and process_alive(int(pid)):
                 continue
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --- the writer -----------------------------------------------------------------------------

@@ -89,6 +89,19 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
         handle.write(data)
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (ours, or another user's): its temp files are not leftovers."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def remove_stale_temps(directory: Path) -> list[Path]:
     """Delete our own temp files (our prefix, our directory) left by a killed run."""
     removed = []

@@ -26,7 +26,7 @@ from typing import Any
 
 from iplos_tui.core.feedback.errors import ExportRefused, FeedbackFileError
 from iplos_tui.core.feedback.naming import FeedbackName, matches_profile, parse_feedback_name
-from iplos_tui.core.fsutil import TEMP_PREFIX, atomic_writer, ensure_private_dir, fsync_dir
+from iplos_tui.core.fsutil import TEMP_PREFIX, atomic_writer, ensure_private_dir, fsync_dir, process_alive
 from iplos_tui.core.text import safe_text
 
 FEEDBACK_SUBDIR = "feedback"
@@ -75,18 +75,6 @@ def safe_local_name(name: str, taken: set[str] | None = None, *, fallback: str =
 # ---- leftovers of killed runs ---------------------------------------------------------------
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_own_leftovers(directory: Path) -> list[Path]:
     """Remove the console's temp files and staging folders in ``directory`` whose process is gone."""
     removed: list[Path] = []
@@ -96,7 +84,7 @@ def remove_own_leftovers(directory: Path) -> list[Path]:
         return removed
     for entry in entries:
         match = _LEFTOVER.fullmatch(entry.name)
-        if match is None or _alive(int(match["pid"])):
+        if match is None or process_alive(int(match["pid"])):
             continue
         path = Path(entry.path)
         with contextlib.suppress(OSError):
