@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from iplos_tui.core import format as fmt
 from iplos_tui.core.config import Profile
 from iplos_tui.core.errors import explain
 from iplos_tui.core.i18n import t
@@ -331,7 +332,7 @@ class IplosApp(App[int]):
         for header in self.screen.query(ProfileHeader):
             header.refresh_header()
         now = self.now()
-        self.notify(t("app.clock_advanced", time=f"{now:%d.%m.%Y %H:%M}", count=count), markup=False)
+        self.notify(t("app.clock_advanced", time=fmt.moment(now), deliveries=fmt.count(count, "format.deliveries")), markup=False)
 
     # --- command palette: every action, and no screenshot ----------------------------------
 

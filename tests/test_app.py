@@ -293,3 +293,12 @@ async def test_a_huge_paste_never_reaches_the_saved_profile(tmp_path):
     path = tmp_path / "conf" / "config.toml"
     assert path.stat().st_size < 64 * 1024
     assert load_profile(path).contact_email == field.value
+
+
+async def test_config_status_counts_in_the_singular(tmp_path, valid_profile):
+    """Issue 14 item 13: "1 advarsel", not "1 advarsler"."""
+    app = make_app(tmp_path, valid_profile.replace(ssb_certificate=tmp_path / "ssb.pem"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        status = str(app.screen.query_one("#config-status").render())
+        assert "0 feil, 1 advarsel." in status, status

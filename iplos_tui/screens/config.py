@@ -17,6 +17,7 @@ from textual.widget import MountError, Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from iplos_tui.core import config as cfg
+from iplos_tui.core import format as fmt
 from iplos_tui.core.i18n import has, t
 from iplos_tui.core.profiles import save_checked
 from iplos_tui.core.secrets import Secret, check_pin
@@ -262,7 +263,7 @@ class ConfigScreen(PaneScreen):
         warnings = len(problems) - errors
         status = self.query_one("#config-status", Static)
         dirty = t("config_screen.unsaved") if self.has_unsaved_changes else ""
-        status.update(Content(t("config_screen.status", errors=errors, warnings=warnings) + dirty))
+        status.update(Content(t("config_screen.status", errors=fmt.count(errors, "format.errors"), warnings=fmt.count(warnings, "format.warnings")) + dirty))
         return errors, warnings
 
     # --- saving and leaving ------------------------------------------------------------------
@@ -287,7 +288,7 @@ class ConfigScreen(PaneScreen):
         errors, warnings = self._validate()
         message = t("config.saved", path=path)
         if errors:
-            message += " " + t("config_screen.saved_with_errors", errors=errors)
+            message += " " + t("config_screen.saved_with_errors", errors=fmt.count(errors, "format.errors"))
         self.notify(safe_text(message), markup=False)
         return True
 
