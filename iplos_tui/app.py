@@ -79,6 +79,9 @@ class IplosApp(App[int]):
         Binding("k", "switch_profile", t("app.switch_profile"), id="app.switch_profile", show=False),
         Binding("f9", "advance_clock", t("app.advance_clock"), id="app.advance_clock", show=False),
         Binding("f10", "quit", t("app.quit"), id="app.quit", show=False),
+        Binding("question_mark", "help", t("app.help"), id="app.help", show=False),
+        Binding("ctrl+q", "quit", t("app.quit"), id="app.quit_alt", show=False, priority=True),
+        Binding("ctrl+c", "help_quit", show=False, system=True),
     ]
 
     def __init__(
@@ -272,6 +275,31 @@ class IplosApp(App[int]):
     def action_switch_mode(self, mode: str) -> None:
         if mode != self.current_mode:
             self._leave_then(lambda: self.switch_mode(mode))
+
+    def action_help(self) -> None:
+        """`?`: help for the pane the operator is on (a second `?` closes it)."""
+        from iplos_tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        pane = next((screen for screen in reversed(self.screen_stack) if getattr(screen, "MODE", None)), None)
+        mode = getattr(pane, "MODE", None) or self.current_mode
+        self.push_screen(HelpScreen(mode, type(pane).BINDINGS if pane is not None else None, sandbox=self.sandbox is not None))
+
+    def action_show_help_panel(self) -> None:
+        """The palette's "Taster" and Textual's own key panel: our help screen instead."""
+        self.action_help()
+
+    def action_help_quit(self) -> None:
+        """Ctrl+C quits nothing here (a reflex over SSH); say how to quit, in the UI language."""
+        self.notify(t("app.how_to_quit"), title=t("app.how_to_quit_title"), markup=False)
+
+    def action_command_palette(self) -> None:
+        from textual.command import CommandPalette
+
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=t("app.palette_placeholder")))
 
     def action_quit(self) -> None:
         self._leave_then(self._quit_now)

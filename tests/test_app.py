@@ -29,6 +29,8 @@ async def type_into(pilot, widget_id: str, text: str) -> None:
 async def test_fill_config_with_keyboard_and_save(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        assert app.focused.id == "config-form"
+        await pilot.press("enter")  # into the fields, deliberately
         assert app.focused.id == "field-kommunenr"
         await pilot.press(*"0403")
         await pilot.press("tab", "ctrl+a", "ctrl+k", *"00")  # bydel
@@ -50,7 +52,7 @@ async def test_fill_config_with_keyboard_and_save(tmp_path):
 async def test_live_validation_message_next_to_the_field(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press(*"1601")
+        await pilot.press("enter", *"1601")
         await pilot.pause()
         assert app.screen.query_one("#msg-kommunenr").display is False  # 1601 is valid for 2017
         await type_into(pilot, "field-orgnr", "974550572")
@@ -77,7 +79,7 @@ async def test_pin_is_held_in_memory_only(tmp_path):
 async def test_unsaved_changes_are_asked_about_when_leaving(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press(*"0403")
+        await pilot.press("enter", *"0403")
         await pilot.press("f2")
         await pilot.pause()
         assert type(app.screen).__name__ == "UnsavedChangesScreen"
@@ -302,3 +304,38 @@ async def test_config_status_counts_in_the_singular(tmp_path, valid_profile):
         await pilot.pause()
         status = str(app.screen.query_one("#config-status").render())
         assert "0 feil, 1 advarsel." in status, status
+
+
+async def test_no_pane_opens_with_focus_in_an_editable_field(tmp_path, valid_profile):
+    """Issue 14 item 6: a stray key on arrival must not land in a field."""
+    from textual.widgets import Input
+
+    app = make_app(tmp_path, valid_profile)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for key in ("f1", "f2", "f3", "f4", "f1"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert not isinstance(app.focused, Input), (key, app.focused)
+        await pilot.press("x")
+        await pilot.pause()
+        assert app.screen.query_one("#field-kommunenr").value == "0403"
+        await pilot.press("enter")  # the operator enters the form deliberately
+        await pilot.pause()
+        assert app.focused.id == "field-kommunenr"
+
+
+async def test_unsaved_dialog_defaults_to_stay_and_never_saves_errors_by_enter(tmp_path, valid_profile):
+    """Issue 14 item 6: the dialog reached by accident defaults to "Bli her"; with errors in the
+    form its Lagre cannot be chosen, so a plain Enter never saves a broken profile."""
+    app = make_app(tmp_path, valid_profile)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_into(pilot, "field-kommunenr", "9")
+        await pilot.press("f2")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "UnsavedChangesScreen"
+        assert app.focused.id == "stay"
+        assert app.screen.query_one("#save").disabled
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.current_mode == "config" and type(app.screen).__name__ == "ConfigScreen"
+    assert not (tmp_path / "conf" / "config.toml").exists()

@@ -35,7 +35,7 @@ def test_config_screen_english(snap_compare):
 
 def test_unsaved_changes_dialog(snap_compare):
     async def change_and_leave(pilot):
-        await pilot.press("9", "f3")
+        await pilot.press("enter", "9", "f3")
 
     assert snap_compare(snapshot_app("config"), terminal_size=(80, 24), run_before=change_and_leave)
 

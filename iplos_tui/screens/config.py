@@ -43,18 +43,26 @@ def _widget_value_to_text(spec: cfg.FieldSpec, value: Any) -> str:
 
 
 class UnsavedChangesScreen(ModalScreen[str]):
-    """Save, discard or stay: Esc is never the only way out (it means stay)."""
+    """Save, discard or stay. Reached by accident as often as on purpose, so "Bli her" has the
+    focus and Esc means stay; a form with errors cannot be saved from here (F5 on the pane can)."""
 
     BINDINGS = [Binding("escape", "dismiss('stay')", t("app.unsaved_stay"), show=False)]
+    AUTO_FOCUS = "#stay"
+
+    def __init__(self, errors: int = 0) -> None:
+        super().__init__()
+        self._errors = errors
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="unsaved-dialog"):
+        with VerticalScroll(id="unsaved-dialog"):
             yield Static(Content.styled(t("app.unsaved_title"), "bold"))
             yield Static(Content(t("app.unsaved_body")))
+            if self._errors:
+                yield Static(Content(t("app.unsaved_has_errors", errors=fmt.count(self._errors, "format.errors"))), id="unsaved-errors")
             with Horizontal(id="unsaved-buttons"):
-                yield Button(t("app.unsaved_save"), id="save", variant="primary")
-                yield Button(t("app.unsaved_discard"), id="discard", variant="error")
-                yield Button(t("app.unsaved_stay"), id="stay")
+                yield Button(t("app.unsaved_stay"), id="stay", variant="primary", compact=True)
+                yield Button(t("app.unsaved_save"), id="save", compact=True, disabled=bool(self._errors))
+                yield Button(t("app.unsaved_discard"), id="discard", variant="error", compact=True)
 
     @on(Button.Pressed)
     def _choose(self, event: Button.Pressed) -> None:
@@ -62,11 +70,13 @@ class UnsavedChangesScreen(ModalScreen[str]):
 
 
 class ConfigScreen(PaneScreen):
-    AUTO_FOCUS = "#field-kommunenr"
+    # The form, not a field: a stray key on arrival must not edit anything (Tab or Enter enter it).
+    AUTO_FOCUS = "#config-form"
     DEFAULT_CSS = "#config-more { height: auto; }"
     BINDINGS = [
         Binding("f5", "save", t("config_screen.save"), id="config.save"),
         Binding("ctrl+s", "save", t("config_screen.save"), show=False, id="config.save_alt"),
+        Binding("enter", "enter_fields", t("config_screen.enter_fields"), show=False, id="config.enter_fields"),
     ]
 
     def __init__(self) -> None:
@@ -153,6 +163,10 @@ class ConfigScreen(PaneScreen):
             self._validate()
         except (NoMatches, MountError):  # the console closed while the pane was being built
             return
+
+    def action_enter_fields(self) -> None:
+        if self.focused is self.query_one("#config-form"):
+            self.query_one("#field-kommunenr").focus()
 
     # --- reading the form --------------------------------------------------------------------
 
@@ -305,7 +319,8 @@ class ConfigScreen(PaneScreen):
                 self._restore_saved()
                 proceed()
 
-        self.app.push_screen(UnsavedChangesScreen(), chosen)
+        errors, _ = self._validate()
+        self.app.push_screen(UnsavedChangesScreen(errors), chosen)
 
     def _restore_saved(self) -> None:
         profile = self.app.profile  # type: ignore[attr-defined]

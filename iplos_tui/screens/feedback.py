@@ -53,7 +53,6 @@ class FeedbackScreen(GatewayFetching, PaneScreen):
     BINDINGS = [
         Binding("o", "open", t("feedback_screen.open"), id="feedback.open"),
         Binding("h", "fetch", t("feedback_screen.fetch"), id="feedback.fetch"),
-        Binding("f6", "fetch", t("feedback_screen.fetch"), show=False, id="feedback.fetch_alt"),
         Binding("r", "refresh", t("feedback_screen.refresh"), id="feedback.refresh"),
         Binding("f5", "refresh", t("feedback_screen.refresh"), show=False, id="feedback.refresh_alt"),
         Binding("d", "delete", t("feedback_screen.delete"), id="feedback.delete"),
@@ -62,9 +61,7 @@ class FeedbackScreen(GatewayFetching, PaneScreen):
         Binding("n", "next_page", t("feedback_screen.next_page"), id="feedback.next_page"),
         Binding("p", "prev_page", t("feedback_screen.prev_page"), id="feedback.prev_page"),
         Binding("v", "reveal", t("feedback_screen.reveal"), id="feedback.reveal"),
-        Binding("f7", "reveal", t("feedback_screen.reveal"), show=False, id="feedback.reveal_alt"),
         Binding("e", "export", t("feedback_screen.export"), id="feedback.export"),
-        Binding("f8", "export", t("feedback_screen.export"), show=False, id="feedback.export_alt"),
         Binding("l", "close", t("feedback_screen.close"), id="feedback.close"),
         Binding("escape", "clear_filter", t("feedback_screen.leave_filter"), show=False, id="feedback.leave_filter"),
     ]

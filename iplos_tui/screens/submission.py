@@ -64,11 +64,11 @@ class SubmissionScreen(PaneScreen):
     SubmissionScreen.show-history #sub-log { display: none; }
     SubmissionScreen #sub-status { height: 1; padding: 0 1; }
     """
-    AUTO_FOCUS = "#sub-path"
+    AUTO_FOCUS = "#sub-log"  # not the path field: a stray key on arrival must not edit it
     BINDINGS = [
         Binding("f5", "validate", t("submit.pane.validate"), id="submission.validate"),
         Binding("f6", "send", t("submit.pane.send"), id="submission.send"),
-        Binding("f7", "cancel_run", t("submit.pane.cancel"), id="submission.cancel"),
+        Binding("c", "cancel_run", t("submit.pane.cancel"), id="submission.cancel"),
         Binding("f8", "toggle_history", t("submit.pane.history"), id="submission.history"),
         Binding("s", "write_report", t("submission_screen.report"), id="submission.report"),
         Binding("m", "compare", t("submission_screen.compare"), id="submission.compare"),
@@ -230,7 +230,7 @@ class SubmissionScreen(PaneScreen):
         yield SystemCommand(t("submit.pane.validate") + " (F5)", t("submit.pane.validate_help"), self.action_validate)
         yield SystemCommand(t("submit.pane.send") + " (F6)", t("submit.pane.send_help"), self.action_send)
         yield SystemCommand(t("submit.pane.send_again"), t("submit.pane.send_again_help"), self.action_send_again)
-        yield SystemCommand(t("submit.pane.cancel") + " (F7)", t("submit.pane.cancel_help"), self.action_cancel_run)
+        yield SystemCommand(t("submit.pane.cancel") + " (c)", t("submit.pane.cancel_help"), self.action_cancel_run)
         yield SystemCommand(t("submit.pane.history") + " (F8)", t("submit.pane.history_help"), self.action_toggle_history)
         yield SystemCommand(t("submit.pane.resume") + " (Enter)", t("submit.pane.resume_help"), self.action_resume)
         yield SystemCommand(t("submission_screen.report") + " (s)", t("submission_screen.report_help"), self.action_write_report)

@@ -1,0 +1,37 @@
+"""The console in a real terminal (tmux) at 80x24, as an operator over SSH meets it (issue 14)."""
+
+from __future__ import annotations
+
+import pytest
+
+from iplos_tui.core.config import load_profile, save_profile
+from tests.support.tmux import iplos_command, tmux_terminal  # noqa: F401  (the fixture)
+
+
+@pytest.fixture
+def config_file(tmp_path, valid_profile):
+    path = tmp_path / "conf" / "config.toml"
+    save_profile(valid_profile, path)
+    return path
+
+
+def start_console(tmux_terminal, config_file, *args, width=80, height=24, env=None):  # noqa: F811
+    term = tmux_terminal(iplos_command("--config", str(config_file), "tui", *args), width=width, height=height, env={"TERM": "xterm-256color", **(env or {})})
+    term.wait_for("F1 Profil", "F10 Avslutt")
+    return term
+
+
+def test_a_stray_key_on_arrival_changes_nothing(tmux_terminal, config_file):  # noqa: F811
+    """Item 6: F1 opened with Kommunenummer focused, so the first key replaced it; F2 then asked
+    about unsaved changes with Lagre focused and Enter saved kommunenr "x"."""
+    term = start_console(tmux_terminal, config_file)
+    term.send("x")
+    term.send("F2")
+    screen = term.wait_for("F2 Sjekk")
+    term.send("Enter")
+    screen = term.settle()
+    assert "Ulagrede endringer" not in screen, screen
+    assert load_profile(config_file).kommunenr == "0403"
+    term.send("F1")
+    screen = term.wait_for("Kommunenummer")
+    assert "0403" in screen and "x0403" not in screen, screen
