@@ -25,6 +25,9 @@ from iplos_tui.core.status import profile_label
 from iplos_tui.core.text import safe_text
 from iplos_tui.runs import RunFailed, RunFinished
 
+# Over SSH every frame is bytes down the link: 20 frames a second is smooth enough to type in.
+MAX_FPS = 20
+
 MODE_KEYS = (("config", "f1"), ("preflight", "f2"), ("submission", "f3"), ("feedback", "f4"), ("board", "f7"))
 SWITCHING_MODE = "profile-switch"  # an empty screen while the panes are made anew
 
@@ -112,6 +115,9 @@ class IplosApp(App[int]):
         self.services = services or {}
         self._clock = clock or (lambda: dt.datetime.now().astimezone())
         self.animation_level = "none"
+        import textual.screen
+
+        textual.screen.UPDATE_PERIOD = 1 / MAX_FPS  # read when each screen starts its update timer
         self.theme = self.profile.theme or "textual-dark"
         # Chosen before the first pane is styled (a change later restyles every widget); a test
         # (headless) keeps the profile's theme whatever its TERM, see on_mount.
@@ -275,6 +281,20 @@ class IplosApp(App[int]):
     def action_switch_mode(self, mode: str) -> None:
         if mode != self.current_mode:
             self._leave_then(lambda: self.switch_mode(mode))
+
+    def on_resize(self, event) -> None:
+        """Below 60x20 a clear message instead of a broken screen; it goes when there is room."""
+        from iplos_tui.screens.too_small import TooSmallScreen, too_small
+
+        width, height = event.size.width, event.size.height
+        showing = isinstance(self.screen, TooSmallScreen)
+        if too_small(width, height):
+            if showing:
+                self.screen.show_size(width, height)
+            elif self.screen_stack:
+                self.push_screen(TooSmallScreen())
+        elif showing:
+            self.pop_screen()
 
     def action_help(self) -> None:
         """`?`: help for the pane the operator is on (a second `?` closes it)."""

@@ -154,6 +154,9 @@ def harden_process() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _early_language(argv)
+    from iplos_tui import argparse_text
+
+    argparse_text.install()  # argparse's own "usage:", "options:" in the UI language
     parser = build_parser(commands_needed(argv))
     args = parser.parse_args(argv)
     if args.lang:

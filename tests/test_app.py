@@ -221,6 +221,7 @@ async def test_no_color_is_respected(tmp_path, monkeypatch):
 async def test_cursor_does_not_blink(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")  # into the first field
         await pilot.pause()
         assert app.focused.cursor_blink is False
 
@@ -339,3 +340,14 @@ async def test_unsaved_dialog_defaults_to_stay_and_never_saves_errors_by_enter(t
         await pilot.pause()
         assert app.current_mode == "config" and type(app.screen).__name__ == "ConfigScreen"
     assert not (tmp_path / "conf" / "config.toml").exists()
+
+
+async def test_checkbox_state_reads_without_colour(tmp_path, valid_profile, monkeypatch):
+    """Issue 14 item 14: `▐X▌` both ways; now `[x]` / `[ ]`, also under NO_COLOR."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(tmp_path, valid_profile.replace(spam_allowlist_confirmed=True, postmottak_routing_confirmed=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        ticked = app.screen.query_one("#field-spam_allowlist_confirmed").render().plain
+        unticked = app.screen.query_one("#field-postmottak_routing_confirmed").render().plain
+        assert ticked.startswith("[x]") and unticked.startswith("[ ]"), (ticked, unticked)

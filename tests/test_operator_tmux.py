@@ -35,3 +35,39 @@ def test_a_stray_key_on_arrival_changes_nothing(tmux_terminal, config_file):  # 
     term.send("F1")
     screen = term.wait_for("Kommunenummer")
     assert "0403" in screen and "x0403" not in screen, screen
+
+
+def mouse_tracking(term) -> str:
+    return term._tmux("display-message", "-p", "-t", term.session, "#{mouse_any_flag}#{mouse_button_flag}#{mouse_standard_flag}").strip()
+
+
+def test_mouse_reporting_can_be_turned_off(tmux_terminal, config_file, valid_profile):  # noqa: F811
+    """Item 16: the driver asked for any-motion mouse tracking, with no way to turn it off."""
+    term = start_console(tmux_terminal, config_file)
+    assert "1" in mouse_tracking(term)  # on by default (the terminal was asked to report)
+    flagged = start_console(tmux_terminal, config_file, "--no-mouse")
+    assert mouse_tracking(flagged) == "000"
+    save_profile(valid_profile.replace(mouse=False), config_file)
+    configured = start_console(tmux_terminal, config_file)
+    assert mouse_tracking(configured) == "000"
+
+
+def test_help_on_arrival_in_a_real_terminal(tmux_terminal, config_file):  # noqa: F811
+    """Item 10: ? right on arrival opens the pane's help; Esc closes it."""
+    term = start_console(tmux_terminal, config_file)
+    term.send("F3")
+    term.wait_for("Kontroller")
+    term.send("?")
+    screen = term.wait_for("Hjelp: Innsending (F3)", "Esc eller ? lukker")
+    assert "Når noe feiler" in screen or "Taster på denne siden" in screen
+    term.send("Escape")
+    term.wait_for("Hjelp: Innsending", gone=True)
+
+
+def test_too_small_terminal_says_so(tmux_terminal, config_file):  # noqa: F811
+    """Item 15: at 50x16 a clear message, and the console comes back when there is room."""
+    term = start_console(tmux_terminal, config_file)
+    term.resize(50, 16)
+    term.wait_for("for lite (50×16)")
+    term.resize(80, 24)
+    term.wait_for("F1 Profil", "Kommunenummer")

@@ -43,3 +43,22 @@ def test_unsaved_changes_dialog(snap_compare):
 @pytest.mark.parametrize("mode", ["preflight", "submission", "feedback"])
 def test_panes(snap_compare, mode):
     assert snap_compare(snapshot_app(mode), terminal_size=(80, 24))
+
+
+@pytest.mark.parametrize("mode", ["config", "submission"])
+def test_panes_in_16_colours(snap_compare, mode):
+    """Issue 14 item 16: what a Linux console or a plain xterm shows (the ansi-dark theme)."""
+    assert snap_compare(snapshot_app(mode, SNAPSHOT_PROFILE.replace(theme="ansi-dark")), terminal_size=(80, 24))
+
+
+@pytest.mark.parametrize("mode", ["config", "preflight"])
+def test_panes_under_no_color(snap_compare, monkeypatch, mode):
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(snapshot_app(mode), terminal_size=(80, 24))
+
+
+def test_help_screen(snap_compare):
+    async def open_help(pilot):
+        await pilot.press("question_mark")
+
+    assert snap_compare(snapshot_app("submission"), terminal_size=(80, 24), run_before=open_help)

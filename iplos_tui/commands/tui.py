@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("tui", help=t("cli.help_cmd_tui"), description=t("cli.help_cmd_tui"))
     parser.add_argument("--sandbox", action="store_true", help=t("cli.help_sandbox_flag"))
     parser.add_argument("--allow-textual-env", action="store_true", help=t("cli.help_allow_textual_env"))
-    parser.set_defaults(handler=run, sandbox=False, allow_textual_env=False)
+    parser.add_argument("--no-mouse", dest="mouse", action="store_false", help=t("cli.help_no_mouse"))
+    parser.set_defaults(handler=run, sandbox=False, allow_textual_env=False, mouse=True)
 
 
 def run(args: argparse.Namespace) -> ExitCode:
@@ -55,13 +56,13 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     app = IplosApp(profile, config_path, sandbox=sandbox, clock=sandbox.now if sandbox is not None else None, fleet_config=fleet_config)
     try:
-        return run_app(app)
+        return run_app(app, mouse=args.mouse and profile.mouse)
     finally:
         if sandbox is not None:
             sandbox.stop()
 
 
-def run_app(app: App[Any]) -> ExitCode:
+def run_app(app: App[Any], *, mouse: bool = True) -> ExitCode:
     """Run the console; a crash (Textual sets ``return_code`` 1) is a non-zero exit, never 0."""
-    app.run()
+    app.run(mouse=mouse)
     return ExitCode.OK if not app.return_code else ExitCode.FAILED

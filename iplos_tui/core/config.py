@@ -99,6 +99,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("gateway_max_bytes", "feedback", "max_bytes", int, "Most bytes one fetch stores (the announced sizes added up).", bounds=(1, 2**40)),
     FieldSpec("language", "ui", "language", str, "User interface language: \"nb\" (bokmål) or \"en\"."),
     FieldSpec("theme", "ui", "theme", str, "Colour theme; 16-colour terminals get ansi-dark."),
+    FieldSpec("mouse", "ui", "mouse", bool, "Mouse reporting; false over slow links (every mouse move is sent otherwise). `iplos tui --no-mouse` too."),
     FieldSpec("spam_allowlist_confirmed", "preflight", "spam_allowlist_confirmed", bool, "IT confirmed: mail from MoveitFilsluse@ssb.no passes the spam filter."),
     FieldSpec("postmottak_routing_confirmed", "preflight", "postmottak_routing_confirmed", bool, "Postmottak confirmed: SSB's mail is forwarded to the IPLOS contact."),
     FieldSpec("preflight_timeout", "preflight", "timeout", float, "Timeout in seconds for each network check.", bounds=(0, 3600)),
@@ -140,6 +141,7 @@ class Profile:
     gateway_max_bytes: int = 256 * 1024 * 1024
     language: str = "nb"
     theme: str = "textual-dark"
+    mouse: bool = True
     spam_allowlist_confirmed: bool = False
     postmottak_routing_confirmed: bool = False
     preflight_timeout: float = 5.0

@@ -23,6 +23,7 @@ from iplos_tui.core.profiles import save_checked
 from iplos_tui.core.secrets import Secret, check_pin
 from iplos_tui.core.text import safe_text
 from iplos_tui.screens.base import PaneScreen
+from iplos_tui.widgets.tickbox import TickBox
 
 SECTION_TITLES = {
     "profile": "config_screen.section_profile",
@@ -77,6 +78,7 @@ class ConfigScreen(PaneScreen):
         Binding("f5", "save", t("config_screen.save"), id="config.save"),
         Binding("ctrl+s", "save", t("config_screen.save"), show=False, id="config.save_alt"),
         Binding("enter", "enter_fields", t("config_screen.enter_fields"), show=False, id="config.enter_fields"),
+        Binding("escape", "leave_field", t("config_screen.leave_field"), show=False, id="config.leave_field"),
     ]
 
     def __init__(self) -> None:
@@ -118,7 +120,7 @@ class ConfigScreen(PaneScreen):
         widget_id = f"field-{spec.attr}"
         if spec.kind is bool:
             label = f"config_screen.checkbox.{spec.attr}"
-            return Checkbox(t(label) if has(label) else t("config_screen.confirmed"), value=bool(value), id=widget_id, compact=True)
+            return TickBox(t(label) if has(label) else t("config_screen.confirmed"), value=bool(value), id=widget_id, compact=True)
         if spec.attr == "language":
             return Select([("Norsk bokmål", "nb"), ("English", "en")], value=value, allow_blank=False, id=widget_id, compact=True)
         if spec.attr == "year":
@@ -163,6 +165,10 @@ class ConfigScreen(PaneScreen):
             self._validate()
         except (NoMatches, MountError):  # the console closed while the pane was being built
             return
+
+    def action_leave_field(self) -> None:
+        """Esc: out of the field, back to the form (where ? and the pane's keys work again)."""
+        self.query_one("#config-form").focus()
 
     def action_enter_fields(self) -> None:
         if self.focused is self.query_one("#config-form"):
@@ -294,7 +300,10 @@ class ConfigScreen(PaneScreen):
         try:
             save_checked(profile, path)  # the fleet's checks too (core/profiles.py)
         except (cfg.ConfigError, OSError) as exc:
-            self.notify(safe_text(str(exc)), severity="error", title=t("config_screen.save_failed"), markup=False)
+            from iplos_tui.core.explain import explain
+
+            reason = safe_text(str(exc)) if isinstance(exc, cfg.ConfigError) else explain(exc)
+            self.notify(reason, severity="error", title=t("config_screen.save_failed"), markup=False)
             return False
         self.app.config_path = path  # type: ignore[attr-defined]
         self.app.set_profile(profile)  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -16,20 +16,26 @@ from iplos_tui.core.i18n import t
 MODE_KEYS = {"config": "F1", "preflight": "F2", "submission": "F3", "feedback": "F4"}
 
 
-def _key_lines(rows: list[tuple[str, str]]) -> Content:
-    width = max((len(keys) for keys, _ in rows), default=0)
-    return Content("\n").join(
-        Content.assemble((keys.ljust(width), "bold"), "  ", what) for keys, what in rows
-    )
+def _key_rows(rows: list[tuple[str, str]], table_id: str) -> Vertical:
+    """Keys on the left, what they do on the right; a long text wraps under itself."""
+    width = max((len(keys) for keys, _ in rows), default=0) + 2
+    lines = []
+    for keys, what in rows:
+        key = Static(Content.styled(keys, "bold"), classes="help-key")
+        key.styles.width = width
+        lines.append(Horizontal(key, Static(Content(what), classes="help-what"), classes="help-row"))
+    return Vertical(*lines, id=table_id, classes="help-keys")
 
 
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen #help-dialog { width: 78; max-width: 100%; height: auto; max-height: 100%; border: round $accent; background: $surface; }
-    HelpScreen #help-body { height: auto; max-height: 1fr; padding: 0 1; }
+    HelpScreen #help-dialog { width: 78; max-width: 100%; height: 100%; max-height: 40; border: round $accent; background: $surface; }
+    HelpScreen #help-body { height: 1fr; padding: 0 1; }
+    HelpScreen .help-keys, HelpScreen .help-row { height: auto; }
+    HelpScreen .help-what { width: 1fr; }
     HelpScreen .help-title { text-style: bold; color: $accent; margin-top: 1; }
-    HelpScreen #help-close { color: $text-muted; padding: 0 1; }
+    HelpScreen #help-close { color: $text-muted; padding: 0 1; height: 1; }
     """
     BINDINGS = [
         Binding("escape", "close", t("help.close_hint"), show=False, id="help.close"),
@@ -52,9 +58,9 @@ class HelpScreen(ModalScreen[None]):
                 yield Static(Content(t(f"help.{self.pane}.purpose")), id="help-purpose")
                 if self._pane_rows:
                     yield Static(Content(t("help.pane_keys_title")), classes="help-title")
-                    yield Static(_key_lines(self._pane_rows), id="help-pane-keys")
+                    yield _key_rows(self._pane_rows, "help-pane-keys")
                 yield Static(Content(t("help.global_keys_title")), classes="help-title")
-                yield Static(_key_lines(global_rows), id="help-global-keys")
+                yield _key_rows(global_rows, "help-global-keys")
                 yield Static(Content(t("help.trouble_title")), classes="help-title")
                 yield Static(Content(t(f"help.{self.pane}.trouble")), id="help-trouble")
             yield Static(Content(t("help.close_hint")), id="help-close")
