@@ -351,3 +351,16 @@ async def test_checkbox_state_reads_without_colour(tmp_path, valid_profile, monk
         ticked = app.screen.query_one("#field-spam_allowlist_confirmed").render().plain
         unticked = app.screen.query_one("#field-postmottak_routing_confirmed").render().plain
         assert ticked.startswith("[x]") and unticked.startswith("[ ]"), (ticked, unticked)
+
+
+async def test_a_long_path_shows_its_end(tmp_path, valid_profile):
+    """Issue 14 item 5: the extract's `.xml` and a certificate's file name were cut off; a path
+    shows its end (the file's name) when not being edited."""
+    deep = tmp_path / ("a-very-long-folder-name-" * 4) / "keys" / "ssb-2017-med-feil.pem"
+    app = make_app(tmp_path, valid_profile.replace(ssb_certificate=deep))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        field = app.screen.query_one("#field-ssb_certificate")
+        shown = field.render_line(0).text.rstrip()
+        assert shown.endswith("ssb-2017-med-feil.pem"), shown

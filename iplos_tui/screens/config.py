@@ -23,6 +23,7 @@ from iplos_tui.core.profiles import save_checked
 from iplos_tui.core.secrets import Secret, check_pin
 from iplos_tui.core.text import safe_text
 from iplos_tui.screens.base import PaneScreen
+from iplos_tui.widgets.path_input import PathInput
 from iplos_tui.widgets.tickbox import TickBox
 
 SECTION_TITLES = {
@@ -130,7 +131,7 @@ class ConfigScreen(PaneScreen):
             if value not in years:
                 years.append(value)
             return Select([(str(year), year) for year in sorted(years)], value=value, allow_blank=False, id=widget_id, compact=True)
-        return Input(
+        return (PathInput if spec.kind is Path else Input)(
             _widget_value_to_text(spec, value),
             id=widget_id,
             compact=True,

@@ -29,6 +29,7 @@ from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text
 from iplos_tui.runs import RunFailed
 from iplos_tui.screens.base import PaneScreen
+from iplos_tui.widgets.path_input import PathInput
 
 LOG_MAX_LINES = 5000
 DRAIN_INTERVAL = 0.1
@@ -62,7 +63,7 @@ class SubmissionScreen(PaneScreen):
     SubmissionScreen #sub-history { height: 1fr; display: none; }
     SubmissionScreen.show-history #sub-history { display: block; }
     SubmissionScreen.show-history #sub-log { display: none; }
-    SubmissionScreen #sub-status { height: 1; padding: 0 1; }
+    SubmissionScreen #sub-status { height: auto; max-height: 3; padding: 0 1; }
     """
     AUTO_FOCUS = "#sub-log"  # not the path field: a stray key on arrival must not edit it
     BINDINGS = [
@@ -92,7 +93,7 @@ class SubmissionScreen(PaneScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="sub-top"):
             yield Label(t("submit.pane.path_label"))
-            yield Input(placeholder=t("submit.pane.path_placeholder"), id="sub-path", compact=True)
+            yield PathInput(placeholder=t("submit.pane.path_placeholder"), id="sub-path", compact=True)
         yield Static("", id="sub-deadlines")
         with Grid(id="sub-steps"):
             for step in _steps():
