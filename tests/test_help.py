@@ -87,8 +87,8 @@ def readme_key_map() -> str:
 
 def test_readme_key_map_agrees_with_the_help_screen():
     """The README's table is the key map in English; regenerate it with
-    `python -m iplos_tui.keymap --lang en`."""
-    result = subprocess.run([sys.executable, "-m", "iplos_tui.keymap", "--lang", "en"], capture_output=True, text=True, timeout=60)
+    `python -m iplos_tui.screens.keymap --lang en`."""
+    result = subprocess.run([sys.executable, "-m", "iplos_tui.screens.keymap", "--lang", "en"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert readme_key_map() == result.stdout.strip()
 
@@ -96,7 +96,7 @@ def test_readme_key_map_agrees_with_the_help_screen():
 def test_every_pane_key_has_one_meaning():
     """A key that does one thing on one pane does not do another thing on another pane; F5 is
     each pane's main action (save, run all, check, refresh), and says so in the help."""
-    from iplos_tui import keymap
+    from iplos_tui.screens import keymap
 
     meanings: dict[str, set[str]] = {}
     for pane in keymap.PANES:

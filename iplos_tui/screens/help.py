@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from iplos_tui import keymap
+from iplos_tui.screens import keymap
 from iplos_tui.core.i18n import t
 
 MODE_KEYS = {"config": "F1", "preflight": "F2", "submission": "F3", "feedback": "F4"}

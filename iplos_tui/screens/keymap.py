@@ -2,7 +2,7 @@
 keys read from its screen's bindings, so the help screen (`?`), the README and the code cannot
 drift apart (tests/test_help.py compares the README with ``markdown()``).
 
-    python -m iplos_tui.keymap --lang en   # the README's "Keys" section
+    python -m iplos_tui.screens.keymap --lang en   # the README's "Keys" section
 """
 
 from __future__ import annotations
