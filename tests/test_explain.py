@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from iplos_tui.core import i18n
-from iplos_tui.core.explain import explain
+from iplos_tui.core.errors import describe
 
 
 def free_port() -> int:
@@ -67,12 +67,12 @@ def test_connection_refused_in_words():
     port = free_port()
     error = raised(lambda: socket.create_connection(("127.0.0.1", port), timeout=5))
     assert "[Errno 111]" in str(error)  # what the operator used to read
-    assert explain(error).startswith("tilkoblingen ble avvist")
-    assert_words(explain(error))
+    assert describe(error).startswith("tilkoblingen ble avvist")
+    assert_words(describe(error))
     wrapped = raised(lambda: httpx.get(f"http://127.0.0.1:{port}/", timeout=5))
-    assert explain(wrapped).startswith("tilkoblingen ble avvist")
+    assert describe(wrapped).startswith("tilkoblingen ble avvist")
     i18n.set_language("en")
-    assert explain(wrapped).startswith("the connection was refused")
+    assert describe(wrapped).startswith("the connection was refused")
 
 
 def test_a_server_answering_garbage_and_one_answering_nothing():
@@ -81,11 +81,11 @@ def test_a_server_answering_garbage_and_one_answering_nothing():
     try:
         error = raised(lambda: httpx.get(f"http://127.0.0.1:{garbage.port}/", timeout=5))
         assert type(error).__name__ == "RemoteProtocolError"
-        assert explain(error) == "tjeneren brøt av eller svarte med noe som ikke er gyldig HTTP"
+        assert describe(error) == "tjeneren brøt av eller svarte med noe som ikke er gyldig HTTP"
         error = raised(lambda: httpx.get(f"http://127.0.0.1:{hole.port}/", timeout=0.5))
         assert type(error).__name__ == "ReadTimeout"
-        assert "tidsgrensen" in explain(error)
-        assert_words(explain(error))
+        assert "tidsgrensen" in describe(error)
+        assert_words(describe(error))
     finally:
         garbage.close()
         hole.close()
@@ -93,18 +93,18 @@ def test_a_server_answering_garbage_and_one_answering_nothing():
 
 def test_file_errors_name_the_path(tmp_path):
     missing = tmp_path / "uttrekk.xml"
-    assert explain(raised(lambda: open(missing))) == f"filen eller mappen finnes ikke: {missing}"
-    assert explain(raised(lambda: open(tmp_path))).startswith("dette er en mappe")
+    assert describe(raised(lambda: open(missing))) == f"filen eller mappen finnes ikke: {missing}"
+    assert describe(raised(lambda: open(tmp_path))).startswith("dette er en mappe")
     hostile = tmp_path / "a\x1b[2Jb"
-    text = explain(raised(lambda: open(hostile)))
+    text = describe(raised(lambda: open(hostile)))
     assert "\x1b" not in text
 
 
 def test_an_iplos_error_keeps_its_message_and_anything_else_names_only_its_type():
     from iplos_tui.core.errors import Cancelled
 
-    assert explain(Cancelled()) == Cancelled().message()
-    assert explain(KeyError("secret-value")) == "uventet feil (KeyError); meld den med det du gjorde"
+    assert describe(Cancelled()) == Cancelled().message()
+    assert describe(KeyError("secret-value")) == "uventet feil (KeyError); meld den med det du gjorde"
 
 
 @pytest.mark.parametrize(("args", "present", "absent"), [
@@ -119,3 +119,16 @@ def test_argparse_speaks_the_ui_language(args, present, absent):
         assert text in output, output
     for text in absent:
         assert text not in output, output
+
+
+def test_the_one_error_model_says_os_errors_in_words(tmp_path):
+    """The worker handler and the CLI's top level (core.errors.explain) showed the OS's own
+    English text ("No such file or directory") inside the Norwegian sentence."""
+    from iplos_tui.core.errors import explain
+
+    missing = tmp_path / "uttrekk.xml"
+    explanation = explain(raised(lambda: open(missing)))
+    assert "No such file" not in explanation.message and "Errno" not in explanation.message
+    assert explanation.message.startswith(f"Filen eller mappen finnes ikke: {missing}")
+    refused = explain(raised(lambda: socket.create_connection(("127.0.0.1", free_port()), timeout=5)))
+    assert refused.message.startswith("Tilkoblingen ble avvist"), refused.message

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from iplos_tui.app import IplosApp
-from tests.conftest import FROZEN_NOW
+from tests.support import FROZEN_NOW
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

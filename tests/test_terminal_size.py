@@ -4,7 +4,7 @@ message instead of a broken screen; the tab row stays."""
 from __future__ import annotations
 
 from iplos_tui.app import IplosApp
-from tests.conftest import FROZEN_NOW
+from tests.support import FROZEN_NOW
 
 
 def make_app(tmp_path, profile, **kwargs) -> IplosApp:

@@ -301,9 +301,9 @@ class ConfigScreen(PaneScreen):
         try:
             save_checked(profile, path)  # the fleet's checks too (core/profiles.py)
         except (cfg.ConfigError, OSError) as exc:
-            from iplos_tui.core.explain import explain
+            from iplos_tui.core.errors import describe
 
-            reason = safe_text(str(exc)) if isinstance(exc, cfg.ConfigError) else explain(exc)
+            reason = safe_text(str(exc)) if isinstance(exc, cfg.ConfigError) else describe(exc)
             self.notify(reason, severity="error", title=t("config_screen.save_failed"), markup=False)
             return False
         self.app.config_path = path  # type: ignore[attr-defined]
