@@ -80,7 +80,7 @@ async def _run_probe(tmp_path, error: BaseException | None):
         (RecursionError("maximum recursion depth exceeded while decoding a JSON array"), "RecursionError"),
         (ValueError("Exceeds the limit (4300 digits) for integer string conversion"), "4300 digits"),
         (KeyError("receipt"), "KeyError"),
-        (OSError(28, "No space left on device", "/srv/secure/journal.jsonl"), "No space left on device (/srv/secure/journal.jsonl)"),
+        (OSError(28, "No space left on device", "/srv/secure/journal.jsonl"), "Disken er full (eller kvoten er brukt opp): /srv/secure/journal.jsonl"),  # in words, not the OS text
     ],
     ids=["recursion", "value", "key", "disk-full"],
 )

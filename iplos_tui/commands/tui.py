@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     app = IplosApp(profile, config_path, sandbox=sandbox, clock=sandbox.now if sandbox is not None else None, fleet_config=fleet_config)
     try:
-        return run_app(app, mouse=args.mouse and profile.mouse)
+        return run_app(app, mouse=getattr(args, "mouse", True) and profile.mouse)
     finally:
         if sandbox is not None:
             sandbox.stop()

@@ -110,4 +110,4 @@ def markdown() -> str:
 if __name__ == "__main__":
     if "--lang" in sys.argv:
         set_language(sys.argv[sys.argv.index("--lang") + 1])
-    print(markdown())
+    sys.stdout.write(markdown() + "\n")
