@@ -12,7 +12,7 @@ import tomllib
 from iplos_tui.app import IplosApp
 from iplos_tui.core.config import Profile, load_profile
 from iplos_tui.core.i18n import t
-from tests.support import FROZEN_NOW, PIN_CANARY
+from tests.support import FROZEN_NOW, PIN_CANARY, wait_until
 
 
 def make_app(tmp_path, profile: Profile | None = None, **kwargs) -> IplosApp:
@@ -55,10 +55,10 @@ async def test_live_validation_message_next_to_the_field(tmp_path):
         await pilot.press("enter", *"1601")
         await pilot.pause()
         assert app.screen.query_one("#msg-kommunenr").display is False  # 1601 is valid for 2017
+        await wait_until(pilot, lambda: app.screen.query("#field-orgnr"))  # the lower sections come after the first frame
         await type_into(pilot, "field-orgnr", "974550572")
-        await pilot.pause()
         message = app.screen.query_one("#msg-orgnr")
-        assert message.display and message.has_class("-error")
+        await wait_until(pilot, lambda: message.display and message.has_class("-error"))  # checked once per burst of keys
         assert t("identifiers.label_orgnr") in str(message.render())
 
 
