@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from iplos_tui.core import format as fmt
-from iplos_tui.core.config import Profile
+from iplos_tui.core.config import ConfigError, Profile
 from iplos_tui.core.errors import explain
 from iplos_tui.core.i18n import t
 from iplos_tui.core.profiles import ProfileChoice, profile_id
@@ -118,7 +118,11 @@ class IplosApp(App[int]):
         import textual.screen
 
         textual.screen.UPDATE_PERIOD = 1 / MAX_FPS  # read when each screen starts its update timer
-        self.theme = self.profile.theme or "textual-dark"
+        theme = self.profile.theme or "textual-dark"
+        if theme not in self.available_themes:
+            choices = ", ".join(sorted(self.available_themes))
+            raise ConfigError(t("app.unknown_theme", name=safe_text(theme), choices=choices), config_path, key="ui.theme")
+        self.theme = theme
         # Chosen before the first pane is styled (a change later restyles every widget); a test
         # (headless) keeps the profile's theme whatever its TERM, see on_mount.
         self._ansi_for_terminal = self.theme == "textual-dark" and is_16_colour_terminal()

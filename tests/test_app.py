@@ -364,3 +364,23 @@ async def test_a_long_path_shows_its_end(tmp_path, valid_profile):
         field = app.screen.query_one("#field-ssb_certificate")
         shown = field.render_line(0).text.rstrip()
         assert shown.endswith("ssb-2017-med-feil.pem"), shown
+
+
+def test_unknown_theme_is_one_clear_line(tmp_path):
+    """`ui.theme = "nope"` in the config: one line naming the key and the themes there are, exit 2."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    config = home / "config.toml"
+    config.write_text('[ui]\ntheme = "nope"\n')
+    config.chmod(0o600)
+    result = subprocess.run(
+        [sys.executable, "-m", "iplos_tui", "--config", str(config), "tui", "--allow-textual-env"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(home)},
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "InvalidThemeError" not in result.stderr
+    assert "ui.theme" in result.stderr and "nope" in result.stderr and "textual-dark" in result.stderr
