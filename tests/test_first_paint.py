@@ -69,14 +69,14 @@ def _recording_app(record: _FirstFrame, *args, **kwargs):
 
 
 async def test_the_profile_pane_works_before_its_lower_sections_arrive(tmp_path):
-    """The sections below the first come after the first frame; a key typed before them is kept:
-    leaving asks about the unsaved change."""
+    """The sections below the first come after the first frame; a key typed in the first field
+    before them is kept: leaving asks about the unsaved change."""
     from iplos_tui.core.config import Profile
 
     record = _FirstFrame()
     app = _recording_app(record, Profile(secure_dir=tmp_path / "secure"), tmp_path / "config.toml")
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("9", "f3")
+        await pilot.press("enter", "9", "f3")  # Enter enters the form's first field (issue 14 item 6)
         await pilot.pause()
         assert type(app.screen).__name__ == "UnsavedChangesScreen"
         await pilot.press("escape")
