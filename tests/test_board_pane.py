@@ -76,3 +76,21 @@ async def test_p_runs_the_preflight_for_all_and_the_board_follows(tmp_path):
         # the five not sent (window open, 7 days left) with a failed preflight: act, with the check named
         undelivered = [row for row in app.screen.rows if row.id in IDS[25:29]]
         assert all(row.need_kind == "preflight_failed" and "tcp" in row.need for row in undelivered)
+
+
+async def test_question_mark_opens_the_boards_help(tmp_path):
+    """`?` on the board too (issue 14 item 10): what the board is for, its keys, closed with Esc."""
+    app = make_app(make_fleet(tmp_path, closed_port()))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.screen.rows) == 30)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        purpose = str(app.screen.query_one("#help-purpose").render())
+        assert "Enter" in purpose and "help." not in purpose
+        keys = " ".join(str(s.render()) for s in app.screen.query("#help-pane-keys Static"))
+        assert "p " in keys and "F5" in keys
+        assert "F7" in str(app.screen.query_one("#help-title").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.current_mode == "board" and type(app.screen).__name__ == "BoardScreen"

@@ -13,7 +13,7 @@ from textual.widgets import Static
 from iplos_tui.screens import keymap
 from iplos_tui.core.i18n import t
 
-MODE_KEYS = {"config": "F1", "preflight": "F2", "submission": "F3", "feedback": "F4"}
+MODE_KEYS = {"config": "F1", "preflight": "F2", "submission": "F3", "feedback": "F4", "board": "F7"}
 
 
 def _key_rows(rows: list[tuple[str, str]], table_id: str) -> Vertical:

@@ -14,7 +14,7 @@ from textual.binding import Binding
 
 from iplos_tui.core.i18n import set_language, t
 
-PANES = ("config", "preflight", "submission", "feedback")
+PANES = ("config", "preflight", "submission", "feedback", "board")  # the board only with several profiles
 MAIN_ACTION_KEY = "f5"  # the one key that is each pane's main action (save, run all, check, refresh)
 
 # Keys with one meaning on every pane: (keys as shown, catalog key of what they do).
@@ -80,12 +80,13 @@ def binding_rows(bindings: Iterable[Binding | tuple]) -> list[tuple[str, str]]:
 
 
 def pane_classes() -> dict[str, type]:
+    from iplos_tui.screens.board import BoardScreen
     from iplos_tui.screens.config import ConfigScreen
     from iplos_tui.screens.feedback import FeedbackScreen
     from iplos_tui.screens.preflight import PreflightScreen
     from iplos_tui.screens.submission import SubmissionScreen
 
-    return {"config": ConfigScreen, "preflight": PreflightScreen, "submission": SubmissionScreen, "feedback": FeedbackScreen}
+    return {"config": ConfigScreen, "preflight": PreflightScreen, "submission": SubmissionScreen, "feedback": FeedbackScreen, "board": BoardScreen}
 
 
 def pane_keys(pane: str) -> list[tuple[str, str]]:
