@@ -567,6 +567,15 @@ def bench_paint(bench: Bench) -> None:
     table.print_table(lines, (load_before, os.getloadavg()))
 
 
+@case("fleet")
+def bench_fleet(bench: Bench) -> None:
+    """The fleet round (preflight + submit of 30 profiles) beside 30 single-profile runs, one run
+    (scripts/bench_fleet.py; the fleet engineer's)."""
+    import bench_fleet
+
+    bench_fleet.run(bench, Row)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--case", default="validate", help=f"comma-separated cases: {', '.join(CASES)} (default validate)")
