@@ -94,3 +94,30 @@ async def test_question_mark_opens_the_boards_help(tmp_path):
         await pilot.press("escape")
         await pilot.pause()
         assert app.current_mode == "board" and type(app.screen).__name__ == "BoardScreen"
+
+
+async def test_a_long_name_never_runs_into_the_next_column(tmp_path):
+    """0221 Aurskog-Høland and 0106 Fredrikstad fill their column: a gap stays before the next one."""
+    import io
+
+    from rich.console import Console
+
+    conf = tmp_path / "conf" / "config.toml"
+    (conf.parent / "profiles").mkdir(mode=0o700, parents=True)
+    os.chmod(conf.parent, 0o700)
+    conf.write_text("")
+    os.chmod(conf, 0o600)
+    for kommunenr in ("0221", "0106"):
+        path = conf.parent / "profiles" / f"{kommunenr}.toml"
+        path.write_text(f'[profile]\nkommunenr = "{kommunenr}"\nyear = 2017\n[paths]\nsecure_dir = "{tmp_path / kommunenr}"\n')
+        os.chmod(path, 0o600)
+        (tmp_path / kommunenr).mkdir(mode=0o700)
+    profile, path = select_profile(conf, "0221")
+    app = IplosApp(profile, path, clock=lambda: FROZEN_NOW, fleet_config=conf, initial_mode="board")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.screen.rows) == 2)
+        await pilot.pause()
+        console = Console(width=80, height=24, file=io.StringIO(), record=True, legacy_windows=False)
+        console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+        lines = [line for line in console.export_text().splitlines() if line[3:7] in ("0221", "0106")]
+    assert len(lines) == 2 and all(line[17] == " " for line in lines), lines

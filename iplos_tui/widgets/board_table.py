@@ -78,6 +78,8 @@ class BoardTable(DataTable[Text]):
                 "deadline": Text(cell["deadline"]),
                 "need": Text(safe_text(cell["need"], one_line=True)),
             }
+            for key, _, width in columns:  # the one-space gap stays free: a long name never runs on
+                values[key].truncate(width - 1, overflow="crop")
             line = [values[key] for key, _, _ in columns] + [values["need"]]
             for text in line:
                 text.no_wrap, text.overflow = True, "crop"
