@@ -195,8 +195,6 @@ class _Block:
     rows: int
     data: bytes  # zlib: the entry's bytes of these records, exactly
     header: bool = False  # its first non-blank record is the table's header
-    clean: bool = False  # nothing in it needs safe_text
-    ids: bool = True  # it may hold a person id (False: masking can be skipped)
     plain: bool = False  # no quotes, every line end "\n" or "\r\n": one record per line, split at ";"
 
 
@@ -297,9 +295,7 @@ class _Pass:
         self.rows += rows
         if self.rows > self.limits.max_rows:
             raise TableRefusal("too_many_rows", self.limits.max_rows + 1, self.limits.max_rows)
-        ids = person_id.appears_in(raw, self.encoding)
-        clean = '"' not in text and _NEEDS_CLEANING_BETWEEN_LINES.search(text) is None  # type: ignore[attr-defined]
-        return _Block(first_row, rows, packed, has_header, clean, ids, plain)
+        return _Block(first_row, rows, packed, has_header, plain)
 
     def _take_header(self, record: list[str]) -> None:
         self.header = [person_id.mask(h) for h in _clean_row(record)]
@@ -404,7 +400,7 @@ class Table:
     row_count: int = 0
     _counted: _Counts | None = field(default=None, repr=False)
     _starts: list[int] = field(default_factory=list, repr=False)
-    _cache: OrderedDict[int, list[list[str]]] = field(default_factory=OrderedDict, repr=False)
+    _cache: OrderedDict[int, tuple[list[list[str]], bool]] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -425,7 +421,7 @@ class Table:
             counts = _Counts(self.header, self.limits)
             for number, block in enumerate(self.blocks):
                 if block.rows:
-                    counts.add(self._block_rows(number), block.ids)
+                    counts.add(*self._block_rows(number))
             self._counted = counts
         return self._counted
 
@@ -455,27 +451,31 @@ class Table:
 
     # -- rows --
 
-    def _block_rows(self, number: int) -> list[list[str]]:
-        """The cleaned, unmasked data rows of block ``number`` (a few blocks stay cached)."""
+    def _block_rows(self, number: int) -> tuple[list[list[str]], bool]:
+        """The cleaned, unmasked data rows of block ``number``, and whether it may hold a person id
+        (False: masking can be skipped). Both are found when the block is first parsed, not at
+        open; a few parsed blocks stay cached."""
         with self._lock:
             cached = self._cache.get(number)
             if cached is not None:
                 self._cache.move_to_end(number)
                 return cached
         block = self.blocks[number]
-        text = _decode(zlib.decompress(block.data), self.encoding, number == 0)
+        raw = zlib.decompress(block.data)
+        text = _decode(raw, self.encoding, number == 0)
         if block.plain:  # what csv gives for such text, without csv's per-character loop
             records = [line.removesuffix("\r").split(DELIMITER) for line in text.split("\n") if line not in ("", "\r")]
         else:
             records = [r for r in _records(text) if r and r != [""]]
         if block.header:
             records.pop(0)
-        rows = records if block.clean else [_clean_row(r) for r in records]
+        clean = '"' not in text and _NEEDS_CLEANING_BETWEEN_LINES.search(text) is None  # type: ignore[attr-defined]
+        parsed = (records if clean else [_clean_row(r) for r in records], person_id.appears_in(raw, self.encoding))
         with self._lock:
-            self._cache[number] = rows
+            self._cache[number] = parsed
             while len(self._cache) > CACHED_BLOCKS:
                 self._cache.popitem(last=False)
-        return rows
+        return parsed
 
     def _block_of(self, row: int) -> int:
         return bisect.bisect_right(self._starts, row) - 1
@@ -495,9 +495,9 @@ class Table:
             block = self.blocks[number]
             if not block.rows:
                 break
-            rows = self._block_rows(number)
+            rows, ids = self._block_rows(number)
             for offset in range(row - block.first_row, min(block.rows, stop - block.first_row)):
-                out.append(self._shown(rows[offset], _revealed, cell_limit, block.ids))
+                out.append(self._shown(rows[offset], _revealed, cell_limit, ids))
             row = block.first_row + block.rows
         return out
 
@@ -506,8 +506,8 @@ class Table:
         for row in indices:
             if 0 <= row < self.row_count:
                 number = self._block_of(row)
-                block = self.blocks[number]
-                out.append(self._shown(self._block_rows(number)[row - block.first_row], _revealed, cell_limit, block.ids))
+                rows, ids = self._block_rows(number)
+                out.append(self._shown(rows[row - self.blocks[number].first_row], _revealed, cell_limit, ids))
         return out
 
     def iter_rows(self, *, _revealed: bool = False) -> Iterator[list[str]]:
@@ -516,10 +516,10 @@ class Table:
         counting = _Counts(self.header, self.limits) if self._counted is None else None
         for number, block in enumerate(self.blocks):
             if block.rows:
-                rows = self._block_rows(number)
+                rows, ids = self._block_rows(number)
                 if counting is not None:
-                    counting.add(rows, block.ids)
-                if _revealed or not block.ids:
+                    counting.add(rows, ids)
+                if _revealed or not ids:
                     yield from rows
                 else:
                     for row in rows:
@@ -547,8 +547,9 @@ class Table:
         for number, block in enumerate(self.blocks):
             if cancel is not None and cancel.is_set():
                 break
-            for offset, row in enumerate(self._block_rows(number)):
-                cells = _mask_row(row)[0] if block.ids else row
+            rows, ids = self._block_rows(number)
+            for offset, row in enumerate(rows):
+                cells = _mask_row(row)[0] if ids else row
                 if any(needle in cell.casefold() for cell in cells):
                     found.append(block.first_row + offset)
         return found
