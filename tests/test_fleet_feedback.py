@@ -128,3 +128,38 @@ def test_a_bad_password_line_is_refused_by_its_number_without_echo(delivered, mo
     secret = _password(server, entries[0])
     code, captured = _cli(monkeypatch, capsys, server.config_path, f"{entries[0].id}{secret}\n", "--passwords-stdin")
     assert code == 2 and "1" in captured.err and secret not in captured.out + captured.err
+
+
+async def test_the_board_pane_fetches_for_all_asking_each_password_in_a_masked_dialog(delivered):
+    """F7, `f`: a dialog per gateway user; the password typed for one, Esc for the others."""
+    from iplos_tui.app import IplosApp
+    from iplos_tui.core.feedback.store import feedback_dir
+    from iplos_tui.core.profiles import select_profile
+    from iplos_tui.dialogs.secret_prompt import SecretPromptDialog
+    from tests.support import wait_until
+
+    server, tmp, entries = delivered
+    target = entries[2]  # its file is still new on the gateway (the first test's password was wrong)
+    profile, path = select_profile(server.config_path, entries[0].id)
+    app = IplosApp(profile, path, fleet_config=server.config_path, initial_mode="board")
+    asked: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(getattr(app.screen, "rows", [])) == 4)
+        board = app.screen
+        await pilot.press("f")
+        while len(asked) < 4:
+            await wait_until(pilot, lambda: isinstance(app.screen, SecretPromptDialog))
+            dialog = app.screen
+            title = str(dialog.query_one(".prompt-title").render())
+            asked.append(title)
+            if target.id in title:
+                await pilot.press(*_password(server, target), "enter")
+            else:
+                await pilot.press("escape")
+            await wait_until(pilot, lambda shown=dialog: app.screen is not shown)
+        await wait_until(pilot, lambda: app.screen is board and not board.busy)
+    assert len(asked) == 4 and sum(target.id in title for title in asked) == 1
+    zips = [p.name for p in feedback_dir(Path(target.profile.secure_dir)).glob("*.zip")]
+    assert len(zips) == 1 and zips[0][:4] == target.profile.kommunenr
+    secret = _password(server, target).encode()
+    assert not any(secret in p.read_bytes() for p in Path(target.profile.secure_dir).rglob("*") if p.is_file())

@@ -1,7 +1,8 @@
 """The Board pane (F7): every municipality of the fleet on one screen, what needs a person first
 (core/fleet/board.py); the highlighted row's whole line below the table. Enter switches the console
-to that municipality; `p` runs the preflight for all (core/fleet/preflight_round.py). The pane only
-maps core data and events to its widgets."""
+to that municipality; `p` runs the preflight for all (core/fleet/preflight_round.py), `f` fetches
+the feedback of every gateway user (core/fleet/feedback_round.py; each password asked in a masked
+dialog at its turn). The pane only maps core data and events to its widgets."""
 
 from __future__ import annotations
 
@@ -34,13 +35,14 @@ class BoardScreen(PaneScreen):
     BINDINGS = [
         Binding("f5", "refresh", t("fleet_screen.refresh"), id="board.refresh"),
         Binding("p", "preflight_all", t("fleet_screen.preflight_all"), id="board.preflight_all"),
+        Binding("f", "feedback_all", t("fleet_screen.feedback_all"), id="board.feedback_all"),
         Binding("c", "cancel", t("fleet_screen.cancel"), id="board.cancel"),
     ]
 
     class RoundProgress(Message):
-        def __init__(self, done: int, total: int) -> None:
+        def __init__(self, done: int, total: int, running: str = "fleet_screen.preflight_running") -> None:
             super().__init__()
-            self.done, self.total = done, total
+            self.done, self.total, self.running = done, total, running
 
     def __init__(self) -> None:
         super().__init__()
@@ -88,14 +90,17 @@ class BoardScreen(PaneScreen):
             self.table.show_rows(self.rows)
             self._refresh_status()
             self._refresh_detail()
-        elif message.group == "board-preflight":
+        elif message.group in ("board-preflight", "board-feedback"):
             self._cancel, self._progress = None, ""
             self.refresh_bindings()
             self.action_refresh()
+            if message.group == "board-feedback":
+                fetched = sum(1 for outcome in message.result if outcome.state == "fetched")
+                self.notify(t("fleet.feedback_summary", fetched=fetched, total=len(message.result)))
 
     @on(RunFailed)
     def _failed(self, message: RunFailed) -> None:
-        if message.group == "board-preflight":
+        if message.group in ("board-preflight", "board-feedback"):
             self._cancel, self._progress = None, ""
             self.refresh_bindings()
             self.action_refresh()
@@ -136,8 +141,69 @@ class BoardScreen(PaneScreen):
 
     @on(RoundProgress)
     def _round_progress(self, message: RoundProgress) -> None:
-        self._progress = t("fleet_screen.preflight_running", done=message.done, total=message.total)
+        self._progress = t(message.running, done=message.done, total=message.total)
         self._refresh_status()
+
+    # --- the feedback for all --------------------------------------------------------------------
+
+    def action_feedback_all(self) -> None:
+        config = getattr(self.app, "fleet_config", None)
+        if config is None or self.busy:
+            return
+        self._cancel = threading.Event()
+        self._progress = t("fleet_screen.feedback_running", done=0, total=len(self.rows))
+        self._refresh_status()
+        self.refresh_bindings()
+        self._feedback_worker(config, self._cancel)
+
+    @work(thread=True, exclusive=True, group="board-feedback", exit_on_error=False)
+    def _feedback_worker(self, config: Any, cancel: threading.Event) -> list[Any]:
+        from iplos_tui.core.fleet.feedback_round import FleetFeedback, ProfileDone
+        from iplos_tui.core.profiles import load_fleet
+
+        fleet = load_fleet(config)
+        total, done = len(fleet.entries), [0]
+
+        def emit(event: object) -> None:
+            if isinstance(event, ProfileDone):
+                done[0] += 1
+                self.post_message(self.RoundProgress(done[0], total, "fleet_screen.feedback_running"))
+
+        def password_for(account: Any) -> Any:
+            import concurrent.futures
+
+            answer: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            self.app.call_from_thread(self._password_prompt, account, answer)
+            while True:
+                try:
+                    return answer.result(timeout=0.2)
+                except concurrent.futures.TimeoutError:
+                    if cancel.is_set():
+                        return None
+
+        return FleetFeedback(fleet.entries, password_for=password_for, emit=emit, cancel=cancel, now=self.app.now).run()  # type: ignore[attr-defined]
+
+    def _password_prompt(self, account: Any, answer: Any) -> None:
+        """The masked dialog for one gateway user's password; Esc skips that user."""
+        from iplos_tui.dialogs.secret_prompt import SecretPromptDialog
+
+        def submitted(secrets: dict[str, Any]) -> None:
+            if not answer.done():
+                answer.set_result(secrets["password"])
+            dialog.dismiss(True)
+
+        def closed(result: object) -> None:
+            if not answer.done():
+                answer.set_result(None)
+
+        dialog = SecretPromptDialog(
+            t("fleet_screen.feedback_prompt_title", ids=", ".join(account.ids)),
+            [t("fleet_screen.feedback_prompt_body", username=safe_text(account.username, one_line=True, limit=120))],
+            [("password", t("fleet_screen.feedback_password"))],
+            t("fleet_screen.feedback_fetch"),
+            submitted,
+        )
+        self.app.push_screen(dialog, callback=closed)
 
     def action_cancel(self) -> None:
         if self._cancel is not None:
@@ -146,7 +212,7 @@ class BoardScreen(PaneScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel":
             return self.busy
-        if action == "preflight_all":
+        if action in ("preflight_all", "feedback_all"):
             return not self.busy
         return True
 
@@ -199,4 +265,5 @@ class BoardScreen(PaneScreen):
         return [
             SystemCommand(f"{t('fleet_screen.refresh')} (F5)", t("fleet_screen.refresh_help"), self.action_refresh),
             SystemCommand(f"{t('fleet_screen.preflight_all')} (P)", t("fleet_screen.preflight_all_help"), self.action_preflight_all),
+            SystemCommand(f"{t('fleet_screen.feedback_all')} (F)", t("fleet_screen.feedback_all_help"), self.action_feedback_all),
         ]
