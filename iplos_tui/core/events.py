@@ -69,8 +69,7 @@ class Throttle:
 
 
 def fmt_bytes(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
+    """Bytes for people, with the language's decimal mark (core/format.py: "34,1 KiB" in nb)."""
+    from iplos_tui.core import format as fmt
+
+    return fmt.size(size)

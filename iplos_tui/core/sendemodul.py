@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iplos_tui.core import format as fmt
 from iplos_tui.core.errors import Cancelled, IplosError
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.httpguard import make_transport
@@ -502,7 +503,8 @@ class SendemodulClient:
             return SendemodulError("auth", text, hint=t("sendemodul.wrong_credentials_hint"), attempts_left=left, **common)
         if status == 423:
             until = _clean(data.get("locked_until", ""), 40)
-            return SendemodulError("locked", t("sendemodul.locked", until=until or "?"), hint=t("sendemodul.locked_hint"), locked_until=until, **common)
+            shown = fmt.moment(until) if until else "?"  # for people: "8.1.2018 10:00", not ISO
+            return SendemodulError("locked", t("sendemodul.locked", until=shown), hint=t("sendemodul.locked_hint"), locked_until=until, **common)
         if status == 401:
             self._session = None
             return SendemodulError("session_expired", t("sendemodul.session_expired"), hint=t("sendemodul.session_expired_hint"), **common)

@@ -23,13 +23,15 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import DataTable, Input, Label, Log, ProgressBar, Static
+from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 
 from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text
 from iplos_tui.runs import RunFailed
 from iplos_tui.screens.base import PaneScreen
 from iplos_tui.widgets.path_input import PathInput
+from iplos_tui.widgets.run_log import RunLog
+from iplos_tui.widgets.status_area import StatusArea
 
 LOG_MAX_LINES = 5000
 DRAIN_INTERVAL = 0.1
@@ -54,16 +56,15 @@ class SubmissionScreen(PaneScreen):
     SubmissionScreen #sub-path { width: 1fr; background: $boost; }
     SubmissionScreen #sub-path:focus { background: $primary 30%; }
     SubmissionScreen #sub-deadlines { height: 1; padding: 0 1; color: $text-muted; }
-    SubmissionScreen #sub-steps { height: 5; padding: 0 1; grid-size: 3; grid-columns: 28 18 1fr; grid-rows: 1; }
+    SubmissionScreen #sub-steps { height: auto; padding: 0 1; grid-size: 3; grid-columns: 28 14 1fr; grid-rows: auto; }
     SubmissionScreen .step-label { width: 28; }
-    SubmissionScreen .step-detail { width: 1fr; color: $text-muted; }
-    SubmissionScreen ProgressBar { width: 18; }
-    SubmissionScreen ProgressBar Bar { width: 16; }
+    SubmissionScreen .step-detail { width: 1fr; height: auto; max-height: 2; color: $text-muted; }
+    SubmissionScreen ProgressBar { width: 14; }
+    SubmissionScreen ProgressBar Bar { width: 12; }
     SubmissionScreen #sub-log { height: 1fr; border: round $primary-darken-2; overflow-x: hidden; scrollbar-size-vertical: 1; scrollbar-background: $panel; }
     SubmissionScreen #sub-history { height: 1fr; display: none; }
     SubmissionScreen.show-history #sub-history { display: block; }
     SubmissionScreen.show-history #sub-log { display: none; }
-    SubmissionScreen #sub-status { height: auto; max-height: 3; padding: 0 1; }
     """
     AUTO_FOCUS = "#sub-log"  # not the path field: a stray key on arrival must not edit it
     BINDINGS = [
@@ -103,9 +104,9 @@ class SubmissionScreen(PaneScreen):
                 else:
                     yield Static("", id=f"bar-{step}")
                 yield Static("", classes="step-detail", id=f"detail-{step}")
-        yield Log(max_lines=LOG_MAX_LINES, auto_scroll=True, id="sub-log")
+        yield RunLog(max_lines=LOG_MAX_LINES, id="sub-log")
         yield DataTable(id="sub-history", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="sub-status")
+        yield StatusArea(id="sub-status")
 
     def on_mount(self) -> None:
         self.set_interval(DRAIN_INTERVAL, self.drain_events)
@@ -144,7 +145,7 @@ class SubmissionScreen(PaneScreen):
         return Journal(self.app.profile.secure_dir)
 
     def _status(self, text: str) -> None:
-        self.query_one("#sub-status", Static).update(Content(safe_text(text, one_line=True, limit=200)))
+        self.query_one("#sub-status", StatusArea).show(text)
 
     def log_lines(self, lines: list[str]) -> None:
         """Queue lines for the log (any thread)."""
@@ -178,7 +179,7 @@ class SubmissionScreen(PaneScreen):
                 self._bar(event.step, 1, 1)
                 lines.append("✓ " + safe_text(event.detail, one_line=True))
             elif isinstance(event, pl.StepFailed):
-                self._step(event.step, "✗", event.reason)
+                self._step(event.step, "✗", t("submit.pane.step_failed_below"))  # whole in the log and status
                 lines.append("✗ " + safe_text(event.reason, one_line=True, limit=400))
                 if event.hint:
                     lines.append("  " + safe_text(event.hint, one_line=True, limit=400))
@@ -191,7 +192,7 @@ class SubmissionScreen(PaneScreen):
                 detail += " · " + t("submit.eta", seconds=f"{event.eta:.0f}")
             self.query_one(f"#detail-{step}", Static).update(Content(detail))
         if lines:
-            self.query_one("#sub-log", Log).write_lines(lines)
+            self.query_one("#sub-log", RunLog).write_lines(lines)
 
     def _step(self, step: str, mark: str, detail: str) -> None:
         if step not in _steps():
