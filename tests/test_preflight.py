@@ -713,3 +713,18 @@ def test_preflight_errors_are_iplos_errors(valid_profile, config_for, capsys, tm
     err = capsys.readouterr().err
     assert code == 1
     assert "missing" in err and "Traceback" not in err
+
+
+def test_report_counts_speak_of_one_in_the_singular(valid_profile):
+    """Issue 14 item 13: "1 advarsel", "1 manuelt punkt" — not "1 advarsler", "1 manuelle"."""
+    results = [
+        preflight.CheckResult("tcp", "TCP", "warn", "x", [], ""),
+        preflight.CheckResult("clock", "Klokke", "manual", "x", [], ""),
+        preflight.CheckResult("tls", "TLS", "fail", "x", [], ""),
+        preflight.CheckResult("http", "HTTPS", "fail", "x", [], ""),
+    ]
+    text = preflight.render_report(results, valid_profile, generated_at=dt.datetime(2018, 1, 8, tzinfo=dt.timezone.utc), host="h")
+    assert "1 advarsel, 2 feil, 0 ikke testet, 1 manuelt punkt" in text
+    results.append(preflight.CheckResult("dns", "DNS", "warn", "x", [], ""))
+    text = preflight.render_report(results, valid_profile, generated_at=dt.datetime(2018, 1, 8, tzinfo=dt.timezone.utc), host="h")
+    assert "2 advarsler" in text

@@ -230,3 +230,13 @@ def test_sandbox_dns_row_is_a_real_pass(tmp_path):
     assert results["dns"].status == "pass", results["dns"]
     assert {q[1] for q in asked} == {profile.sendemodul_url.split("/")[2].split(":")[0] + "."}
     assert all(r.status == "pass" for r in results.values()), {k: (r.status, r.detail) for k, r in results.items()}
+
+
+def test_a_resolver_check_that_cannot_start_is_a_row_not_a_traceback(valid_profile, no_hosts, monkeypatch, capfd):
+    """dnspython missing from a broken install: each resolver's row says why, nothing on stderr."""
+    monkeypatch.setitem(__import__("sys").modules, "dns.query", None)  # `import dns.query` raises ImportError
+    with DnsServer({NAME: ["127.0.0.1"]}) as server:
+        result = run_dns(dns_profile(valid_profile), [server], no_hosts)
+    rows = [line for line in result.evidence if line.startswith(f"{server.spec} A:")]
+    assert rows and "dns.query" in rows[0], result.evidence
+    assert "Traceback" not in capfd.readouterr().err

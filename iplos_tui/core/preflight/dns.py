@@ -28,7 +28,10 @@ def ask_each(ctx: Context, host: str) -> list[QueryAnswer]:
     answers: list[QueryAnswer | None] = [None] * len(jobs)
 
     if jobs:
-        resolvers.load_dnspython()
+        try:
+            resolvers.load_dnspython()
+        except ImportError as exc:  # a broken install: every row says so, no thread dies
+            return [QueryAnswer(server, qtype, "error", error=show(exc, 120)) for server, qtype in jobs]
 
     def work(index: int) -> None:
         server, qtype = jobs[index]

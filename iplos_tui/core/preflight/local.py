@@ -8,6 +8,7 @@ import os
 import stat
 from pathlib import Path
 
+from iplos_tui.core import format as fmt
 from iplos_tui.core.config import validate_profile
 from iplos_tui.core.i18n import t
 from iplos_tui.core.preflight.context import Context
@@ -188,9 +189,9 @@ def check_profile(ctx: Context) -> CheckResult:
     errors = [p for p in problems if p.severity == "error"]
     evidence = [f"{mark(FAIL if p.severity == 'error' else WARN)} {t('config.field.' + p.attr)}: {show(p.message)}" for p in problems]
     if errors:
-        return result("profile", FAIL, t("preflight.profile_errors", errors=len(errors), warnings=len(problems) - len(errors)), evidence, t("preflight.hint.profile"))
+        return result("profile", FAIL, t("preflight.profile_errors", errors=fmt.count(len(errors), "format.errors"), warnings=fmt.count(len(problems) - len(errors), "format.warnings")), evidence, t("preflight.hint.profile"))
     if problems:
-        return result("profile", WARN, t("preflight.profile_warnings", warnings=len(problems)), evidence, t("preflight.hint.profile"))
+        return result("profile", WARN, t("preflight.profile_warnings", warnings=fmt.count(len(problems), "format.warnings")), evidence, t("preflight.hint.profile"))
     return result("profile", PASS, t("preflight.profile_ok"), evidence)
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import socket
 from pathlib import Path
 
+from iplos_tui.core import format as fmt
 from iplos_tui.core.config import Profile
 from iplos_tui.core.errors import IplosError
 from iplos_tui.core.i18n import t
@@ -51,10 +52,10 @@ def render_report(
         t(
             "preflight.report.summary",
             ok=counts[PASS],
-            warn=counts[WARN],
-            fail=counts[FAIL],
-            skip=counts[SKIP],
-            manual=counts[MANUAL],
+            warnings=fmt.count(counts[WARN], "format.warnings"),
+            failed=fmt.count(counts[FAIL], "preflight.count.failed"),
+            skipped=counts[SKIP],
+            manual=fmt.count(counts[MANUAL], "preflight.count.manual"),
         ),
         "",
     ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from iplos_tui.core import format as fmt
 from iplos_tui.core.i18n import t
 from iplos_tui.core.preflight.connection import Conn, fetch_certificate_unverified, open_connection
 from iplos_tui.core.preflight.context import Context
@@ -88,7 +89,7 @@ def chain_lines(chain: list[bytes], now: dt.datetime) -> tuple[list[str], float 
         lines += [
             f"{depth} s:{info.subject}",
             f"  i:{info.issuer}",
-            "  " + t("preflight.ev.chain_validity", start=utc(info.not_before), end=utc(info.not_after), days=int(days // 1)),
+            "  " + t("preflight.ev.chain_validity", start=utc(info.not_before), end=utc(info.not_after), days=fmt.count(int(days // 1), "format.days")),
             "  " + t("preflight.ev.chain_key", key=" ".join(key), fingerprint=keys.format_fingerprint(info.sha256)),
         ]
         if depth == 0:
@@ -139,11 +140,11 @@ def _verified(conn: Conn, endpoint: Endpoint, facts: dict[str, Any], evidence: l
         evidence.append(t("preflight.ev.pin_ok"))
     days = facts.get("days", 9999) if earliest_days is None else earliest_days
     if days < CERT_EXPIRY_WARN_DAYS:
-        warnings.append(t("preflight.tls_expires_soon", days=int(days)) + (f" ({earliest_subject})" if earliest_subject and len(conn.chain_der) > 1 else ""))
+        warnings.append(t("preflight.tls_expires_soon", days=fmt.count(int(days), "format.days")) + (f" ({earliest_subject})" if earliest_subject and len(conn.chain_der) > 1 else ""))
         hint = " ".join(filter(None, [hint, t("preflight.hint.tls_expires_soon")]))
     if warnings:
         return result("tls", WARN, "; ".join(warnings), evidence, hint, commands)
-    detail = t("preflight.tls_ok", version=conn.tls_version, host=show(endpoint.host), days=int(days))
+    detail = t("preflight.tls_ok", version=conn.tls_version, host=show(endpoint.host), days=fmt.count(int(days), "format.days"))
     if len(conn.chain_der) > 1:
-        detail = t("preflight.tls_ok_chain", version=conn.tls_version, host=show(endpoint.host), count=len(conn.chain_der), days=int(days))
+        detail = t("preflight.tls_ok_chain", version=conn.tls_version, host=show(endpoint.host), count=len(conn.chain_der), days=fmt.count(int(days), "format.days"))
     return result("tls", PASS, detail, evidence, commands=commands)
