@@ -728,3 +728,19 @@ def test_report_counts_speak_of_one_in_the_singular(valid_profile):
     results.append(preflight.CheckResult("dns", "DNS", "warn", "x", [], ""))
     text = preflight.render_report(results, valid_profile, generated_at=dt.datetime(2018, 1, 8, tzinfo=dt.timezone.utc), host="h")
     assert "2 advarsler" in text
+
+
+def test_report_numbers_use_the_languages_decimal_mark(valid_profile):
+    """Issue 14 item 13: one formatter — "1,5 ms" and "0,5 s" in nb, "1.5 ms" and "0.5 s" in en."""
+    from iplos_tui.core import i18n
+
+    result = preflight.CheckResult("tcp", "TCP", "pass", "x", [], "", elapsed_ms=1.5)
+    when = dt.datetime(2018, 1, 8, tzinfo=dt.timezone.utc)
+    text = preflight.render_report([result], valid_profile.replace(preflight_timeout=0.5), generated_at=when, host="h")
+    assert "0,5 s" in text and preflight.seconds_text(2.25) == "2,25" and preflight.seconds_text(5.0) == "5"
+    i18n.set_language("en")
+    try:
+        text = preflight.render_report([result], valid_profile.replace(preflight_timeout=0.5), generated_at=when, host="h")
+        assert "0.5 s" in text and preflight.seconds_text(2.25) == "2.25"
+    finally:
+        i18n.set_language("nb")

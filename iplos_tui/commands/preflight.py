@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     only = list(dict.fromkeys(args.only)) if args.only else None
     count = len(only) if only else len(preflight.CHECK_IDS)
     if not nagios:  # a plugin's stderr may be shown as its output: keep it to the one line
-        print(t("preflight.cli.running", count=count, seconds=f"{timeout:g}"), file=sys.stderr)
+        print(t("preflight.cli.running", count=count, seconds=preflight.seconds_text(timeout)), file=sys.stderr)
     started = time.monotonic()
     results = preflight.run_checks(profile, only=only, timeout=timeout)
     elapsed = time.monotonic() - started

@@ -193,7 +193,7 @@ class PreflightScreen(PaneScreen):
         status = self.query_one("#preflight-status", Static)
         if self.running:
             text = t("preflight.pane.cancelling") if self._cancelling else t(
-                "preflight.pane.running", count=len(self.running), seconds=f"{self._timeout():g}"
+                "preflight.pane.running", count=len(self.running), seconds=pf.seconds_text(self._timeout())
             )
             status.update(Content(text))
             return

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from iplos_tui.core.preflight.ids import CHECK_IDS, FAIL, MANUAL, MANUAL_CHECKS, PASS, SKIP, STATUSES, WARN
 
 if TYPE_CHECKING:  # what __getattr__ below loads on first use, for the type checker
-    from iplos_tui.core.preflight.model import CheckResult, all_ok, mark, pending_result, summary_counts, title_of
+    from iplos_tui.core.preflight.model import CheckResult, all_ok, mark, pending_result, seconds_text, summary_counts, title_of
     from iplos_tui.core.preflight.report import ReportError, render_report, write_report
     from iplos_tui.core.preflight.runner import GRACE_SECONDS, run_checks
 
@@ -43,6 +43,7 @@ __all__ = [
     "pending_result",
     "render_report",
     "run_checks",
+    "seconds_text",
     "summary_counts",
     "title_of",
     "write_report",
@@ -53,6 +54,7 @@ _LAZY = {
     "all_ok": "model",
     "mark": "model",
     "pending_result": "model",
+    "seconds_text": "model",
     "summary_counts": "model",
     "title_of": "model",
     "run_checks": "runner",

@@ -181,7 +181,7 @@ def check_secure_dir(ctx: Context) -> CheckResult:
         hints.append(t("preflight.hint.dir_mode", path=shown))
     if warnings:
         return result("secure_dir", WARN, warnings[0], evidence + [f"- {w}" for w in warnings[1:]], " ".join(dict.fromkeys(hints)))
-    return result("secure_dir", PASS, t("preflight.dir_ok", mode=f"{mode:04o}", gib=f"{(free or 0) / (1 << 30):.1f}"), evidence)
+    return result("secure_dir", PASS, t("preflight.dir_ok", mode=f"{mode:04o}", gib=fmt.number((free or 0) / (1 << 30), 1)), evidence)
 
 
 def check_profile(ctx: Context) -> CheckResult:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from iplos_tui.core import format as fmt
 from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text
 
@@ -76,11 +77,12 @@ def all_ok(results: Iterable[CheckResult]) -> bool:
 
 
 def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f}"
+    return fmt.number(seconds * 1000, 1)
 
 
 def seconds_text(value: float) -> str:
-    return f"{value:g}"
+    """A configured number of seconds as written (5, 0.5), with the language's decimal mark."""
+    return fmt.number(value, 0 if float(value).is_integer() else len(f"{value:g}".partition(".")[2]))
 
 
 def utc(moment: dt.datetime) -> str:
