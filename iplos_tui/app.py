@@ -258,6 +258,22 @@ class IplosApp(App[int]):
         if callable(getattr(self.sandbox, "serve", None)) and not getattr(self.sandbox, "serving", True):
             self.after_first_frame(self._serve_sandbox)
         self.after_first_frame(self.load_profile_choices)  # the header's K: not before the first frame
+        self.after_first_frame(self._announce_unfinished)
+
+    def _announce_unfinished(self) -> None:
+        """An upload cut off last time (a dropped SSH session) is said on start, pointing to F3."""
+        self.run_worker(self._find_unfinished, thread=True, group="unfinished", exit_on_error=False)
+
+    def _find_unfinished(self) -> None:
+        from iplos_tui.core.errors import IplosError
+        from iplos_tui.core.status import unfinished_submissions
+
+        try:
+            cut_off = [sub for sub in unfinished_submissions(self.profile) if sub["interrupted"]]
+        except IplosError:  # an unusable journal: F3 says why when it is used
+            return
+        if cut_off:
+            self.call_from_thread(self.notify, cut_off[0]["line"], title=t("app.unfinished_title"), severity="warning", timeout=30, markup=False)
 
     def _serve_sandbox(self) -> None:
         """The sandbox's servers (bound before the first frame, so the profile is known and an

@@ -60,6 +60,13 @@ def submission_label(sub: Any, *, running: bool) -> str:
     return state_label(sub.state, interrupted=interrupted, superseded=sub.superseded)
 
 
+def _waiting_for(sub: Any, running: bool) -> str:
+    """What it waits for; a ``sending`` that no run holds waits for the operator, not a start."""
+    from iplos_tui.core.journal import SENDING
+
+    return t("submit.wait_interrupted") if sub.state == SENDING and not running else sub.waiting_for()
+
+
 def _running(journal: Any) -> bool:
     from iplos_tui.core.journal import LOCK_FILE, RunLock
 
@@ -83,14 +90,16 @@ def unfinished_submissions(profile: Profile) -> list[dict[str, Any]]:
     out = []
     for sub in found:
         label = submission_label(sub, running=running)
+        waiting = _waiting_for(sub, running)
         out.append({
             "id": sub.id,
             "state": sub.state,
             "label": label,
-            "waiting_for": sub.waiting_for(),
+            "interrupted": label == t("submit.state_interrupted"),
+            "waiting_for": waiting,
             "period": sub.year,
             "updated": sub.updated,
-            "line": t("submit.unfinished_one", id=sub.id[:8], state=label, waiting=sub.waiting_for()),
+            "line": t("submit.unfinished_one", id=sub.id[:8], state=label, waiting=waiting),
         })
     return out
 
@@ -111,5 +120,6 @@ def journal_status(profile: Profile) -> dict[str, Any]:
         item = sub.to_dict()
         item["interrupted"] = sub.state == SENDING and not running
         item["label"] = submission_label(sub, running=running)
+        item["waiting_for"] = _waiting_for(sub, running)
         subs.append(item)
     return {"journal": str(journal.path), "running": running, "submissions": subs}

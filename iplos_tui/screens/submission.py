@@ -72,6 +72,7 @@ class SubmissionScreen(PaneScreen):
         Binding("f6", "send", t("submit.pane.send"), id="submission.send"),
         Binding("c", "cancel_run", t("submit.pane.cancel"), id="submission.cancel"),
         Binding("f8", "toggle_history", t("submit.pane.history"), id="submission.history"),
+        Binding("g", "continue_unfinished", t("submit.pane.continue_unfinished"), id="submission.continue_unfinished", show=False),
         Binding("s", "write_report", t("submission_screen.report"), id="submission.report"),
         Binding("m", "compare", t("submission_screen.compare"), id="submission.compare"),
     ]
@@ -88,6 +89,7 @@ class SubmissionScreen(PaneScreen):
         self.running = False
         self.last_result: Any = None
         self.allow_again = False
+        self.unfinished_id: str | None = None  # an upload cut off (announced on F3, `g` continues it)
 
     # --- layout ------------------------------------------------------------------------------
 
@@ -115,11 +117,27 @@ class SubmissionScreen(PaneScreen):
             table.add_column(t(f"submit.pane.col_{key}"), key=key)
         self.refresh_history()
         self._deadlines()
+        self._announce_unfinished(say=False)
         self._status(t("submit.pane.ready"))
         sandbox_extract = getattr(self.app.sandbox, "extract_path", None)  # type: ignore[attr-defined]
         if sandbox_extract is not None:
             self.query_one("#sub-path", Input).value = str(sandbox_extract)
             self._status(t("submit.pane.sandbox_ready"))
+        self._announce_unfinished()
+
+    def _announce_unfinished(self, *, say: bool = True) -> None:
+        """An upload cut off (a dropped session) is named as `iplos status` names it, with its key."""
+        from iplos_tui.core.errors import IplosError
+        from iplos_tui.core.status import unfinished_submissions
+
+        try:
+            cut_off = [sub for sub in unfinished_submissions(self.app.profile) if sub["interrupted"]]
+        except IplosError:  # an unusable journal: the run says why when it is used
+            cut_off = []
+        self.unfinished_id = cut_off[0]["id"] if cut_off else None
+        if cut_off and say:
+            self._status(t("submit.pane.unfinished", line=cut_off[0]["line"], key="g"))
+        self.refresh_bindings()
 
     def _deadlines(self) -> None:
         from iplos_tui.core.config import submission_window
@@ -222,6 +240,8 @@ class SubmissionScreen(PaneScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("validate", "send", "resume"):
             return not self.running
+        if action == "continue_unfinished":
+            return self.unfinished_id is not None and not self.running
         if action == "cancel_run":
             return self.running
         return True
@@ -235,6 +255,8 @@ class SubmissionScreen(PaneScreen):
         yield SystemCommand(t("submit.pane.cancel") + " (c)", t("submit.pane.cancel_help"), self.action_cancel_run)
         yield SystemCommand(t("submit.pane.history") + " (F8)", t("submit.pane.history_help"), self.action_toggle_history)
         yield SystemCommand(t("submit.pane.resume") + " (Enter)", t("submit.pane.resume_help"), self.action_resume)
+        if self.unfinished_id is not None:
+            yield SystemCommand(t("submit.pane.continue_unfinished") + " (g)", t("submit.pane.continue_unfinished_help"), self.action_continue_unfinished)
         yield SystemCommand(t("submission_screen.report") + " (s)", t("submission_screen.report_help"), self.action_write_report)
         yield SystemCommand(t("submission_screen.compare") + " (m)", t("submission_screen.compare_help"), self.action_compare)
 
@@ -294,7 +316,13 @@ class SubmissionScreen(PaneScreen):
         if not self.has_class("show-history") or table.row_count == 0:
             self._status(t("submit.pane.resume_pick"))
             return
-        sub_id = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        self._continue(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+
+    def action_continue_unfinished(self) -> None:
+        if self.unfinished_id is not None and not self.running:
+            self._continue(self.unfinished_id)
+
+    def _continue(self, sub_id: str) -> None:
         self._begin()
         self.submit_worker(None, sub_id, self.app.profile, self.cancel_event, False)
 
