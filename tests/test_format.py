@@ -76,3 +76,17 @@ def test_durations():
     assert fmt.duration(7500) == "2 t 5 min"
     i18n.set_language("en")
     assert fmt.duration(7500) == "2 h 5 min"
+
+
+def test_the_submission_and_profile_lines_count_one_in_the_singular():
+    """Issue 14 item 13 beyond the formatter itself: the lines built from counts use it."""
+    from iplos_tui.core.i18n import t
+    from iplos_tui.core.preparation import levels_text
+
+    assert levels_text({"fatal": 1, "error": 1, "warning": 1, "info": 3}) == "1 kritisk feil, 1 feil, 1 advarsel, 3 info"
+    assert levels_text({"fatal": 0, "error": 2, "warning": 2}) == "0 kritiske feil, 2 feil, 2 advarsler, 0 info"
+    one = t("submit.encrypted", parts=fmt.count(1, "format.files"), size="1 KiB")
+    assert "1 fil kryptert" in one
+    assert "1 fil, " in t("submit.uploaded", count=fmt.count(1, "format.files"), size="1 KiB", rate="1 KiB")
+    line = t("config.check_failed", errors=fmt.count(1, "format.errors"), warnings=fmt.count(1, "format.warnings"))
+    assert line == "Profilen har 1 feil og 1 advarsel."

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from iplos_tui.core import format as fmt
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text
@@ -94,7 +95,7 @@ def run_check(args: argparse.Namespace) -> ExitCode:
         mark = t("cli.mark_error") if problem.severity == "error" else t("cli.mark_warning")
         print(f"{mark} {t('config.field.' + problem.attr)}: {safe_text(problem.message)}", file=sys.stderr)
     if errors:
-        print(t("config.check_failed", errors=len(errors), warnings=len(problems) - len(errors)), file=sys.stderr)
+        print(t("config.check_failed", errors=fmt.count(len(errors), "format.errors"), warnings=fmt.count(len(problems) - len(errors), "format.warnings")), file=sys.stderr)
         return ExitCode.FAILED
     print(t("config.check_ok"), file=sys.stderr)
     return ExitCode.OK

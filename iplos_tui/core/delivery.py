@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from iplos_tui.core import format as fmt
 from iplos_tui.core import journal as jn
 from iplos_tui.core.events import LogLine, StepDone, StepFailed, StepProgress, StepStarted, Throttle, fmt_bytes
 from iplos_tui.core.exitcodes import ExitCode
@@ -225,7 +226,7 @@ class Delivery:
         missing = _missing(server_view, expected)
         skipped = [f for f in expected if f not in missing]
         if skipped:
-            self._log(t("submit.log_skipped", count=len(skipped)))
+            self._log(t("submit.log_skipped", count=fmt.count(len(skipped), "format.files")))
 
         total = sum(expected[f][0] for f in missing)
         done = 0
@@ -250,7 +251,7 @@ class Delivery:
                 raise SendemodulError("bad_answer", t("submit.part_hash_differs", file=file), sent=True, body_sent=True)
             self._log(t("submit.log_part_stored", file=file, size=fmt_bytes(size), sha=digest[:12]))
         elapsed = max(time.monotonic() - started, 1e-6)
-        p.emit(StepDone("upload", t("submit.uploaded", count=len(missing), size=fmt_bytes(total), rate=fmt_bytes(total / elapsed))))
+        p.emit(StepDone("upload", t("submit.uploaded", count=fmt.count(len(missing), "format.files"), size=fmt_bytes(total), rate=fmt_bytes(total / elapsed))))
 
         self._check_cancel()
         p.emit(StepStarted("commit", t("submit.step_commit")))

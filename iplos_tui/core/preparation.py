@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iplos_tui.core import format as fmt
 from iplos_tui.core import journal as jn
 from iplos_tui.core.events import LogLine, StepDone, StepProgress, StepStarted, Throttle, fmt_bytes
 from iplos_tui.core.exitcodes import ExitCode
@@ -61,7 +62,13 @@ def blocked_exit_code(report: Any) -> ExitCode:
 
 
 def levels_text(counts: dict[str, int]) -> str:
-    return t("submit.levels", fatal=counts.get("fatal", 0), errors=counts.get("error", 0), warnings=counts.get("warning", 0), infos=counts.get("info", 0))
+    return t(
+        "submit.levels",
+        fatal=fmt.count(counts.get("fatal", 0), "format.fatal"),
+        errors=fmt.count(counts.get("error", 0), "format.errors"),
+        warnings=fmt.count(counts.get("warning", 0), "format.warnings"),
+        infos=fmt.number(counts.get("info", 0)),
+    )
 
 
 def reuse_envelope(p: SubmissionPipeline, sub: jn.Submission, levels: dict[str, int], *, announce: bool = True) -> Prepared | None:
@@ -213,7 +220,7 @@ class Preparation:
         if report.blocks_sending or passed is None:
             reason = safe_text(report.block_reason() or "", limit=400)
             return self._refuse("validate", "refused", blocked_exit_code(report), reason, blocked_hint(report), reason_code="validation")
-        p.emit(StepDone("validate", t("submit.validated_levels", persons=report.persons, levels=levels_text(report.counts))))
+        p.emit(StepDone("validate", t("submit.validated_levels", persons=fmt.count(report.persons, "format.persons"), levels=levels_text(report.counts))))
         return report, passed
 
     def _refuse(self, step: str, state: str, code: ExitCode, message: str, hint: str = "", *, reason_code: str) -> RunResult:
@@ -297,6 +304,6 @@ class Preparation:
         if failed is not None:
             return failed
         p.emit(LogLine(t("submit.log_extract_hash", sha=passed.sha256[:16])))
-        p.emit(StepDone("encrypt", t("submit.encrypted", parts=len(parts), size=fmt_bytes(sum(x["size"] for x in parts)))))
+        p.emit(StepDone("encrypt", t("submit.encrypted", parts=fmt.count(len(parts), "format.files"), size=fmt_bytes(sum(x["size"] for x in parts)))))
         prepared = Prepared(sub_id, out_dir, manifest_bytes, manifest_sha, manifest, self.path, passed.sha256, levels=dict(report.counts))
         return self._done(prepared)

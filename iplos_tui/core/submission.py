@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iplos_tui.core import format as fmt
 from iplos_tui.core.errors import IplosError
 from iplos_tui.core.events import Event, LogLine, StepDone, StepFailed, StepProgress, StepStarted, Throttle, fmt_bytes
 from iplos_tui.core.exitcodes import ExitCode
@@ -79,9 +80,9 @@ def validate_step(
     if report.blocks_sending:
         emit(StepFailed("validate", safe_text(report.block_reason() or "", limit=400), blocked_hint(report)))
     elif report.needs_acceptance:
-        emit(StepDone("validate", t("submit.validated_needs_acceptance", persons=report.persons, levels=levels)))
+        emit(StepDone("validate", t("submit.validated_needs_acceptance", persons=fmt.count(report.persons, "format.persons"), levels=levels)))
     else:
-        emit(StepDone("validate", t("submit.validated_levels", persons=report.persons, levels=levels)))
+        emit(StepDone("validate", t("submit.validated_levels", persons=fmt.count(report.persons, "format.persons"), levels=levels)))
     return report
 
 
@@ -153,7 +154,7 @@ def summary_sections(summary: dict[str, Any], *, parts_shown: int | None = SUMMA
 
 def progress_text(event: StepProgress) -> str:
     """"42.0 %  1.2 MiB / 3.0 MiB  800.0 KiB/s  ca. 2 s igjen" (the CLI's progress line)."""
-    text = f"{event.fraction * 100:5.1f} %  {fmt_bytes(event.done)} / {fmt_bytes(event.total)}"
+    text = f"{fmt.number(event.fraction * 100, 1):>5} %  {fmt_bytes(event.done)} / {fmt_bytes(event.total)}"
     if event.rate:
         text += f"  {fmt_bytes(event.rate)}/s"
     if event.eta is not None:
