@@ -132,23 +132,11 @@ def harden_process() -> None:
     httpx/httpcore never log URLs or headers, whatever logging a host program sets up."""
     import logging
 
+    from iplos_tui.core.hardening import harden
+
     for name in ("httpx", "httpcore", "hpack", "h11"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    try:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    except (ImportError, ValueError, OSError):
-        pass
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            PR_SET_DUMPABLE = 4
-            libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-        except OSError:
-            pass
+    harden()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

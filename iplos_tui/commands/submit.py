@@ -27,7 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help=t("submit.cli_json"))
     parser.add_argument("--accept-errors", action="store_true", help=t("submit.cli_accept_errors"))
     parser.add_argument("--again", metavar="RECEIPT", default="", help=t("submit.cli_again"))
+    parser.add_argument("--workers", metavar="N", type=_workers, help=t("submit.cli_workers"))
     parser.set_defaults(handler=run)
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 256:
+        raise argparse.ArgumentTypeError(t("submit.cli_workers_bad", value=text))
+    return int(text)
 
 
 def _err(text: str) -> None:
@@ -169,6 +176,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         return result.exit_code
 
     cancel = threading.Event()
+    if args.workers is not None:
+        profile = profile.replace(workers=args.workers)
     submission = SubmitRun(profile, emit=StderrReporter(), cancel=cancel)
     try:
         return finish(_run_in_thread(lambda: submission.run(args.extract, confirm, again=args.again), cancel))

@@ -90,6 +90,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("sendemodul_spki_pins", "sendemodul", "spki_pins", list, "Optional SHA-256 SPKI pins (hex or base64) of the Sendemodul's certificate."),
     FieldSpec("proxy", "sendemodul", "proxy", str, "HTTPS proxy to use; empty = none. The environment's proxy settings are never used.", chars=MAX_URL_CHARS),
     FieldSpec("part_size", "sendemodul", "part_size", int, "Largest plaintext size of one encrypted content part, in bytes.", bounds=(1, 2**40)),
+    FieldSpec("workers", "sendemodul", "workers", int, "Processes that validate and encrypt the extract; 0 = one per CPU, 1 = none besides the console's own.", bounds=(0, 256)),
     FieldSpec("gateway_url", "feedback", "gateway_url", str, "SSB's feedback gateway (MOVEit Transfer).", chars=MAX_URL_CHARS),
     FieldSpec("gateway_user", "feedback", "username", str, "Gateway username, normally the postmottak address."),
     FieldSpec("gateway_ca_bundle", "feedback", "ca_bundle", Path, "CA bundle for the gateway's TLS certificate; empty = the system store."),
@@ -132,6 +133,7 @@ class Profile:
     sendemodul_spki_pins: list[str] = field(default_factory=list)
     proxy: str = ""
     part_size: int = DEFAULT_PART_SIZE
+    workers: int = 0  # 0: one per CPU (core.pass_pool)
     gateway_url: str = GATEWAY_URL
     gateway_user: str = ""
     gateway_ca_bundle: Path | None = None

@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -35,6 +36,7 @@ import shutil
 import threading
 from array import array
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,9 +68,12 @@ from iplos_tui.core.envelope_format import (
     verify_envelope,
 )
 from iplos_tui.core.errors import Cancelled
+from iplos_tui.core.extract.uttrekk_v1 import person_xml
 from iplos_tui.core.fsutil import atomic_write_bytes, ensure_private_dir, fsync_dir, process_alive
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from cryptography import x509
 
     from iplos_tui.core.extract.model import Header, Person
@@ -83,6 +88,8 @@ __all__ = [  # the format's names are part of this module's interface
 ]  # fmt: skip
 
 _CSV_SPECIAL = re.compile('[;"\r\n]')
+MAX_SEALING = 4  # content parts being sealed elsewhere at once (each holds its plaintext)
+Sealer = Callable[[str, str, bytes, bytes], "Future[tuple[int, str]]"]
 
 
 # --- the per-part work: plain functions of picklable values ---------------------------------
@@ -124,6 +131,34 @@ def scan_for_person_ids(plaintext: bytes | bytearray, marks: list[tuple[int, int
     if position is not None:
         index = bisect.bisect_right(marks, (position, float("inf"))) - 1
         raise EnvelopeError("fnr_in_content", line=marks[index][1] if index >= 0 else 0)
+
+
+def pseudonymise(record: Person) -> tuple[bytes, bytes]:
+    """A person as the content part has it (without the fnr: the local id stands in for it) and
+    its row of the identity table. Raises ``EnvelopeError`` for a person without a local id, or
+    whose own id is still in the rewritten text (even a malformed one of 8 characters or more)."""
+    local_id = record.local_id or ""
+    if not local_id:
+        raise EnvelopeError("no_local_id", line=record.line)
+    data = person_xml(record, include_person_id=False).encode("utf-8")
+    person_id = record.person_id
+    if person_id and len(person_id) >= 8 and person_id.encode("utf-8") in data:
+        raise EnvelopeError("fnr_in_content", line=record.line)
+    return data, f"{_csv_field(local_id)};{_csv_field(person_id or '')}\n".encode("utf-8")
+
+
+@dataclass
+class Rewritten:
+    """A chunk's persons after ``pseudonymise``, for ``EnvelopeWriter.add_persons`` (picklable):
+    their content text one after another, each one's size, line and local id, their identity
+    rows, and the refusal (key, values) of the person where it stopped, if one was refused."""
+
+    plaintext: bytes
+    sizes: array[int]
+    lines: array[int]
+    local_ids: list[str]
+    identity: bytes
+    refusal: tuple[str, dict[str, str]] | None = None
 
 
 # --- the staging directory ------------------------------------------------------------------
@@ -202,8 +237,10 @@ class _ContentParts:
     """Cuts the pseudonymised extract into parts of at most ``part_size`` plaintext bytes,
     at record boundaries where a record fits, and seals each full part to SSB."""
 
-    def __init__(self, directory: Path, cert_der: bytes, part_size: int, on_part: Callable[[], None]) -> None:
+    def __init__(self, directory: Path, cert_der: bytes, part_size: int, on_part: Callable[[], None], sealer: Sealer | None = None) -> None:
         self.directory = str(directory)
+        self.sealer = sealer
+        self.sealing: dict[int, Future[tuple[int, str]]] = {}  # part index -> its sealing elsewhere
         self.cert_der = cert_der
         self.part_size = part_size
         self.buffer = bytearray()
@@ -213,7 +250,7 @@ class _ContentParts:
         self.total_size = 0
         self.on_part = on_part
 
-    def add(self, data: bytes, line: int = 0) -> None:
+    def add(self, data: bytes | memoryview, line: int = 0) -> None:
         if self.buffer and len(self.buffer) + len(data) > self.part_size:
             self.flush()
         if len(data) <= self.part_size:
@@ -221,7 +258,7 @@ class _ContentParts:
             self.buffer += data
             return
         # A record larger than a part: scan it whole (a cut could split a number), then cut by bytes.
-        scan_for_person_ids(data, [(0, line)])
+        scan_for_person_ids(bytes(data), [(0, line)])
         view = memoryview(data)
         for start in range(0, len(data), self.part_size):
             self.buffer += view[start : start + self.part_size]
@@ -242,10 +279,26 @@ class _ContentParts:
         plain_size = len(self.buffer)
         self.total.update(self.buffer)  # the parts in order are the whole content
         self.total_size += plain_size
-        size, digest = seal_part(self.directory, name, self.buffer, self.cert_der)
+        if self.sealer is not None:
+            if len(self.sealing) >= MAX_SEALING:
+                self.sealed(wait_for=min(self.sealing))  # memory: a few parts in flight, never the content
+            self.sealing[index] = self.sealer(self.directory, name, bytes(self.buffer), self.cert_der)
+            size, digest = 0, ""
+        else:
+            size, digest = seal_part(self.directory, name, self.buffer, self.cert_der)
         self.buffer = bytearray()
         self.parts.append(PartInfo("content", name, "ssb", index, plain_size, plain_sha, size, digest))
         self.on_part()
+
+    def sealed(self, wait_for: int | None = None) -> list[PartInfo]:
+        """The parts, with the ciphertext of those sealed elsewhere (waits for part ``wait_for``,
+        by default for every one); a sealing that failed raises its error here."""
+        for index in sorted(self.sealing):
+            if wait_for is not None and index > wait_for:
+                break
+            size, digest = self.sealing.pop(index).result()
+            self.parts[index - 1] = dataclasses.replace(self.parts[index - 1], ciphertext_size=size, ciphertext_sha256=digest)
+        return self.parts
 
 
 def _csv_field(value: str) -> str:
@@ -298,22 +351,24 @@ class EnvelopeWriter:
         *,
         now: dt.datetime | None = None,
         on_part: Callable[[int], None] | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
+        """``sealer``: seals a content part elsewhere (a process pool's ``submit(seal_part, ...)``)."""
         from cryptography.hazmat.primitives.serialization import Encoding
 
         from iplos_tui.core.extract.model import Header
-        from iplos_tui.core.extract.uttrekk_v1 import write_footer, write_header, write_person
+        from iplos_tui.core.extract.uttrekk_v1 import write_footer, write_header
 
         if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
             raise EnvelopeError("part_size", size=part_size, min=MIN_PART_SIZE, max=MAX_PART_SIZE)
         self._header_type = Header
-        self._write_header, self._write_person, self._write_footer = write_header, write_person, write_footer
+        self._write_header, self._write_footer = write_header, write_footer
         self.directory = directory
         self.ssb, self.tpf = ssb_cert, tpf_cert
         self.params = params
         self.now = now
         self._on_part = on_part
-        self.content = _ContentParts(directory, ssb_cert.public_bytes(Encoding.DER), part_size, self._part_done)
+        self.content = _ContentParts(directory, ssb_cert.public_bytes(Encoding.DER), part_size, self._part_done, sealer)
         # UTF-8 bytes, 1 byte per character (io.StringIO would keep 4).
         self.identity = bytearray(";".join(IDENTITY_COLUMNS).encode("ascii") + b"\n")
         # Duplicate local ids are found at the end from 64-bit hashes (12 bytes per person, not ~100).
@@ -326,6 +381,12 @@ class EnvelopeWriter:
         self.persons = 0
         self._buffer = io.BytesIO()
         self.content_sha256 = ""
+
+    def seal_with(self, sealer: Sealer | None) -> None:
+        """Seal the next content parts with ``sealer`` (None: here); the parts sealed so far are
+        waited for first."""
+        self.content.sealed()
+        self.content.sealer = sealer
 
     def _part_done(self) -> None:
         if self._on_part is not None:
@@ -356,24 +417,38 @@ class EnvelopeWriter:
     def _person(self, record: Person) -> None:
         if self.header is None:
             raise EnvelopeError("no_header")
-        local_id = record.local_id or ""
-        if not local_id:
-            raise EnvelopeError("no_local_id", line=record.line)
-        self._id_hashes.append(hash(local_id))
+        data, row = pseudonymise(record)
+        self._id_hashes.append(hash(record.local_id))
         self._id_lines.append(record.line)
-        self._write_person(self._buffer, record, include_person_id=False)
-        data = self._add(record.line, scan=record.person_id)
+        self.content.add(data, record.line)
         self._persons_sha.update(data)
-        self.identity += f"{_csv_field(local_id)};{_csv_field(record.person_id or '')}\n".encode("utf-8")
+        self.identity += row
         self.persons += 1
 
-    def _add(self, line: int, scan: str | None = None) -> bytes:
+    def add_persons(self, rewritten: Rewritten) -> None:
+        """Persons that ``pseudonymise`` rewrote elsewhere (a process pool's chunk), in file
+        order: the same parts, hashes and identity table as ``record`` for each of them; the
+        chunk's refusal, if it had one, is raised where ``record`` would have raised it."""
+        if self.header is None:
+            raise EnvelopeError("no_header")
+        view = memoryview(rewritten.plaintext)
+        offset = 0
+        for size, line in zip(rewritten.sizes, rewritten.lines):
+            self.content.add(view[offset : offset + size], line)
+            offset += size
+        self._persons_sha.update(rewritten.plaintext)
+        self._id_hashes.extend(map(hash, rewritten.local_ids))
+        self._id_lines.extend(rewritten.lines)
+        self.identity += rewritten.identity
+        self.persons += len(rewritten.sizes)
+        if rewritten.refusal is not None:
+            key, values = rewritten.refusal
+            raise EnvelopeError(key, None, **values)
+
+    def _add(self, line: int) -> bytes:
         data = self._buffer.getvalue()
         self._buffer.seek(0)
         self._buffer.truncate()
-        # The person's own id, even a malformed one (too short to mean anything below 8).
-        if scan and len(scan) >= 8 and scan.encode("utf-8") in data:
-            raise EnvelopeError("fnr_in_content", line=line)
         self.content.add(data, line)
         return data
 
@@ -385,6 +460,7 @@ class EnvelopeWriter:
         self._write_footer(self._buffer)
         self._add(0)
         self.content.flush()
+        self.content.sealed()
         _check_unique_ids(self.identity, self._id_hashes, self._id_lines)
         del self._id_hashes, self._id_lines
         identity_sha = hashlib.sha256(self.identity).hexdigest()

@@ -20,6 +20,7 @@ explicit acceptance at the confirmation (``Prepared.needs_acceptance``).
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -108,6 +109,7 @@ class Preparation:
         self.path = path
         self.again = again
         self.writer: Any = None
+        self.new_writer: Any = None  # makes the writer again when the file is read again
         self.writer_error: Exception | None = None
         self.journalled = False  # ``prepared`` was written for this run's submission id
         self.sub_id: str | None = None
@@ -171,7 +173,37 @@ class Preparation:
 
     def _read(self, on_header: Any = None) -> tuple[Any, PassResult] | RunResult:
         """Read the extract once: validate every record (and hand it to the writer while it may
-        write). The report and the read's identity and hash, or the refusal."""
+        write). The report and the read's identity and hash, or the refusal. On every core when
+        the profile allows more than one worker and the file has a few parts' worth of persons;
+        a file the pool cannot decide about is read again the ordinary way (``core.pass_pool``)."""
+        from iplos_tui.core import pass_pool
+
+        self.p.emit(StepStarted("validate", t("submit.step_validate")))
+        workers = pass_pool.worker_count(int(getattr(self.p.profile, "workers", 0) or 0))
+        chunk_size = int(self.p.profile.part_size)
+        try:
+            size = os.stat(self.path).st_size
+        except OSError:
+            size = 0
+        if workers > 1 and size >= 2 * chunk_size:
+            try:
+                with pass_pool.PassPool(workers) as pool:
+                    outcome = self._pass(on_header, pool, chunk_size)
+                self.p.emit(LogLine(t("submit.log_workers", workers=workers)))
+                return outcome
+            except pass_pool.Fallback:
+                self._restart()
+        return self._pass(on_header)
+
+    def _restart(self) -> None:
+        """A fresh writer (and an empty staging directory) for reading the file again."""
+        self.writer_error = None
+        if self.new_writer is not None:
+            self.writer = self.new_writer()
+            for entry in Path(self.writer.directory).iterdir():
+                entry.unlink()
+
+    def _pass(self, on_header: Any, pool: Any = None, chunk_size: int = 0) -> tuple[Any, PassResult] | RunResult:
         from iplos_tui.core.envelope import EnvelopeError
         from iplos_tui.core.errors import Cancelled
         from iplos_tui.core.extract.importer import ExtractError
@@ -179,7 +211,6 @@ class Preparation:
         from iplos_tui.core.extract_pass import read_extract
 
         p, profile = self.p, self.p.profile
-        p.emit(StepStarted("validate", t("submit.step_validate")))
         validator = Validator(profile.year, profile.kommunenr or None, profile.bydel or None)
         throttle = Throttle()
         header_seen = False
@@ -205,9 +236,32 @@ class Preparation:
                 if self.writer is not None:
                     p.emit(StepProgress("encrypt", done, total))
 
+        def on_chunk_header(header: Any) -> dict[str, Any]:
+            on_record(header)
+            if self.writer is not None:
+                self.writer.seal_with(pool.seal)
+            return {"year": validator.year, "rewrite": self.writer is not None, "validator": {"profile_kommunenr": validator.profile_kommunenr, "profile_bydel": validator.profile_bydel}}
+
+        def on_chunk(done: Any) -> None:
+            validator.merge(done.state)
+            if self.writer is not None and done.rewritten is not None:
+                try:
+                    self.writer.add_persons(done.rewritten)
+                except EnvelopeError as exc:
+                    self.writer, self.writer_error = None, exc
+
         passed = None
         try:
-            passed = read_extract(self.path, on_record, progress=progress, cancel=p.cancel)
+            if pool is None:
+                passed = read_extract(self.path, on_record, progress=progress, cancel=p.cancel)
+            else:
+                from iplos_tui.core.pass_pool import read_extract_parallel
+
+                try:
+                    passed = read_extract_parallel(self.path, pool, on_chunk_header, on_chunk, chunk_size=chunk_size, progress=progress, cancel=p.cancel)
+                finally:
+                    if self.writer is not None:
+                        self.writer.seal_with(None)  # the pool closes: the last part is sealed here
         except ExtractError as exc:
             validator.add_fatal(exc)
         except Cancelled:
@@ -252,14 +306,15 @@ class Preparation:
             return p.fail("encrypt", "refused", ExitCode.FAILED, exc.message(), t("submit.encrypt_hint"))
         try:
             with StagingDir(out_dir) as staging:
-                self.writer = EnvelopeWriter(staging.path, ssb, tpf, params, profile.part_size, now=p.now() if p.now else None)  # type: ignore[arg-type]
-                writer = self.writer
+                self.new_writer = lambda: EnvelopeWriter(staging.path, ssb, tpf, params, profile.part_size, now=p.now() if p.now else None)  # type: ignore[arg-type]
+                self.writer = writer = self.new_writer()
                 outcome = self._read(on_header=self._journal_prepared)
                 if isinstance(outcome, RunResult):
                     return outcome
                 report, passed = outcome
                 if self.writer_error is not None:
                     raise self.writer_error
+                writer = self.writer or writer  # the one of the read that decided (see _restart)
                 manifest, manifest_bytes = writer.finish()
                 same = self._same_content(subs, sub_id, writer.content_sha256, passed.sha256)
                 reused = reuse_envelope(p, same, dict(report.counts), announce=False) if same is not None else None
@@ -277,6 +332,8 @@ class Preparation:
     def _journal_prepared(self) -> None:
         p = self.p
         assert self.sub_id is not None
+        if self.journalled:  # the file is read again (core.pass_pool's Fallback)
+            return
         kommunenr, bydel, year = p.period()
         # Takes over a never-sent submission: its envelope fields are emptied until the new one exists.
         failed = p.journal_or_fail(

@@ -117,7 +117,8 @@ class _Fatal(Exception):
 class _Reader:
     """expat callbacks -> records. One instance per file."""
 
-    def __init__(self) -> None:
+    def __init__(self, line_base: int = 0) -> None:
+        self.line_base = line_base  # lines before the first byte fed (a chunk cut from a file)
         p = expat.ParserCreate(encoding="UTF-8", namespace_separator=_SEP)
         p.buffer_text = True
         p.buffer_size = 64 * 1024
@@ -148,7 +149,7 @@ class _Reader:
 
     # -- refusals ---------------------------------------------------------------------------
     def _line(self) -> int:
-        return self.parser.CurrentLineNumber
+        return self.parser.CurrentLineNumber + self.line_base
 
     def _xml_decl(self, version: str, encoding: str | None, standalone: int) -> None:
         if encoding and encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
@@ -184,7 +185,7 @@ class _Reader:
                 self.children += 1
                 if self.children > MAX_PERSON_CHILDREN:
                     raise _Fatal("file.structure", "person_too_large", self._line(), limit=MAX_PERSON_CHILDREN)
-                self.lists[index].append(make(attrs, self.parser.CurrentLineNumber))
+                self.lists[index].append(make(attrs, self.parser.CurrentLineNumber + self.line_base))
                 return
             raise self._unexpected(name)
         if self.field is not None:
@@ -328,6 +329,54 @@ class UttrekkV1Importer:
         if exc.code == codes[expat.errors.XML_ERROR_UNDEFINED_ENTITY]:
             return _Fatal("file.doctype", "entity", exc.lineno, name="?")
         return _Fatal("file.not_xml", "not_xml", exc.lineno, detail=_shown(expat.errors.messages[exc.code], 120))
+
+
+# ---------------------------------------------------------------------------------------------
+# A run of persons cut from an extract (the submission's process pool, core.pass_pool)
+
+_CHUNK_OPEN = f'<{ROOT} xmlns="{NAMESPACE}" version="{VERSION}">'.encode("ascii")
+_CHUNK_CLOSE = f"</{ROOT}>".encode("ascii")
+_CHUNK_PIECE = 64 * 1024
+
+
+def read_person_chunk(data: bytes, first_line: int, *, last: bool) -> Iterator[Person]:
+    """The persons of ``data``: whole ``Person`` elements cut from an extract after its Header
+    (``last``: the rest of the file, with the document's end), its first byte on ``first_line``.
+
+    As strict as ``iter_records`` and stricter where that depends on how the file was cut (a tag
+    over half ``MAX_PENDING_BYTES``): whatever this refuses (``ExtractError``), the caller reads the
+    whole file again the ordinary way, which says exactly what is wrong and where."""
+    reader = _Reader(line_base=first_line - 1)
+    reader.header, reader.header_done = Header(), True  # a second Header is refused as such
+    parser = reader.parser
+    try:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _Fatal("file.encoding", "not_utf8", first_line + data.count(b"\n", 0, exc.start), offset=exc.start) from None
+        parser.Parse(_CHUNK_OPEN, False)
+        base = parser.CurrentByteIndex
+        view = memoryview(data)
+        fed = len(_CHUNK_OPEN)
+        for start in range(0, len(data), _CHUNK_PIECE):
+            piece = view[start : start + _CHUNK_PIECE]
+            parser.Parse(bytes(piece), False)
+            fed += len(piece)
+            if fed - max(parser.CurrentByteIndex, base) > MAX_PENDING_BYTES // 2:
+                raise _Fatal("file.token_too_large", "token_too_large", reader._line(), limit=MAX_PENDING_BYTES)
+            if reader.out:
+                yield from reader.out  # type: ignore[misc]
+                reader.out.clear()
+        parser.Parse(b"" if last else _CHUNK_CLOSE, True)
+        yield from reader.out  # type: ignore[misc]
+    except expat.ExpatError as exc:
+        raise ExtractError(t("extract.not_xml", detail=_shown(expat.errors.messages[exc.code], 120)), exc.lineno + first_line - 1, rule="file.not_xml") from None
+    except _Fatal as fatal:
+        raise ExtractError(t(f"extract.{fatal.key}", **fatal.values), fatal.line, rule=fatal.rule) from None
+    finally:
+        parser.StartElementHandler = parser.EndElementHandler = parser.CharacterDataHandler = None
+    if not reader.root_closed:
+        raise ExtractError(t("extract.truncated"), first_line, rule="file.truncated")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import threading
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 from iplos_tui.core import identifiers, refdata
 from iplos_tui.core.extract.importer import DEFAULT_MAX_BYTES, ExtractError, Progress, open_extract
@@ -49,6 +50,21 @@ __all__ = ["DEFAULT_MAX_FINDINGS", "MAX_AGE", "Report", "RuleCount", "Validator"
 # The duplicate check files each id's 64-bit hash (and its line) into one of this many buckets as
 # it goes; the end looks at one bucket at a time, so its passing dict stays small.
 _DUPLICATE_BUCKETS = 256
+
+
+@dataclass
+class ChunkState:
+    """A chunk validator's findings and counts (``Validator.chunk_state``)."""
+
+    persons: int
+    services: int
+    refusals: int
+    counts: dict[str, int]
+    by_rule: dict[str, int]
+    kept: dict[str, list[Finding]]
+    omitted: int
+    users: dict[str, int]
+    ids: list[tuple[str | None, str | None, int]]  # (local id, person id, line) per person
 
 
 class Validator:
@@ -97,6 +113,7 @@ class Validator:
         # (hashes, lines) per bucket, for the local ids and for the person ids
         self._seen_local = [(array("q"), array("Q")) for _ in range(_DUPLICATE_BUCKETS)]
         self._seen_person = [(array("q"), array("Q")) for _ in range(_DUPLICATE_BUCKETS)]
+        self._ids: list[tuple[str | None, str | None, int]] | None = None
         self._finished = False
 
     # -- the year's reference data ------------------------------------------------------------
@@ -109,25 +126,31 @@ class Validator:
         self._last = datetime.date(year, 12, 31)
 
     def _add(self, found: list[Finding]) -> list[Finding]:
-        report, by_rule, counts, kept = self.report, self._by_rule, self.report.counts, self._kept
+        report, by_rule, counts = self.report, self._by_rule, self.report.counts
         for item in found:
             by_rule[item.rule] += 1
             counts[item.level] += 1
             if self.max_per_rule is not None and by_rule[item.rule] > self.max_per_rule:
                 report.findings_omitted += 1
                 continue
-            if self._kept_total < self.max_findings:
-                kept[item.level].append(item)
-                self._kept_total += 1
-                continue
-            # Full: the last kept finding of the least serious level below this one makes room.
-            report.findings_omitted += 1
-            for lower in reversed(LEVELS[_RANK[item.level] + 1 :]):
-                if kept[lower]:
-                    kept[lower].pop()
-                    kept[item.level].append(item)
-                    break
+            self._keep(item)
         return found
+
+    def _keep(self, item: Finding) -> None:
+        kept = self._kept
+        if self._kept_total < self.max_findings:
+            kept[item.level].append(item)
+            self._kept_total += 1
+            return
+        # Full: the last kept finding of the least serious level below this one makes room.
+        # (So the kept ones are the most serious, the earliest of each level first: chunks
+        # validated apart and merged in order keep the same ones, see ``merge``.)
+        self.report.findings_omitted += 1
+        for lower in reversed(LEVELS[_RANK[item.level] + 1 :]):
+            if kept[lower]:
+                kept[lower].pop()
+                kept[item.level].append(item)
+                break
 
     # -- records ------------------------------------------------------------------------------
     def feed(self, record: Header | Person) -> list[Finding]:
@@ -201,16 +224,10 @@ class Validator:
         local_id = lid = p.local_id
         if local_id is None or not LOCAL_ID.fullmatch(local_id):
             out.append(finding("person.local_id", lid, line, "localId", shown(lid)))
-        if local_id:
-            key = hash(local_id)
-            hashes, lines = self._seen_local[key & (_DUPLICATE_BUCKETS - 1)]
-            hashes.append(key)
-            lines.append(line)
-        if p.person_id:
-            key = hash(p.person_id)
-            hashes, lines = self._seen_person[key & (_DUPLICATE_BUCKETS - 1)]
-            hashes.append(key)
-            lines.append(line)
+        if self._ids is not None:  # a chunk of a process pool: the ids go to the merge
+            self._ids.append((local_id, p.person_id, line))
+        else:
+            self._note_ids(local_id, p.person_id, line)
 
         birth_year = self._person_id(p, lid, line, out)
         if p.household is not None and p.household not in HOUSEHOLD_CODES:
@@ -246,6 +263,18 @@ class Validator:
             elif date < first or date > last:
                 out.append(finding("refusal.period", lid, refusal.line, "date", shown(refusal.date), year=self.year))
         return out
+
+    def _note_ids(self, local_id: str | None, person_id: str | None, line: int) -> None:
+        if local_id:
+            key = hash(local_id)
+            hashes, lines = self._seen_local[key & (_DUPLICATE_BUCKETS - 1)]
+            hashes.append(key)
+            lines.append(line)
+        if person_id:
+            key = hash(person_id)
+            hashes, lines = self._seen_person[key & (_DUPLICATE_BUCKETS - 1)]
+            hashes.append(key)
+            lines.append(line)
 
     def _person_id(self, p: Person, lid: str | None, line: int, out: list[Finding]) -> int | None:
         """The person id's checks; returns the birth year when known (from a valid number, or
@@ -378,6 +407,44 @@ class Validator:
             field_name = "admittedFrom" if s.admitted_from is not None else "dischargedTo"
             value = s.admitted_from if s.admitted_from is not None else s.discharged_to
             out.append(finding("service.stay_fields", lid, line, field_name, shown(value), code=code.code, name=code.name))
+
+    # -- a process pool's chunks (core.pass_pool) --------------------------------------------
+    def for_chunk(self) -> Validator:
+        """This validator, set to check persons cut from an extract whose header another one
+        checked (``year`` given): its state goes to that one with ``chunk_state``/``merge``."""
+        if self.year is None or self.max_per_rule is not None:
+            raise ValueError("a chunk needs the year, and no cap per rule")
+        self._set_year(self.year)
+        self._header = Header()
+        self._ids = []
+        return self
+
+    def chunk_state(self) -> ChunkState:
+        """What ``merge`` needs of the persons this validator saw (picklable)."""
+        report = self.report
+        return ChunkState(
+            report.persons, report.services, report.refusals, dict(report.counts), dict(self._by_rule),
+            self._kept, report.findings_omitted, dict(self._users), self._ids or [],
+        )  # fmt: skip
+
+    def merge(self, state: ChunkState) -> None:
+        """Take a chunk's persons, chunks in file order: the same counts, kept findings (each
+        chunk kept its most serious, earliest first, so the whole file's are among them) and
+        duplicate check as one validator that saw every person."""
+        report = self.report
+        report.persons += state.persons
+        report.services += state.services
+        report.refusals += state.refusals
+        for level, count in state.counts.items():
+            report.counts[level] += count
+        self._by_rule.update(state.by_rule)
+        report.findings_omitted += state.omitted
+        for level in LEVELS:
+            for item in state.kept[level]:
+                self._keep(item)
+        self._users.update(state.users)
+        for local_id, person_id, line in state.ids:
+            self._note_ids(local_id, person_id, line)
 
     # -- the end ------------------------------------------------------------------------------
     def _duplicates(self) -> list[Finding]:
