@@ -406,16 +406,30 @@ def _attr_value(value: object) -> str:
     return _checked(text).translate(_ATTR_ESCAPE)  # type: ignore[arg-type]
 
 
+# The same without '"' (told apart from the quotes around each value by counting them).
+_ATTR_SPECIAL_UNQUOTED = re.compile('[&<>\n\r\t\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+
+
 def _attribute_writer(names: dict[str, str], skip: str | None = None):
-    """A function record -> ' name="value" ...' for the given attributes (the writer's hot path)."""
+    """A function record -> ' name="value" ...' for the given attributes (the writer's hot path:
+    the attributes are put together first and looked at once, and only an element with something
+    to escape or refuse goes value by value)."""
     pairs = [(xml_name, attr) for xml_name, attr in names.items() if attr != skip]
     getter = operator.attrgetter(*(attr for _, attr in pairs))
     xml_names = [xml_name for xml_name, _ in pairs]
+    single = len(xml_names) == 1
+    clean = _ATTR_SPECIAL_UNQUOTED.search
+    every = "".join(f' {xml_name}="{{}}"' for xml_name in xml_names).format  # all of them given
 
-    def write(record: object) -> str:
-        values = getter(record)
-        if len(xml_names) == 1:
-            values = (values,)
+    def write(record: object) -> str:  # the record's values are strings or None (model.py)
+        values = (getter(record),) if single else getter(record)
+        if all(values):
+            text, quotes = every(*values), 2 * len(values)
+        else:
+            parts = [f' {xml_name}="{value}"' for xml_name, value in zip(xml_names, values) if value]
+            text, quotes = "".join(parts), 2 * len(parts)
+        if text.count('"') == quotes and clean(text) is None:
+            return text
         return "".join(
             f' {xml_name}="{_attr_value(value)}"' for xml_name, value in zip(xml_names, values) if value is not None and value != ""
         )

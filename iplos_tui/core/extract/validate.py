@@ -298,7 +298,7 @@ class Validator:
                 else:
                     out.append(finding("person.id_invalid", lid, line, "personId", mask_person_id(pid), detail=verdict.message))
                 return None
-            born = identifiers.birth_date(pid)
+            born = identifiers.birth_date(pid, checked=True)
             birth_year = born.year if born is not None else None
             if verdict.severity != "ok":
                 kept = finding("person.id_kind", lid, line, "personId", mask_person_id(pid), detail=verdict.message)
