@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import sys
 import threading
 from array import array
 from collections import deque
@@ -141,6 +142,29 @@ def _worker_facts() -> tuple[int | None, int | None, int]:
     return (*hardening_state(), os.getpid())
 
 
+def _start_helpers(forkserver: bool) -> None:
+    """multiprocessing's resource tracker (and forkserver) get this process's stderr by its file
+    descriptor; inside the console (Textual holds sys.stderr) there is none: they get /dev/null."""
+    from multiprocessing import resource_tracker
+
+    try:
+        usable = sys.stderr is not None and sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        usable = False
+    held = sys.stderr
+    with open(os.devnull, "w", encoding="utf-8") as quiet:
+        if not usable:
+            sys.stderr = quiet
+        try:
+            resource_tracker.ensure_running()
+            if forkserver:
+                from multiprocessing import forkserver as server
+
+                server.ensure_running()
+        finally:
+            sys.stderr = held
+
+
 class PassPool:
     """The worker processes of one pass (``forkserver`` where there is one, else ``spawn``)."""
 
@@ -151,6 +175,7 @@ class PassPool:
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if "forkserver" in methods:
             context.set_forkserver_preload([__name__])
+        _start_helpers("forkserver" in methods)
         self.workers = workers
         self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(get_language(),))
 
