@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import traceback
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,8 @@ class IplosApp(App[int]):
         if isinstance(sandbox_pin, Secret) and sandbox_pin.is_set:
             self.pin = Secret(sandbox_pin.reveal())  # the sandbox's own test PIN, a copy in memory
         self._after_first_frame: list[Callable[[], object]] | None = []
+        # Panes with a run that must not end unasked (``quit_question()``, ``stop_for_quit()``).
+        self.quit_guards: weakref.WeakSet[Any] = weakref.WeakSet()
 
     # --- shared state the panes read -------------------------------------------------------
 
@@ -261,10 +264,8 @@ class IplosApp(App[int]):
         self.after_first_frame(self._announce_unfinished)
 
     def _announce_unfinished(self) -> None:
-        """An upload cut off last time (a dropped SSH session) is said on start, pointing to F3."""
-        self.run_worker(self._find_unfinished, thread=True, group="unfinished", exit_on_error=False)
-
-    def _find_unfinished(self) -> None:
+        """An upload cut off last time (a dropped SSH session) is said on start, pointing to F3.
+        Here, not in a thread: the run lock's probe must not race the pane's own (core/status)."""
         from iplos_tui.core.errors import IplosError
         from iplos_tui.core.status import unfinished_submissions
 
@@ -273,7 +274,7 @@ class IplosApp(App[int]):
         except IplosError:  # an unusable journal: F3 says why when it is used
             return
         if cut_off:
-            self.call_from_thread(self.notify, cut_off[0]["line"], title=t("app.unfinished_title"), severity="warning", timeout=30, markup=False)
+            self.notify(cut_off[0]["line"], title=t("app.unfinished_title"), severity="warning", timeout=30, markup=False)
 
     def _serve_sandbox(self) -> None:
         """The sandbox's servers (bound before the first frame, so the profile is known and an
@@ -342,7 +343,22 @@ class IplosApp(App[int]):
             self.push_screen(CommandPalette(id="--command-palette", placeholder=t("app.palette_placeholder")))
 
     def action_quit(self) -> None:
-        self._leave_then(self._quit_now)
+        guard = next((pane for pane in self.quit_guards if pane.quit_question()), None)
+        if guard is None:
+            self._leave_then(self._quit_now)
+            return
+        from iplos_tui.dialogs.confirm import Choice, ConfirmDialog
+
+        title, lines = guard.quit_question()
+
+        def answer(choice: str | None) -> None:
+            if choice == "quit":
+                guard.stop_for_quit()
+                self._quit_now()
+
+        if not isinstance(self.screen, ConfirmDialog):
+            choice = Choice("quit", t("app.quit_anyway"), key="j", danger=True)
+            self.push_screen(ConfirmDialog(title, lines, [choice], cancel_label=t("app.stay")), answer)
 
     def _quit_now(self) -> None:
         if self.pin is not None:

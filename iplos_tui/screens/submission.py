@@ -89,6 +89,7 @@ class SubmissionScreen(PaneScreen):
         self.running = False
         self.last_result: Any = None
         self.allow_again = False
+        self.sending = False  # the running run is a send (not only a check)
         self.unfinished_id: str | None = None  # an upload cut off (announced on F3, `g` continues it)
 
     # --- layout ------------------------------------------------------------------------------
@@ -124,6 +125,16 @@ class SubmissionScreen(PaneScreen):
             self.query_one("#sub-path", Input).value = str(sandbox_extract)
             self._status(t("submit.pane.sandbox_ready"))
         self._announce_unfinished()
+        self.app.quit_guards.add(self)  # type: ignore[attr-defined]
+
+    def quit_question(self) -> tuple[str, list[str]] | None:
+        """F10 during a send asks first (issue 14 item 8); a check alone ends harmlessly."""
+        if not (self.running and self.sending):
+            return None
+        return t("app.quit_during_upload_title"), [t("app.quit_during_upload")]
+
+    def stop_for_quit(self) -> None:
+        self.cancel_event.set()  # the run stops at its next chunk; the journal keeps where it was
 
     def _announce_unfinished(self, *, say: bool = True) -> None:
         """An upload cut off (a dropped session) is named as `iplos status` names it, with its key."""
@@ -268,7 +279,7 @@ class SubmissionScreen(PaneScreen):
         path = self._path()
         if path is None or self.running:
             return
-        self._begin()
+        self._begin(sending=False)
         self.validate_worker(path, self.app.profile, self.cancel_event)
 
     def action_send(self) -> None:
@@ -326,8 +337,9 @@ class SubmissionScreen(PaneScreen):
         self._begin()
         self.submit_worker(None, sub_id, self.app.profile, self.cancel_event, False)
 
-    def _begin(self) -> None:
+    def _begin(self, *, sending: bool = True) -> None:
         self.running = True
+        self.sending = sending
         self.cancel_event = threading.Event()
         self._reset_steps()
         self.refresh_bindings()
