@@ -93,8 +93,12 @@ class RunLog(Log):
         width = self._content_width()
         if self._written and width != self._wrap_width:
             self._reflow(width)
+        self.call_after_refresh(self._to_end_if_following)
+
+    def _to_end_if_following(self) -> None:
+        # Asked again when it runs: the operator may have scrolled up since the resize.
         if self._following:
-            self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def _reflow(self, width: int) -> None:
         top = self.scroll_y
