@@ -90,3 +90,16 @@ def test_the_submission_and_profile_lines_count_one_in_the_singular():
     assert "1 fil, " in t("submit.uploaded", count=fmt.count(1, "format.files"), size="1 KiB", rate="1 KiB")
     line = t("config.check_failed", errors=fmt.count(1, "format.errors"), warnings=fmt.count(1, "format.warnings"))
     assert line == "Profilen har 1 feil og 1 advarsel."
+
+
+def test_journal_times_read_as_people_write_them():
+    """Issue 14 item 1: "8.1.2018 09:31" (the record's own wall time), not "09:31 08.01.2018"."""
+    from iplos_tui.core.journal import short_time
+
+    assert short_time("2018-01-08T09:31:00+01:00") == "8.1.2018 09:31"
+    i18n.set_language("en")
+    try:
+        assert short_time("2018-01-08T09:31:00+01:00") == "8 Jan 2018 09:31"
+    finally:
+        i18n.set_language("nb")
+    assert "\x1b" not in short_time("not a time\x1b[2J")

@@ -41,7 +41,7 @@ async def test_confirm_then_send_shows_the_live_log_and_the_receipt(world):
         pane = await _send(pilot, app, world, PIN_CANARY)
         assert pane.last_result.ok and pane.last_result.state == "confirmed"
         log = "\n".join(pane.query_one("#sub-log").lines)
-        assert "IPLOS-2018-000001" in log and "content-0001.p7m" in log and "08:00 09.01.2018" in log
+        assert "IPLOS-2018-000001" in log and "content-0001.p7m" in log and "9.1.2018 08:00" in log
         assert app.pin is not None and app.pin.reveal() == PIN_CANARY  # kept in memory only
         await pilot.press("f8")
         table = pane.query_one("#sub-history")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iplos_tui.core import format as fmt
 from iplos_tui.core.errors import IplosError
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.fsutil import check_private_dir, check_private_file, ensure_private_dir, fsync_dir
@@ -177,7 +178,7 @@ def short_time(value: str) -> str:
         when = dt.datetime.fromisoformat(value)
     except (TypeError, ValueError):
         return safe_text(value, one_line=True, limit=40)
-    return when.strftime("%H:%M %d.%m.%Y")
+    return fmt.moment(when, tz=when.tzinfo)  # the wall time the record was written in
 
 
 _SUBMISSION_FIELDS = {f for f in Submission.__dataclass_fields__ if f not in ("id", "history", "state")}
