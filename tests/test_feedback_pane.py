@@ -29,6 +29,7 @@ from iplos_tui.core.feedback import tables as feedback_tables
 from iplos_tui.core.journal import JOURNAL_FILE as REVEAL_LOG
 from iplos_tui.core.journal import Journal
 from iplos_tui.core.secrets import Secret
+from iplos_tui.core.i18n import t
 from iplos_tui.sandbox.demo import DEMO_PROFILE
 from iplos_tui.dialogs.confirm import ConfirmDialog
 from iplos_tui.dialogs.secret_prompt import SecretPromptDialog
@@ -498,6 +499,7 @@ async def test_gateway_wrong_password_then_right(profile, gateway, secure, tmp_p
         await wait(pilot, lambda: "feil" in text(prompt.query_one("#prompt-error")).lower())
         assert prompt.query_one("#prompt-password").value == "" and app.screen is prompt
         assert not pane.fetching
+        assert t("feedback_screen.logging_in") not in status(app)  # issue 14 item 18: not stale
         await fill_and_enter(pilot, app, "#prompt-password", GW_PASSWORD)
         await wait(pilot, lambda: not pane.fetching and len(pane.local) == 1)
         assert sorted(p.name for p in (secure / "feedback").iterdir()) == [FEEDBACK_NAME]  # the other is not ours

@@ -59,3 +59,21 @@ async def test_the_lock_says_until_when_in_local_time_at_80x24(world):
         assert "2018-01-08T" not in text and "+01:00" not in text
         log = app.screen.query_one("#sub-log")
         assert all(len(line) <= log.scrollable_content_region.width for line in log.shown_lines)
+
+
+async def test_the_status_follows_the_run_not_the_closed_confirmation(world):
+    """Issue 14 item 18: "Venter på bekreftelse …" stayed through a slow failing login."""
+    from sendemodul_fake import Fault
+
+    world.server.faults.append(Fault("POST", r"login", "sleep_after_body", seconds=5))
+    app = _app(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.screen
+        pane.query_one("#sub-path").value = str(world.extract)
+        await pilot.press("f6")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmSend")
+        assert pane.query_one("#sub-status").message == t("submit.pane.waiting_confirm")
+        await pilot.press(*"PIN-CANARY-0009", "enter")
+        await wait_until(pilot, lambda: world.server.logins >= 1)  # the login hangs now
+        await wait_until(pilot, lambda: t("submit.step_login") in pane.query_one("#sub-status").message)
+        await wait_until(pilot, lambda: pane.last_result is not None and not pane.running, 60)

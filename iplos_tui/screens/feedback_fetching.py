@@ -175,10 +175,9 @@ class GatewayFetching:
             all_files, wanted = self._fetch_args
             self._ask_password(all_files, wanted, change=message.change, error=message.error)
             return
+        self.status(message.error, error=True)  # not "Logger inn …" after the login failed
         if self._prompt is not None:
             self._prompt.failed(message.error)
-        else:
-            self.status(message.error, error=True)
 
     def on_gateway_fetching_fetch_progress(self, message: GatewayFetching.FetchProgress) -> None:
         if self.fetching:

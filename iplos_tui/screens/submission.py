@@ -203,6 +203,7 @@ class SubmissionScreen(PaneScreen):
             elif isinstance(event, pl.StepStarted):
                 self._step(event.step, "▸", "")
                 lines.append("▸ " + event.label)
+                self._status(event.label + " …")  # what runs now, never a stale "waiting for you"
             elif isinstance(event, pl.StepDone):
                 self._step(event.step, "✓", event.detail)
                 self._bar(event.step, 1, 1)
