@@ -26,6 +26,9 @@ def test_cli_path_never_imports_textual_or_heavy_libraries():
     loaded = _imported_after("from iplos_tui import cli\ncli.build_parser()")
     for heavy in ("textual", "httpx", "pyzipper", "cryptography"):
         assert heavy not in loaded, heavy
+    # the rules, the code tables and what they pull in load when a command runs, not for its --help
+    for heavy in ("iplos_tui.core.extract.rules", "iplos_tui.core.refdata", "csv", "inspect"):
+        assert heavy not in loaded, heavy
 
 
 def test_config_check_runs_without_textual(tmp_path):

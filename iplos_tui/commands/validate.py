@@ -22,7 +22,7 @@ class BadOption(IplosError):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from iplos_tui.core.extract.report import DEFAULT_PER_RULE
+    from iplos_tui.core.extract import DEFAULT_PER_RULE
 
     parser = subparsers.add_parser("validate", help=t("validate.help"), description=t("validate.description"))
     parser.add_argument("extract", metavar="EXTRACT", help=t("validate.help_extract"))

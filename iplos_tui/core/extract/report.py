@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from iplos_tui.core import refdata
+from iplos_tui.core.extract import DEFAULT_PER_RULE
 from iplos_tui.core.errors import IplosError
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.extract.result import Report
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from iplos_tui.core.extract.importer import Progress
 
 #: Findings shown per rule unless all are asked for.
-DEFAULT_PER_RULE = 10
 REPORTS_DIR = "reports"
 CSV_COLUMNS = (
     "kommunenr",
