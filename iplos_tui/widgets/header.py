@@ -80,15 +80,20 @@ class ProfileHeader(Static):
                 current = None
             current = current or self.app.current_mode
         fleet = len(getattr(self.app, "profile_choices", ())) > 1
-        tabs: list[Content] = []
-        for mode, key in MODE_KEYS:
-            if mode == "board" and not fleet and current != "board":
-                continue  # the board tab is for a fleet (it is in the palette anyway)
-            label = f" {key} {t(f'app.mode_{mode}')} "
-            tabs.append(Content.styled(label, "reverse bold") if mode == current else Content.styled(label, "dim"))
-        if getattr(self.app, "sandbox", None) is not None:
-            tabs.append(Content.styled(f" F9 {t('app.advance_clock')} ", "dim"))
         quit_tab = Content.styled(f" F10 {t('app.quit')}", "dim")
-        if sum(tab.cell_length for tab in tabs) + quit_tab.cell_length <= self._room():
-            tabs.append(quit_tab)  # else it is in the footer's help (?) and the palette
-        return Content("").join(tabs)
+        # Every tab with its name when the row has room; else the other tabs by their key alone
+        # (the current one keeps its name), so that the row and F10 stay on a narrow terminal.
+        for short in (False, True):
+            tabs: list[Content] = []
+            for mode, key in MODE_KEYS:
+                if mode == "board" and not fleet and current != "board":
+                    continue  # the board tab is for a fleet (it is in the palette anyway)
+                if mode == current:
+                    tabs.append(Content.styled(f" {key} {t(f'app.mode_{mode}')} ", "reverse bold"))
+                else:
+                    tabs.append(Content.styled(f" {key} " if short else f" {key} {t(f'app.mode_{mode}')} ", "dim"))
+            if getattr(self.app, "sandbox", None) is not None:
+                tabs.append(Content.styled(" F9 " if short else f" F9 {t('app.advance_clock')} ", "dim"))
+            if sum(tab.cell_length for tab in tabs) + quit_tab.cell_length <= self._room():
+                return Content("").join([*tabs, quit_tab])
+        return Content("").join(tabs)  # F10 is in the footer's help (?) and the palette
