@@ -34,7 +34,7 @@ async def test_the_unsaved_dialog_and_the_help_fit_at_60x20(tmp_path, valid_prof
     async with app.run_test(size=(60, 20)) as pilot:
         assert type(app.screen).__name__ == "ConfigScreen"
         header = str(app.screen.query_one("ProfileHeader").render())
-        assert "F4" in header and "F10" in header, header  # the tab row did not disappear
+        assert all(f"F{n}" in header for n in (1, 2, 3, 4)), header  # the tab row did not disappear (F10 only where it has room)
         await pilot.press("enter", "9", "f2")
         await pilot.pause()
         assert type(app.screen).__name__ == "UnsavedChangesScreen"

@@ -203,7 +203,8 @@ class SubmissionScreen(PaneScreen):
             elif isinstance(event, pl.StepStarted):
                 self._step(event.step, "▸", "")
                 lines.append("▸ " + event.label)
-                self._status(event.label + " …")  # what runs now, never a stale "waiting for you"
+                if self.running:  # what runs now, never a stale "waiting for you" (nor after the end)
+                    self._status(event.label + " …")
             elif isinstance(event, pl.StepDone):
                 self._step(event.step, "✓", event.detail)
                 self._bar(event.step, 1, 1)
