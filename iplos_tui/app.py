@@ -415,6 +415,9 @@ class IplosApp(App[int]):
 
         for header in self.screen.query(ProfileHeader):
             header.refresh_header()
+        clock_moved = getattr(self.screen, "clock_advanced", None)
+        if callable(clock_moved):
+            clock_moved()  # e.g. the history no longer waits for a receipt mail now due
         now = self.now()
         self.notify(t("app.clock_advanced", time=fmt.moment(now), deliveries=fmt.count(count, "format.deliveries")), markup=False)
 

@@ -131,13 +131,17 @@ class Submission:
         """Not finished: something is left to do or to find out."""
         return self.state != CONFIRMED and not self.superseded
 
-    def waiting_for(self) -> str:
-        """What this submission waits for, for a person."""
+    def waiting_for(self, now: dt.datetime | None = None) -> str:
+        """What this submission waits for, for a person; ``now`` (the console's clock, the
+        sandbox's own) tells a receipt mail still to come from one that is due."""
         if self.superseded:
             return t("submit.wait_superseded")
         if self.state == CONFIRMED:
             expected = (self.receipt or {}).get("receipt_mail_expected_at", "")
-            return t("submit.wait_receipt_mail", at=short_time(expected)) if expected else t("submit.wait_nothing")
+            if not expected:
+                return t("submit.wait_nothing")
+            key = "submit.wait_receipt_mail_due" if now is not None and _passed(expected, now) else "submit.wait_receipt_mail"
+            return t(key, at=short_time(expected))
         if self.state in (PREPARED, ENCRYPTED):
             return t("submit.wait_not_sent")
         if self.state == SENDING:
@@ -171,6 +175,14 @@ class Submission:
             "override_of": self.override_of,
             "waiting_for": self.waiting_for(),
         }
+
+
+def _passed(value: str, now: dt.datetime) -> bool:
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return when.tzinfo is not None and now.tzinfo is not None and now >= when
 
 
 def short_time(value: str) -> str:

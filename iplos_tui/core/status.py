@@ -60,11 +60,11 @@ def submission_label(sub: Any, *, running: bool) -> str:
     return state_label(sub.state, interrupted=interrupted, superseded=sub.superseded)
 
 
-def _waiting_for(sub: Any, running: bool) -> str:
+def _waiting_for(sub: Any, running: bool, now: dt.datetime | None = None) -> str:
     """What it waits for; a ``sending`` that no run holds waits for the operator, not a start."""
     from iplos_tui.core.journal import SENDING
 
-    return t("submit.wait_interrupted") if sub.state == SENDING and not running else sub.waiting_for()
+    return t("submit.wait_interrupted") if sub.state == SENDING and not running else sub.waiting_for(now)
 
 
 def _running(journal: Any) -> bool:
@@ -104,7 +104,7 @@ def unfinished_submissions(profile: Profile) -> list[dict[str, Any]]:
     return out
 
 
-def journal_status(profile: Profile) -> dict[str, Any]:
+def journal_status(profile: Profile, now: dt.datetime | None = None) -> dict[str, Any]:
     """The submissions as plain data; a ``sending`` with no run holding the lock is interrupted.
     Raises ``JournalError`` (an ``IplosError``) when the journal or the secure directory cannot
     be used."""
@@ -120,6 +120,6 @@ def journal_status(profile: Profile) -> dict[str, Any]:
         item = sub.to_dict()
         item["interrupted"] = sub.state == SENDING and not running
         item["label"] = submission_label(sub, running=running)
-        item["waiting_for"] = _waiting_for(sub, running)
+        item["waiting_for"] = _waiting_for(sub, running, now)
         subs.append(item)
     return {"journal": str(journal.path), "running": running, "submissions": subs}

@@ -150,6 +150,15 @@ class SubmissionScreen(PaneScreen):
             self._status(t("submit.pane.unfinished", line=cut_off[0]["line"], key="g"))
         self.refresh_bindings()
 
+    def clock_advanced(self) -> None:
+        """F9 in the sandbox moved the clock: what the history waits for may have arrived."""
+        self.refresh_history()
+        self._deadlines()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self.clock_advanced()
+
     def _deadlines(self) -> None:
         from iplos_tui.core.config import submission_window
 
@@ -157,7 +166,7 @@ class SubmissionScreen(PaneScreen):
         text = t("submit.pane.deadlines", opens=f"{opens:%d.%m}", closes=f"{closes:%d.%m.%Y}", corrections=f"{corrections:%d.%m.%Y}")
         last = self._last_confirmed()
         if last is not None:  # what the operator waits for now; the deadline stays in the header
-            text = last.waiting_for()
+            text = last.waiting_for(self.app.now())  # type: ignore[attr-defined]
         self.query_one("#sub-deadlines", Static).update(Content(safe_text(text, one_line=True)))
 
     def _last_confirmed(self) -> Any:
@@ -468,16 +477,17 @@ class SubmissionScreen(PaneScreen):
         self._end()
 
     def refresh_history(self) -> None:
+        from iplos_tui.core.journal import short_time
         from iplos_tui.core.status import journal_status
 
         table = self.query_one("#sub-history", DataTable)
         table.clear()
         try:
-            subs = journal_status(self.app.profile)["submissions"]
+            subs = journal_status(self.app.profile, self.app.now())["submissions"]  # type: ignore[attr-defined]
         except Exception as exc:  # shown, not raised: the pane stays usable
             self._status(safe_text(str(exc), one_line=True))
             return
         for sub in reversed(subs):
             receipt = (sub.get("receipt") or {}).get("receipt_id", "") or "–"
-            row = (sub["id"][:8], sub["updated"][:16].replace("T", " "), sub["label"], str(sub["persons"]), receipt, sub["waiting_for"])
-            table.add_row(*(Text(safe_text(cell, one_line=True, limit=60)) for cell in row), key=sub["id"])
+            row = (sub["id"][:8], short_time(sub["updated"]), sub["label"], str(sub["persons"]), receipt, sub["waiting_for"])
+            table.add_row(*(Text(safe_text(cell, one_line=True, limit=160)) for cell in row), key=sub["id"])
