@@ -301,3 +301,20 @@ def test_cancel_during_upload_keeps_the_journal_right(world, tmp_path):
         big.assert_invariants(delivered=True)
     finally:
         big.close()
+
+
+def test_the_journal_is_stamped_with_the_runs_clock(world):
+    """Issue 14 item 18: in the sandbox the run's clock is January 2018, and so is the history (the
+    journal took the real clock while the header showed 2018)."""
+    from iplos_tui.core import journal as jn
+    from iplos_tui.core.pipeline import RunResult, SubmissionPipeline
+    from iplos_tui.core.secrets import Secret
+    from tests.support import FROZEN_NOW
+
+    with SubmissionPipeline(world.profile, client_factory=world.client_factory(), now=lambda: FROZEN_NOW) as pipeline:
+        prepared = pipeline.prepare(world.extract)
+        assert not isinstance(prepared, RunResult), prepared
+        result = pipeline.send(prepared, Secret(PIN_CANARY))
+    assert result.ok, result
+    stamps = {record["at"] for record in jn.Journal(world.profile.secure_dir).records()}
+    assert stamps == {FROZEN_NOW.astimezone().isoformat(timespec="seconds")}, stamps

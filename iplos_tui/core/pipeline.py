@@ -62,10 +62,11 @@ class SubmissionPipeline:
         now: Callable[[], Any] | None = None,
     ) -> None:
         self.profile = profile
-        self.now = now  # the clock for certificate validity (tests and the sandbox freeze it)
+        self.now = now  # the run's clock: certificate validity and the journal's stamps (the sandbox's is 2018)
         self.emit = emit or (lambda event: None)
         self.cancel = cancel or threading.Event()
-        self.journal = journal or jn.Journal(profile.secure_dir)
+        stamp = (lambda: now().astimezone().isoformat(timespec="seconds")) if now is not None else None
+        self.journal = journal or jn.Journal(profile.secure_dir, clock=stamp)
         self._client_factory = client_factory
         self._client: Any = None
         self._lock = jn.RunLock(self.journal.secure_dir)
