@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 
 class IplosError(Exception):
-    """Base of every explained error. Subclasses set ``exit_code`` and override ``message``."""
+    """Base of every explained error: ``message()`` is the one argument it was raised with unless a
+    subclass builds it; subclasses set ``exit_code`` and may add ``hint()``."""
 
     exit_code: ExitCode = ExitCode.FAILED
 

@@ -62,13 +62,6 @@ class ReportError(IplosError):
 
     exit_code = ExitCode.USAGE
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self._message = message
-
-    def message(self) -> str:
-        return self._message
-
 
 def limits(per_rule: int | None, max_findings: int | None = None) -> dict[str, int | None]:
     """``validate_file`` options for a report of ``per_rule`` findings per rule (None: all)."""

@@ -8,10 +8,3 @@ from iplos_tui.core.exitcodes import ExitCode
 
 class FleetUsageError(IplosError):
     exit_code = ExitCode.USAGE
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self._message = message
-
-    def message(self) -> str:
-        return self._message
