@@ -64,14 +64,16 @@ def build_parser(commands: Sequence[str] = COMMAND_MODULES) -> argparse.Argument
 def commands_needed(argv: Sequence[str]) -> Sequence[str]:
     """The one command ``argv`` names (``tui`` when it names none), so that only its module is
     imported and only its texts are loaded (issue 15: first paint); every command for the
-    top-level help, ``--version`` and a word that is no command (argparse's own messages)."""
+    top-level help and a word that is no command (argparse's own messages); none for ``--version``."""
     index = 0
     while index < len(argv):
         arg = argv[index]
-        if arg in ("--config", "--lang"):
+        if arg in ("--config", "--lang", "--profile"):
             index += 2
-        elif arg.startswith(("--config=", "--lang=")):
+        elif arg.startswith(("--config=", "--lang=", "--profile=")):
             index += 1
+        elif arg == "--version":
+            return ()  # the version needs no command's parser (nor its texts)
         elif arg.startswith("-"):
             return COMMAND_MODULES  # -h, --version, an unknown option
         else:

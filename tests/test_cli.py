@@ -257,3 +257,15 @@ def test_config_show_prints_no_raw_bidi_or_invisible_character(tmp_path, valid_p
         assert not any(ch in result.stdout for ch in "\u202e\u200b\u2028\ufeff\U000e0041")
     assert tomllib.loads(toml_out.stdout)["profile"]["contact_email"] == hostile
     assert json.loads(json_out.stdout)["sendemodul"]["proxy"] == hostile
+
+
+def test_only_the_named_commands_parser_is_built():
+    """Start-up: ``--profile 0403 submit`` builds submit's parser alone (it built all of them),
+    and ``--version`` none."""
+    from iplos_tui.cli import COMMAND_MODULES, commands_needed
+
+    assert commands_needed(["--profile", "0403", "submit", "x.xml"]) == ("submit",)
+    assert commands_needed(["--profile=0403", "--lang", "en", "status"]) == ("status",)
+    assert commands_needed(["--version"]) == ()
+    assert commands_needed(["-h"]) == COMMAND_MODULES
+    assert commands_needed([]) == ("tui",)
