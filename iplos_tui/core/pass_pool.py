@@ -213,6 +213,9 @@ def _head(data: bytes) -> Header:
     return records[0]
 
 
+# Over 80 lines on purpose: one loop holds the read, the cut at a person's end and the back-pressure
+# on the pool, and one ``finally`` cancels what is in flight; split, their shared state would be
+# passed between pieces that only make sense together.
 def read_extract_parallel(
     path: Path | str,
     pool: PassPool,
