@@ -261,7 +261,7 @@ def report_for_profile(
     from iplos_tui.core.fsutil import check_extract_placement
 
     check_secure_dir(profile.secure_dir)
-    placement = check_extract_placement(path, profile.secure_dir)
+    placement = check_extract_placement(os.fspath(path), profile.secure_dir)
     report = validate_file(
         placement.path,
         year=profile.year,

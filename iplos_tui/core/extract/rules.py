@@ -18,9 +18,13 @@ import datetime
 import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from iplos_tui.core.i18n import get_language, t
 from iplos_tui.core.text import safe_text
+
+if TYPE_CHECKING:
+    from iplos_tui.core.identifiers import Verdict
 
 FATAL = "fatal"
 ERROR = "error"
@@ -214,12 +218,12 @@ def parse_days(value: str) -> int | None:
 
 
 @lru_cache(maxsize=4096)
-def _orgnr_verdict(value: str, language: str):
+def _orgnr_verdict(value: str, language: str) -> Verdict:
     from iplos_tui.core.identifiers import check_orgnr
 
     return check_orgnr(value)
 
 
-def orgnr_verdict(value: str):
+def orgnr_verdict(value: str) -> Verdict:
     """check_orgnr, cached: a municipality has few service locations, each on many rows."""
     return _orgnr_verdict(value, get_language())
