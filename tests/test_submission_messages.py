@@ -72,7 +72,8 @@ async def test_the_status_follows_the_run_not_the_closed_confirmation(world):
         pane.query_one("#sub-path").value = str(world.extract)
         await pilot.press("f6")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmSend")
-        assert pane.query_one("#sub-status").message == t("submit.pane.waiting_confirm")
+        # the pane drains the run's events on a timer: the status may lag the dialog by a few frames
+        await wait_until(pilot, lambda: pane.query_one("#sub-status").message == t("submit.pane.waiting_confirm"))
         await pilot.press(*"PIN-CANARY-0009", "enter")
         await wait_until(pilot, lambda: world.server.logins >= 1)  # the login hangs now
         await wait_until(pilot, lambda: t("submit.step_login") in pane.query_one("#sub-status").message)
