@@ -429,6 +429,7 @@ class SubmissionScreen(PaneScreen):
         from iplos_tui.core.submission import Decision
         from iplos_tui.dialogs.send_confirm import SEND_WITH_ERRORS, ConfirmSend
 
+        self.drain_events()  # what the run said before it asked comes first, never over the question
         self._status(t("submit.pane.waiting_confirm"))
         need_pin = self.app.pin is None or not self.app.pin.is_set
 
