@@ -1,4 +1,4 @@
-"""`iplos encrypt EXTRACT [--out DIR] [--ssb-cert FILE] [--tpf-cert FILE] [--part-size BYTES] [--json]`."""
+"""`iplos encrypt EXTRACT [--out DIR] [--ssb-cert FILE] [--tpf-cert FILE] [--part-size BYTES] [--workers N] [--json]`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from iplos_tui.commands.options import add_workers
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
 from iplos_tui.core.text import safe_text
@@ -20,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tpf-cert", metavar="FILE", help=t("keys.help_tpf_cert"))
     parser.add_argument("--part-size", metavar="BYTES", type=_size, help=t("envelope.help_part_size"))
     parser.add_argument("--json", action="store_true", help=t("envelope.help_json"))
+    add_workers(parser, t("envelope.help_workers"))
     parser.set_defaults(handler=run)
 
 
@@ -63,7 +65,7 @@ def _err(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from iplos_tui.core import envelope
+    from iplos_tui.core import encryption, envelope
     from iplos_tui.core.config import DEFAULT_PART_SIZE
     from iplos_tui.core.extract.importer import ExtractError
     from iplos_tui.core.keys import CertificateError, load_certificate
@@ -99,12 +101,15 @@ def run(args: argparse.Namespace) -> ExitCode:
                 file=sys.stderr,
             )
 
+    workers = args.workers if args.workers is not None else getattr(profile, "workers", 1)
     try:  # an EnvelopeError (or Cancelled) reaches cli.main, which says why with its exit code
-        result = envelope.encrypt_extract(args.extract, out_dir, ssb, tpf, params, part_size, progress=progress)
+        result = encryption.encrypt_extract(args.extract, out_dir, ssb, tpf, params, part_size, progress=progress, workers=workers)
     except ExtractError as exc:
         _err(str(exc))  # a path problem is a usage error; a file that is not an extract failed the check
         return ExitCode.USAGE if exc.rule == "file.path" else ExitCode.FAILED
 
+    if result.workers > 1:
+        print(t("envelope.log_workers", workers=result.workers), file=sys.stderr)
     manifest = result.manifest
     if args.json:
         sys.stdout.write(manifest.to_json().decode("utf-8"))

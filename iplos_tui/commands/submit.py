@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from iplos_tui.commands.options import add_workers
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
 
@@ -27,14 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help=t("submit.cli_json"))
     parser.add_argument("--accept-errors", action="store_true", help=t("submit.cli_accept_errors"))
     parser.add_argument("--again", metavar="RECEIPT", default="", help=t("submit.cli_again"))
-    parser.add_argument("--workers", metavar="N", type=_workers, help=t("submit.cli_workers"))
+    add_workers(parser, t("submit.cli_workers"))
     parser.set_defaults(handler=run)
-
-
-def _workers(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 256:
-        raise argparse.ArgumentTypeError(t("submit.cli_workers_bad", value=text))
-    return int(text)
 
 
 def _err(text: str) -> None:

@@ -1,4 +1,4 @@
-"""`iplos validate EXTRACT [--json] [--all] [--report] [--year Y]`: check an extract before it is sent.
+"""`iplos validate EXTRACT [--json] [--all] [--report] [--year Y] [--workers N]`: check an extract before it is sent.
 
 stdout carries the data: the human report (core/extract/report.py) or, with ``--json``, the
 report as JSON. stderr carries diagnostics: progress, where ``--report`` wrote its files, and with
@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 
+from iplos_tui.commands.options import add_workers
 from iplos_tui.core.errors import IplosError
 from iplos_tui.core.exitcodes import ExitCode
 from iplos_tui.core.i18n import t
@@ -34,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--year", type=int, metavar="Y", help=t("validate.help_year"))
     parser.add_argument("--max-findings", type=int, default=1000, metavar="N", help=t("validate.help_max_findings"))
     parser.add_argument("--reject-synthetic", action="store_true", help=t("validate.help_reject_synthetic"))
+    add_workers(parser, t("validate.help_workers"))
     parser.set_defaults(handler=run)
 
 
@@ -66,9 +68,9 @@ class _TerminalProgress:
 def run(args: argparse.Namespace) -> ExitCode:
     from iplos_tui.core import refdata
     from iplos_tui.core.extract import report as reporting
-    from iplos_tui.core.extract.validate import validate_file
     from iplos_tui.core.fsutil import check_extract_placement
     from iplos_tui.core.text import safe_text
+    from iplos_tui.core.validation import validate_file
 
     kommunenr, bydel, profile_year = profile_defaults(args)
     year = args.year if args.year is not None else profile_year
@@ -80,8 +82,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise BadOption(t("validate.bad_per_rule"))
     secure_dir = _secure_dir(args) if args.report else None
     info = reporting.ReportInfo.now(args.extract)
-    options = {"year": year, "profile_kommunenr": kommunenr, "profile_bydel": bydel, "allow_synthetic": not args.reject_synthetic, "sha256": True}
     profile = getattr(args, "profile", None)
+    options = {"year": year, "profile_kommunenr": kommunenr, "profile_bydel": bydel, "allow_synthetic": not args.reject_synthetic, "sha256": True, **_pool(args, profile)}
     placement = check_extract_placement(args.extract, getattr(profile, "secure_dir", None))  # the same rule as the submission
     for warning in placement.warnings:
         print(f"{t('cli.mark_warning')} {safe_text(warning, one_line=True)}", file=sys.stderr)
@@ -97,6 +99,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         )
     finally:
         progress.clear()
+    if report.workers > 1:
+        print(t("validate.log_workers", workers=report.workers), file=sys.stderr)
 
     opened = report.size is not None  # a file that could not even be opened gets no report
     if args.json:
@@ -121,9 +125,10 @@ def _exit_code(report) -> ExitCode:
 def _compare(args: argparse.Namespace, new_path, options: dict, secure_dir, info) -> ExitCode:
     """NEW against OLD: per rule before/after, fixed / new / still there by local id."""
     from iplos_tui.core.extract import report as reporting
-    from iplos_tui.core.extract.compare import DEFAULT_IDS_SHOWN, compare_files, render_comparison
+    from iplos_tui.core.extract.compare import DEFAULT_IDS_SHOWN, render_comparison
     from iplos_tui.core.fsutil import check_extract_placement
     from iplos_tui.core.text import safe_text
+    from iplos_tui.core.validation import compare_files
 
     old = check_extract_placement(args.compare, getattr(getattr(args, "profile", None), "secure_dir", None))
     for warning in old.warnings:
@@ -139,6 +144,15 @@ def _compare(args: argparse.Namespace, new_path, options: dict, secure_dir, info
         written = reporting.write_report(comparison.new, info, secure_dir)
         print(t("validate.report_written", text=str(written.text_path), csv=str(written.csv_path)), file=sys.stderr)
     return _exit_code(comparison.new)
+
+
+def _pool(args: argparse.Namespace, profile) -> dict:
+    """``--workers`` (else the profile's ``sendemodul.workers``) and the profile's part size as
+    the chunk size, as for a submission."""
+    from iplos_tui.core.config import DEFAULT_PART_SIZE
+
+    workers = args.workers if args.workers is not None else getattr(profile, "workers", 1)
+    return {"workers": workers, "chunk_size": getattr(profile, "part_size", None) or DEFAULT_PART_SIZE}
 
 
 def _secure_dir(args: argparse.Namespace):

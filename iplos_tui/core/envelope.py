@@ -511,6 +511,7 @@ def encrypt_extract(
     max_bytes: int | None = None,
     allowed_dir: Path | str | None = None,
     on_record: Callable[[Any], None] | None = None,
+    reader: Callable[..., Any] | None = None,
 ) -> EncryptResult:
     """Make the envelope for ``extract_path`` in ``out_dir`` (which must not exist or be empty).
 
@@ -519,7 +520,8 @@ def encrypt_extract(
     package's ``ExtractError`` for a file that cannot be read as an extract. On any error
     nothing is left in ``out_dir``'s place. ``expected_sha256`` (from an earlier validation)
     makes a different extract an error. ``on_record`` sees every ``Header`` and ``Person`` as it
-    is read, before the writer; an exception from it aborts the run.
+    is read, before the writer; an exception from it aborts the run. ``reader`` reads the file
+    into the writer instead of ``read_extract`` (``core.encryption``: on every core).
     """
     from iplos_tui.core.extract_pass import read_extract
 
@@ -553,7 +555,10 @@ def encrypt_extract(
             def read(done: int, total: int) -> None:
                 state["read"], state["total"] = done, total
 
-            passed = read_extract(extract_path, take, progress=read, cancel=cancel, max_bytes=max_bytes, allowed_dir=allowed_dir)
+            if reader is None:
+                passed = read_extract(extract_path, take, progress=read, cancel=cancel, max_bytes=max_bytes, allowed_dir=allowed_dir)
+            else:
+                passed = reader(extract_path, writer, progress=read, cancel=cancel, max_bytes=max_bytes, allowed_dir=allowed_dir, on_persons=lambda: report("reading"))
             if expected_sha256 and expected_sha256.lower() != passed.sha256:
                 raise EnvelopeError("extract_not_validated", path=extract_path)
             state["total"] = passed.identity.size

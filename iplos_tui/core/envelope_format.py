@@ -229,6 +229,7 @@ class EncryptResult:
     extract_size: int
     extract_sha256: str  # for the journal: which extract this envelope was made from
     content_sha256: str = ""  # what it says, whatever the file looks like (EnvelopeWriter)
+    workers: int = 1  # processes that read the extract (core.encryption)
 
 
 def _safe_part_name(name: str) -> str:

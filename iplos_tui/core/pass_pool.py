@@ -70,7 +70,8 @@ class ChunkJob:
     first_line: int
     last: bool  # the rest of the file, with the document's end
     rewrite: bool  # pseudonymise too (False: validate only)
-    year: int
+    year: int | None
+    validate: bool = True  # False: pseudonymise only (``iplos encrypt``)
     validator: dict[str, Any] = field(default_factory=dict)  # Validator's other arguments
 
 
@@ -78,8 +79,10 @@ class ChunkJob:
 class ChunkDone:
     index: int
     size: int  # bytes of the extract
-    state: ChunkState | None  # None: the worker refused or failed (Fallback)
+    state: ChunkState | None  # None: not validated, or the worker refused or failed
     rewritten: Rewritten | None = None
+    persons: int = 0
+    failed: bool = False  # the worker refused or failed (Fallback)
 
 
 def run_chunk(job: ChunkJob) -> ChunkDone:
@@ -94,11 +97,14 @@ def run_chunk(job: ChunkJob) -> ChunkDone:
     local_ids: list[str] = []
     identity = bytearray()
     refusal: tuple[str, dict[str, str]] | None = None
+    persons = 0
     try:
-        validator = Validator(job.year, **job.validator).for_chunk()
-        feed = validator.feed
+        validator = Validator(job.year, **job.validator).for_chunk() if job.validate else None
+        feed = validator.feed if validator is not None else None
         for person in read_person_chunk(job.data, job.first_line, last=job.last):
-            feed(person)
+            persons += 1
+            if feed is not None:
+                feed(person)
             if rewrite:
                 try:
                     data, row = pseudonymise(person)
@@ -110,11 +116,11 @@ def run_chunk(job: ChunkJob) -> ChunkDone:
                 lines.append(person.line)
                 local_ids.append(person.local_id or "")
                 identity += row
-        state = validator.chunk_state()
+        state = validator.chunk_state() if validator is not None else None
     except Exception:  # noqa: BLE001 - an ExtractError or anything else: the ordinary read says what
-        return ChunkDone(job.index, len(job.data), None)
+        return ChunkDone(job.index, len(job.data), None, failed=True)
     rewritten = Rewritten(bytes(plaintext), sizes, lines, local_ids, bytes(identity), refusal) if job.rewrite else None
-    return ChunkDone(job.index, len(job.data), state, rewritten)
+    return ChunkDone(job.index, len(job.data), state, rewritten, persons)
 
 
 def _init_worker(language: str) -> None:
@@ -225,17 +231,23 @@ def read_extract_parallel(
     chunk_size: int,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    max_bytes: int | None = None,
+    allowed_dir: Path | str | None = None,
 ) -> PassResult:
     """Read ``path`` once: ``on_header(header)`` returns the chunks' ``ChunkJob`` fields (year,
-    rewrite, validator); ``on_chunk`` gets every chunk's result in file order. Raises
+    rewrite, validate, validator); ``on_chunk`` gets every chunk's result in file order. Raises
     ``Fallback``, ``ExtractError`` (the path), ``Cancelled`` and ``EnvelopeError("extract_changed")``
-    as ``read_extract`` does; anything the callbacks raise ends the pass."""
+    as ``read_extract`` does; anything the callbacks raise ends the pass. ``max_bytes`` and
+    ``allowed_dir`` are ``open_extract``'s."""
     from iplos_tui.core.envelope_format import EnvelopeError
     from iplos_tui.core.extract import importer
     from iplos_tui.core.extract.uttrekk_v1 import UttrekkV1Importer
 
     in_flight: deque[Future[ChunkDone]] = deque()
-    with importer.open_extract(path) as opened:
+    limits: dict[str, Any] = {"max_bytes": max_bytes} if max_bytes is not None else {}
+    if allowed_dir is not None:
+        limits["allowed_dir"] = allowed_dir
+    with importer.open_extract(path, **limits) as opened:
         if not isinstance(opened.importer, UttrekkV1Importer):
             raise Fallback()
         fd = opened.fileno()
@@ -249,10 +261,10 @@ def read_extract_parallel(
         def merge_oldest() -> None:
             nonlocal done_bytes, persons_done
             done = in_flight.popleft().result()
-            if done.state is None:
+            if done.failed:
                 raise Fallback()
             on_chunk(done)
-            persons_done += done.state.persons
+            persons_done += done.persons
             done_bytes += done.size
             if progress is not None:
                 progress(done_bytes, before.size)

@@ -44,8 +44,8 @@ def validate_step(
     """Check the extract against the profile; the findings go out as log lines, a few examples
     per rule. Returns the validator's report, or None when cancelled."""
     from iplos_tui.core.errors import Cancelled
-    from iplos_tui.core.extract.validate import validate_file
     from iplos_tui.core.fsutil import check_extract_placement
+    from iplos_tui.core.validation import validate_file
 
     emit(StepStarted("validate", t("submit.step_validate")))
     placement = check_extract_placement(path, profile.secure_dir)  # the rule `validate` and the send use
@@ -66,10 +66,14 @@ def validate_step(
             max_per_rule=per_rule,  # examples of every rule, not only the commonest
             progress=progress,
             cancel=cancel,
+            workers=profile.workers,
+            chunk_size=profile.part_size,
         )
     except Cancelled:
         emit(StepFailed("validate", t("submit.cancelled")))
         return None
+    if report.workers > 1:
+        emit(LogLine(t("validate.log_workers", workers=report.workers)))
     if report.fatal is not None and not report.findings[1:]:
         # The file cannot be read at all (missing, a directory, not an extract): one line, once.
         emit(StepFailed("validate", safe_text(report.block_reason() or "", limit=400), blocked_hint(report)))

@@ -373,14 +373,15 @@ class SubmissionScreen(PaneScreen):
 
     @work(thread=True, exclusive=True, group="extract", exit_on_error=False)
     def report_worker(self, path: Path, profile: Any) -> None:
-        from iplos_tui.core.extract.report import report_for_profile
+        from iplos_tui.core.validation import report_for_profile
 
         written = report_for_profile(path, profile)[1]
         self.log_lines(_wrapped(t("submission_screen.report_written", text=str(written.text_path), csv=str(written.csv_path))))
 
     @work(thread=True, exclusive=True, group="extract", exit_on_error=False)
     def compare_worker(self, path: Path, profile: Any) -> None:
-        from iplos_tui.core.extract.compare import compare_with_previous, render_comparison
+        from iplos_tui.core.extract.compare import render_comparison
+        from iplos_tui.core.validation import compare_with_previous
 
         found = compare_with_previous(path, profile)
         if found is None:

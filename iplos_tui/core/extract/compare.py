@@ -16,7 +16,8 @@ import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from iplos_tui.core.extract.importer import check_extract_path
 from iplos_tui.core.extract.result import Report
@@ -100,13 +101,14 @@ def compare_reports(old: Report, new: Report) -> Comparison:
     return comparison
 
 
-def compare_files(new: str | os.PathLike[str], old: str | os.PathLike[str], **options: object) -> Comparison:
+def compare_files(new: str | os.PathLike[str], old: str | os.PathLike[str], *, validate: Callable[..., Report] = validate_file, **options: object) -> Comparison:
     """Validate ``old`` and ``new`` with the same options (every finding kept) and compare them.
-    A file that cannot be opened at all raises its ``ExtractError`` (there is nothing to compare)."""
+    A file that cannot be opened at all raises its ``ExtractError`` (there is nothing to compare).
+    ``validate``: ``validate_file``, or ``core.validation``'s on every core."""
     for path in (old, new):
         check_extract_path(path, **({"allowed_dir": options["allowed_dir"]} if options.get("allowed_dir") else {}))  # type: ignore[arg-type]
     options = {**options, "max_per_rule": None, "max_findings": sys.maxsize}
-    return compare_reports(validate_file(old, **options), validate_file(new, **options))  # type: ignore[arg-type]
+    return compare_reports(validate(old, **options), validate(new, **options))
 
 
 def _id_list(label_key: str, ids: tuple[str, ...], limit: int | None) -> str:
@@ -175,11 +177,11 @@ def previous_extract(secure_dir: str | os.PathLike[str], year: int, current: str
     return None
 
 
-def compare_with_previous(path: str | os.PathLike[str], profile: Profile) -> tuple[Path, Comparison] | None:
+def compare_with_previous(path: str | os.PathLike[str], profile: Profile, *, validate: Callable[..., Any] = validate_file) -> tuple[Path, Comparison] | None:
     """``path`` against the extract last sent for the profile's year (the Submission pane's key):
     the same checks as ``iplos validate NEW --compare OLD``. None when nothing was sent before."""
     old = previous_extract(profile.secure_dir, profile.year, path)
     if old is None:
         return None
     options: dict[str, object] = {"year": profile.year, "profile_kommunenr": profile.kommunenr or None, "profile_bydel": profile.bydel or None}
-    return old, compare_files(path, old, **options)
+    return old, compare_files(path, old, validate=validate, **options)

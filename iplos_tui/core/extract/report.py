@@ -22,6 +22,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from iplos_tui.core import refdata
@@ -254,6 +255,7 @@ def report_for_profile(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     made_at: dt.datetime | None = None,
+    validate: Callable[..., Report] | None = None,
 ) -> tuple[Report, WrittenReport]:
     """Validate ``path`` as the profile's extract and write its report (the Submission pane's
     key): the same placement rule, checks and files as ``iplos validate --report``."""
@@ -262,7 +264,7 @@ def report_for_profile(
 
     check_secure_dir(profile.secure_dir)
     placement = check_extract_placement(os.fspath(path), profile.secure_dir)
-    report = validate_file(
+    report = (validate or validate_file)(
         placement.path,
         year=profile.year,
         profile_kommunenr=profile.kommunenr or None,

@@ -53,6 +53,7 @@ class Report:
     source_version: str | None = None
     size: int | None = None  # bytes of the file (None when it could not be opened)
     sha256: str | None = None  # of the bytes validated, when asked for
+    workers: int = 1  # processes that read the file (core.validation); not part of the result
 
     @property
     def blocks_sending(self) -> bool:

@@ -412,8 +412,8 @@ class Validator:
     def for_chunk(self) -> Validator:
         """This validator, set to check persons cut from an extract whose header another one
         checked (``year`` given): its state goes to that one with ``chunk_state``/``merge``."""
-        if self.year is None or self.max_per_rule is not None:
-            raise ValueError("a chunk needs the year, and no cap per rule")
+        if self.year is None:
+            raise ValueError("a chunk needs the year")
         self._set_year(self.year)
         self._header = Header()
         self._ids = []
@@ -430,8 +430,14 @@ class Validator:
     def merge(self, state: ChunkState) -> None:
         """Take a chunk's persons, chunks in file order: the same counts, kept findings (each
         chunk kept its most serious, earliest first, so the whole file's are among them) and
-        duplicate check as one validator that saw every person."""
+        duplicate check as one validator that saw every person.
+
+        With ``max_per_rule`` the chunk kept the first ones of each rule in the chunk (a rule has
+        one level, so they are the first of its kept ones, in order); one of them is kept here
+        only if it is among the first of its rule in the whole file."""
         report = self.report
+        cap = self.max_per_rule
+        seen = Counter(self._by_rule) if cap is not None else None  # of each rule, before this chunk
         report.persons += state.persons
         report.services += state.services
         report.refusals += state.refusals
@@ -441,6 +447,11 @@ class Validator:
         report.findings_omitted += state.omitted
         for level in LEVELS:
             for item in state.kept[level]:
+                if seen is not None and cap is not None:
+                    seen[item.rule] += 1
+                    if seen[item.rule] > cap:
+                        report.findings_omitted += 1
+                        continue
                 self._keep(item)
         self._users.update(state.users)
         for local_id, person_id, line in state.ids:
@@ -494,7 +505,7 @@ class Validator:
         return report
 
 
-def _fill_duplicate_ids(report: Report, opened_records: Iterator[Header | Person]) -> None:
+def fill_duplicate_ids(report: Report, opened_records: Iterator[Header | Person]) -> None:
     """Second pass, only when duplicates were found: put the local id on each such finding."""
     wanted = {f.line for f in report.findings if f.rule == "person.duplicate" and f.local_id is None}
     if not wanted:
@@ -567,5 +578,5 @@ def validate_file(
         if digest is not None:
             report.sha256 = digest.hexdigest()
         if report.fatal is None:
-            _fill_duplicate_ids(report, opened.records(cancel=cancel))
+            fill_duplicate_ids(report, opened.records(cancel=cancel))
         return report
