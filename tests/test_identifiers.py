@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from iplos_tui.core import i18n
 from iplos_tui.core.identifiers import (
     Verdict,
+    birth_date,
     check_bydel,
     check_email,
     check_kommunenr,
@@ -26,6 +27,7 @@ from iplos_tui.core.identifiers import (
     normalize_mobile,
     orgnr_check_digit,
     person_id_check_digits,
+    plain_birth_year,
 )
 from iplos_tui.core.text import is_safe
 
@@ -565,3 +567,51 @@ def test_kommunenr_digits_follow_the_list(value, year):
     verdict = check_kommunenr(value, year)
     _sound(verdict, "kommunenr")
     assert verdict.ok == (value in refdata.kommuner(year))
+
+
+def _plain_year(value: str, today: datetime.date, allow_synthetic: bool) -> int | None:
+    """What plain_birth_year must give: the year of birth when check_person_id passes the
+    number without a remark, else None."""
+    verdict = check_person_id(value, allow_synthetic=allow_synthetic)
+    if not verdict.ok or verdict.severity != "ok":
+        return None
+    born = birth_date(value, checked=True)
+    assert born is not None and born <= today
+    return born.year
+
+
+def test_plain_birth_year_is_check_person_id_on_every_edge():
+    """The validator's fast path against the full check: every day, month, century and kind
+    edge, with the right check digits and with a wrong one, synthetic numbers allowed or not."""
+    today = datetime.date.today()
+    days = (0, 1, 15, 28, 29, 30, 31, 32, 39, 40, 41, 55, 68, 69, 70, 71, 72, 79, 80, 85, 95, 99)
+    months = (0, 1, 2, 4, 12, 13, 39, 40, 41, 42, 52, 53, 79, 80, 81, 82, 84, 92, 93, 99)
+    years = (0, 17, 25, 26, 27, 39, 40, 53, 54, 99)
+    individuals = (0, 499, 500, 749, 750, 899, 900, 999)
+    checked = 0
+    for day in days:
+        for month in months:
+            for yy in years:
+                for individual in individuals:
+                    first9 = f"{day:02d}{month:02d}{yy:02d}{individual:03d}"
+                    digits = person_id_check_digits(first9)
+                    k1, k2 = digits if digits is not None else (0, 0)
+                    for value in {f"{first9}{k1}{k2}", f"{first9}{(k1 + 1) % 10}{k2}", f"{first9}{k1}{(k2 + 3) % 10}"}:
+                        for allow in (True, False):
+                            assert plain_birth_year(value, today, allow) == _plain_year(value, today, allow), (value, allow)
+                            checked += 1
+    assert checked > 100_000
+
+
+@given(value=st.text("0123456789", min_size=11, max_size=11), allow=st.booleans())
+def test_plain_birth_year_is_check_person_id_on_arbitrary_digits(value, allow):
+    today = datetime.date.today()
+    assert plain_birth_year(value, today, allow) == _plain_year(value, today, allow)
+
+
+def test_plain_birth_year_leaves_a_later_birth_date_to_check_person_id():
+    """A stale ``today`` (a validator started yesterday) never passes a number born after it."""
+    born = datetime.date.today()
+    value = next(v for v in (make_person_id(born, individual, "fnr") for individual in range(500, 600)) if v)
+    assert plain_birth_year(value, born, True) == born.year
+    assert plain_birth_year(value, born - datetime.timedelta(days=1), True) is None

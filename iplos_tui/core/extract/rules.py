@@ -17,8 +17,9 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from iplos_tui.core.i18n import get_language, t
 from iplos_tui.core.text import safe_text
@@ -215,6 +216,25 @@ def parse_hours(value: str) -> float | None:
 
 def parse_days(value: str) -> int | None:
     return int(value) if _DAYS.fullmatch(value) else None
+
+
+class Memo(dict[Any, Any]):
+    """``memo[text]`` is ``parse(text)``, computed once per distinct text: dates, hours and
+    orgnrs repeat on nearly every row, and a hit is one dict look-up. Emptied when it holds
+    ``size`` values, so that its memory stays bounded whatever the file."""
+
+    __slots__ = ("parse", "size")
+
+    def __init__(self, parse: Callable[[Any], Any], size: int = 65536) -> None:
+        super().__init__()
+        self.parse = parse
+        self.size = size
+
+    def __missing__(self, key: Any) -> Any:
+        if len(self) >= self.size:
+            self.clear()
+        value = self[key] = self.parse(key)
+        return value
 
 
 @lru_cache(maxsize=4096)

@@ -30,6 +30,7 @@ from iplos_tui.core.extract.rules import (
     LEVELS,
     LOCAL_ID,
     Finding,
+    Memo,
     finding,
     mask_person_id,
     orgnr_verdict,
@@ -115,15 +116,24 @@ class Validator:
         self._seen_person = [(array("q"), array("Q")) for _ in range(_DUPLICATE_BUCKETS)]
         self._ids: list[tuple[str | None, str | None, int]] | None = None
         self._finished = False
+        self._today = datetime.date.today()  # a later birth date is left to check_person_id
 
     # -- the year's reference data ------------------------------------------------------------
     def _set_year(self, year: int) -> None:
         self.year = year
         self.report.year = year
         self._codes = refdata.service_codes(year)
+        self._code_set = frozenset(self._codes)
         self._variables = refdata.function_variables(year)
-        self._first = datetime.date(year, 1, 1)
-        self._last = datetime.date(year, 12, 31)
+        first = self._first = datetime.date(year, 1, 1)
+        last = self._last = datetime.date(year, 12, 31)
+        # Parsed values per distinct text (rules.Memo); None and "" parse to None, as "not given".
+        dates = self._dates = Memo(lambda text: parse_date(text) if text else None)
+        self._score_date_ok = Memo(lambda text: (date := dates[text]) is not None and date <= last)
+        self._refusal_date_ok = Memo(lambda text: (date := dates[text]) is not None and first <= date <= last)
+        self._hours_ok = Memo(lambda text: (hours := parse_hours(text)) is not None and 0 < hours <= 168)
+        self._days = Memo(parse_days)
+        self._orgnr_ok = Memo(lambda text: orgnr_verdict(text).ok, 4096)
 
     def _add(self, found: list[Finding]) -> list[Finding]:
         report, by_rule, counts = self.report, self._by_rule, self.report.counts
@@ -216,51 +226,65 @@ class Validator:
 
     def _person(self, p: Person) -> list[Finding]:
         report = self.report
+        services, scores, refusals = p.services, p.scores, p.refusals
         report.persons += 1
-        report.services += len(p.services)
-        report.refusals += len(p.refusals)
+        report.services += len(services)
+        report.refusals += len(refusals)
         out: list[Finding] = []
         line = p.line
         local_id = lid = p.local_id
+        pid = p.person_id
         if local_id is None or not LOCAL_ID.fullmatch(local_id):
             out.append(finding("person.local_id", lid, line, "localId", shown(lid)))
         if self._ids is not None:  # a chunk of a process pool: the ids go to the merge
-            self._ids.append((local_id, p.person_id, line))
+            self._ids.append((local_id, pid, line))
         else:
-            self._note_ids(local_id, p.person_id, line)
+            self._note_ids(local_id, pid, line)
 
-        birth_year = self._person_id(p, lid, line, out)
+        # The common number first: one that check_person_id passes without a remark, with an age
+        # in range; any other goes through every check in _person_id.
+        birth_year = None
+        if pid is not None and len(pid) == 11 and pid.isascii() and pid.isdigit():
+            birth_year = identifiers.plain_birth_year(pid, self._today, self.allow_synthetic)
+            if birth_year is not None and not 0 <= self.year - birth_year <= MAX_AGE:
+                birth_year = None
+        if birth_year is None:
+            birth_year = self._person_id(p, lid, line, out)
         if p.household is not None and p.household not in HOUSEHOLD_CODES:
             out.append(finding("person.household", lid, line, "household", shown(p.household)))
-        if not p.services and not p.refusals:
+        if not services and not refusals:
             out.append(finding("person.no_service", lid, line, None, None))
-        if not p.scores:
+        if not scores:
             out.append(finding("person.no_scores", lid, line, None, None))
 
-        variables = self._variables
-        last = self._last
-        for score in p.scores:
+        variables, date_ok = self._variables, self._score_date_ok
+        for score in scores:
+            if score.variable in variables and score.value in _SCORES and date_ok[score.date]:
+                continue  # the common case, in one test
             if score.variable not in variables:
                 out.append(finding("score.variable", lid, score.line, "variable", shown(score.variable)))
             if score.value not in _SCORES:
                 out.append(finding("score.value", lid, score.line, "value", shown(score.value)))
-            date = parse_date(score.date) if score.date else None
-            if date is None or date > last:
+            if not date_ok[score.date]:  # not a date, or after the year
                 out.append(finding("score.date", lid, score.line, "date", shown(score.date), year=self.year))
-        for service in p.services:
-            self._service(service, lid, out)
-        if p.services:
-            codes = self._codes
-            self._users.update({s.code for s in p.services if s.code in codes})
-            self._periods(p.services, lid, birth_year, out)
-        first = self._first
-        for refusal in p.refusals:
-            if refusal.code not in self._codes:
+        codes = self._codes
+        if services:
+            for service in services:
+                self._service(service, lid, out)
+            given = {s.code for s in services}
+            users = self._users
+            for code in given & self._code_set:
+                users[code] += 1
+            self._periods(services, len(given) < len(services), lid, birth_year, out)
+        date_ok = self._refusal_date_ok
+        for refusal in refusals:
+            if refusal.code in codes and date_ok[refusal.date]:
+                continue
+            if refusal.code not in codes:
                 out.append(finding("refusal.code", lid, refusal.line, "code", shown(refusal.code), year=self.year))
-            date = parse_date(refusal.date) if refusal.date else None
-            if date is None:
+            if self._dates[refusal.date] is None:
                 out.append(finding("refusal.date", lid, refusal.line, "date", shown(refusal.date)))
-            elif date < first or date > last:
+            elif not date_ok[refusal.date]:
                 out.append(finding("refusal.period", lid, refusal.line, "date", shown(refusal.date), year=self.year))
         return out
 
@@ -314,18 +338,24 @@ class Validator:
             out.append(kept)
         return birth_year
 
-    def _periods(self, services: list[Service], lid: str | None, birth_year: int | None, out: list[Finding]) -> None:
-        """Across one person's services: a start before the birth year, and two services of the
-        same code whose periods overlap (a handover on the same day is no overlap; the same start
-        is)."""
+    def _periods(self, services: list[Service], repeated: bool, lid: str | None, birth_year: int | None, out: list[Finding]) -> None:
+        """Across one person's services: a start before the birth year, and (when a code is
+        ``repeated``) two services of the same code whose periods overlap (a handover on the same
+        day is no overlap; the same start is)."""
+        dates = self._dates
+        if birth_year is not None:
+            for s in services:
+                start = dates[s.start]
+                if start is not None and start.year < birth_year:
+                    out.append(finding("service.before_birth", lid, s.line, "start", shown(s.start), born=birth_year))
+        if not repeated:
+            return
         periods: dict[str, list[tuple[datetime.date, datetime.date | None, int]]] = {}
         for s in services:
-            start = parse_date(s.start) if s.start else None
+            start = dates[s.start]
             if start is None:
                 continue
-            if birth_year is not None and start.year < birth_year:
-                out.append(finding("service.before_birth", lid, s.line, "start", shown(s.start), born=birth_year))
-            end = parse_date(s.end) if s.end else None
+            end = dates[s.end]
             if s.code in self._codes and (s.end is None or (end is not None and end >= start)):
                 periods.setdefault(s.code, []).append((start, end, s.line))
         for code, spans in periods.items():
@@ -342,21 +372,18 @@ class Validator:
 
     def _service(self, s: Service, lid: str | None, out: list[Finding]) -> None:
         line = s.line
-        code = self._codes.get(s.code) if s.code else None
+        code = self._codes.get(s.code)
         if code is None:
             out.append(finding("service.code", lid, line, "code", shown(s.code), year=self.year))
 
-        decision = parse_date(s.decision_date) if s.decision_date else None
+        dates = self._dates
+        decision, start, end = dates[s.decision_date], dates[s.start], dates[s.end]
         if decision is None:
             out.append(finding("service.decision_date", lid, line, "decisionDate", shown(s.decision_date)))
-        start = parse_date(s.start) if s.start else None
         if start is None:
             out.append(finding("service.start_date", lid, line, "start", shown(s.start)))
-        end = None
-        if s.end is not None:
-            end = parse_date(s.end)
-            if end is None:
-                out.append(finding("service.end_date", lid, line, "end", shown(s.end)))
+        if end is None and s.end is not None:
+            out.append(finding("service.end_date", lid, line, "end", shown(s.end)))
         first, last = self._first, self._last
         if start is not None:
             if end is not None and start > end:
@@ -368,32 +395,29 @@ class Validator:
 
         if code is None:
             return
-        if code.orgnr_rule == "must_not":
+        orgnr_rule = code.orgnr_rule
+        if orgnr_rule == "must_not":
             if s.orgnr is not None:
                 out.append(finding("service.orgnr_forbidden", lid, line, "orgnr", shown(s.orgnr), code=code.code, name=code.name))
         elif s.orgnr is None:
-            if code.orgnr_rule == "must":
+            if orgnr_rule == "must":
                 out.append(finding("service.orgnr_missing", lid, line, "orgnr", None, code=code.code, name=code.name))
-        else:
-            verdict = orgnr_verdict(s.orgnr)
-            if not verdict.ok:
-                out.append(finding("service.orgnr_checksum", lid, line, "orgnr", shown(s.orgnr), detail=verdict.message))
+        elif not self._orgnr_ok[s.orgnr]:
+            out.append(finding("service.orgnr_checksum", lid, line, "orgnr", shown(s.orgnr), detail=orgnr_verdict(s.orgnr).message))
 
         unit = code.unit
         if s.hours_per_week is not None:
             if unit != "hours":
                 out.append(finding("service.unit_mismatch", lid, line, "hoursPerWeek", shown(s.hours_per_week), code=code.code, name=code.name))
-            else:
-                hours = parse_hours(s.hours_per_week)
-                if hours is None or not 0 < hours <= 168:
-                    out.append(finding("service.hours_range", lid, line, "hoursPerWeek", shown(s.hours_per_week)))
+            elif not self._hours_ok[s.hours_per_week]:  # not a number, or not 0 < hours <= 168
+                out.append(finding("service.hours_range", lid, line, "hoursPerWeek", shown(s.hours_per_week)))
         elif unit == "hours":
             out.append(finding("service.extent_missing", lid, line, "hoursPerWeek", None, code=code.code, name=code.name))
         if s.days is not None:
             if unit != "days":
                 out.append(finding("service.unit_mismatch", lid, line, "days", shown(s.days), code=code.code, name=code.name))
             else:
-                days = parse_days(s.days)
+                days = self._days[s.days]
                 limit = 366
                 if start is not None and (end is None or end >= start):
                     lo = max(start, first)
