@@ -338,3 +338,76 @@ def test_a_pooled_encryption_can_be_cancelled_and_leaves_nothing(tmp_path, keys)
     with pytest.raises(Cancelled):
         encrypt_extract(path, tmp_path / "out", keys / "ssb.pem", keys / "tpf.pem", EnvelopeParams(), PART, workers=2, cancel=cancel, progress=progress)
     assert events and not (tmp_path / "out").exists()
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes under ``pid`` (the forkserver, the resource tracker, the workers)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, todo = set(), [pid]
+    while todo:
+        parent = todo.pop()
+        children = {child for child, of in parents.items() if of == parent}
+        found |= children
+        todo.extend(children)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the workers")
+def test_ctrl_c_stops_a_pooled_iplos_validate_and_its_workers(tmp_path, keys):
+    import pty
+    import select
+    import signal
+    import time
+
+    config = _config(tmp_path, keys)
+    extract = tmp_path / "secure" / "big.xml"
+    extract.parent.mkdir(mode=0o700)
+    generate_file(extract, persons=20_000, seed=3, kommunenr="0403", year=2017)
+    leader, follower = pty.openpty()  # the percentage is shown on a terminal only
+    child = subprocess.Popen(
+        [sys.executable, "-m", "iplos_tui", "--config", str(config), "--lang", "en", "validate", str(extract), "--workers", "2"],
+        stdout=subprocess.DEVNULL, stderr=follower, env={**os.environ, "HOME": str(tmp_path)},
+    )  # fmt: skip
+    os.close(follower)
+    shown, workers = b"", set()
+    deadline = time.monotonic() + 120  # a bound against a hung test, not a speed
+    try:
+        while b"%" not in shown and time.monotonic() < deadline:
+            if select.select([leader], [], [], 1.0)[0]:
+                shown += os.read(leader, 4096)
+        workers = _descendants(child.pid)
+        assert b"%" in shown and len(workers) >= 3, shown  # the forkserver and two workers at least
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=120) == ExitCode.INTERRUPTED
+    finally:
+        if child.poll() is None:
+            child.kill()
+        os.close(leader)
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.1)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def test_the_report_and_compare_keys_use_the_pool_and_say_the_same(tmp_path, keys):
+    from iplos_tui.core.validation import compare_files, report_for_profile
+
+    secure = tmp_path / "secure"
+    extract = _extract(secure, error_rate=0.05)
+    old = secure / "old.xml"
+    generate_file(old, persons=3000, seed=8, kommunenr="0403", year=2017, error_rate=0.05)
+    made_at = dt.datetime(2017, 12, 1, tzinfo=dt.timezone.utc)
+    reports, texts, comparisons = {}, {}, {}
+    for workers in (1, 2):
+        report, written = report_for_profile(extract, _profile(keys, secure, workers), made_at=made_at)
+        reports[workers], texts[workers] = report, (written.text_path.read_bytes(), written.csv_path.read_bytes())
+        comparisons[workers] = compare_files(extract, old, year=2017, workers=workers, chunk_size=PART).to_dict()
+    assert (reports[1].workers, reports[2].workers) == (1, 2)
+    assert reports[2].to_dict() == reports[1].to_dict() and texts[2] == texts[1]
+    assert comparisons[2] == comparisons[1] and comparisons[1]["new"]["counts"]["error"] > 0
