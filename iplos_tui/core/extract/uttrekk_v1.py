@@ -13,7 +13,7 @@ from __future__ import annotations
 import codecs
 import operator
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 from xml.parsers import expat
 
@@ -64,39 +64,7 @@ _E_SCORE, _E_SERVICE, _E_REFUSAL = _Q + "Score", _Q + "Service", _Q + "Refusal"
 _HEADER_ELEMENTS = {_Q + name: attr for name, attr in HEADER_FIELDS.items()}
 
 
-# Record makers for the hot path: positional arguments, "" read as None.
-def _score(a: dict[str, str], line: int) -> Score:
-    g = a.get
-    return Score(g("variable") or None, g("value") or None, g("date") or None, line)
-
-
-def _service(a: dict[str, str], line: int) -> Service:
-    g = a.get
-    return Service(
-        g("code") or None,
-        g("decisionDate") or None,
-        g("start") or None,
-        g("end") or None,
-        g("hoursPerWeek") or None,
-        g("days") or None,
-        g("orgnr") or None,
-        g("admittedFrom") or None,
-        g("dischargedTo") or None,
-        line,
-    )
-
-
-def _refusal(a: dict[str, str], line: int) -> Refusal:
-    g = a.get
-    return Refusal(g("code") or None, g("date") or None, line)
-
-
-# Person child element -> (record maker, allowed attributes, index in _Reader.lists, element name).
-_PERSON_CHILDREN = {
-    _E_SCORE: (_score, frozenset(SCORE_ATTRS), 0, "Score"),
-    _E_SERVICE: (_service, frozenset(SERVICE_ATTRS), 1, "Service"),
-    _E_REFUSAL: (_refusal, frozenset(REFUSAL_ATTRS), 2, "Refusal"),
-}
+_SCORE_KEYS, _SERVICE_KEYS, _REFUSAL_KEYS = frozenset(SCORE_ATTRS), frozenset(SERVICE_ATTRS), frozenset(REFUSAL_ATTRS)
 _NS_BYTES = NAMESPACE.encode("ascii")
 
 
@@ -140,8 +108,8 @@ class _Reader:
         self.header: Header | None = None
         self.header_done = False
         self.person: Person | None = None
-        self.lists: tuple[list[Score], list[Service], list[Refusal]] = ([], [], [])
-        self.children = 0
+        self._outside = (self._start, self._end, self._chars)
+        self._in_person = self._person_handlers()
         self.seen_fields: set[str] = set()
         self.field: str | None = None  # header field whose text is being read
         self.text: list[str] = []
@@ -175,19 +143,6 @@ class _Reader:
     # -- elements ---------------------------------------------------------------------------
     def _start(self, name: str, attrs: dict[str, str]) -> None:
         depth = self.depth = self.depth + 1
-        # The hot path: a Score, Service or Refusal inside a Person.
-        if depth == 3 and self.person is not None:
-            child = _PERSON_CHILDREN.get(name)
-            if child is not None:
-                make, allowed, index, element = child
-                if not attrs.keys() <= allowed:
-                    raise self._unexpected_attr(element, {k: v for k, v in attrs.items() if k not in allowed})
-                self.children += 1
-                if self.children > MAX_PERSON_CHILDREN:
-                    raise _Fatal("file.structure", "person_too_large", self._line(), limit=MAX_PERSON_CHILDREN)
-                self.lists[index].append(make(attrs, self.parser.CurrentLineNumber + self.line_base))
-                return
-            raise self._unexpected(name)
         if self.field is not None:
             raise self._unexpected(name)
         if depth == 2:
@@ -198,9 +153,11 @@ class _Reader:
                     values = {PERSON_ATTRS[key]: value or None for key, value in attrs.items()}
                 except KeyError:
                     raise self._unexpected_attr("Person", {k: v for k, v in attrs.items() if k not in PERSON_ATTRS}) from None
-                person = self.person = Person(**values, line=self._line())
-                self.lists = (person.scores, person.services, person.refusals)
-                self.children = 0
+                self.person = person = Person(**values, line=self._line())
+                begin, *handlers = self._in_person
+                begin(person)
+                p = self.parser
+                p.StartElementHandler, p.EndElementHandler, p.CharacterDataHandler = handlers
                 return
             if name == _E_HEADER:
                 if self.header is not None:
@@ -236,6 +193,87 @@ class _Reader:
         # deeper than the format goes
         raise self._unexpected(name)
 
+    def _person_handlers(self) -> tuple[Callable[[Person], None], Callable[[str, dict[str, str]], None], Callable[[str], None], Callable[[str], None]]:
+        """The handlers inside a ``Person`` (the hot path: its Score, Service and Refusal
+        children), put in place at ``<Person>`` and back at ``</Person>``: one call per element
+        and no depth bookkeeping, as strict as ``_start``/``_end``/``_chars``. A child has no
+        children, so a start inside one is refused as an element deeper than the format goes."""
+        reader, parser, line_base = self, self.parser, self.line_base
+        scores: list[Score] = []
+        services: list[Service] = []
+        refusals: list[Refusal] = []
+        children = 0
+        in_child = False
+
+        def begin(person: Person) -> None:
+            nonlocal scores, services, refusals, children, in_child
+            scores, services, refusals = person.scores, person.services, person.refusals
+            children, in_child = 0, False
+
+        def start(name: str, attrs: dict[str, str]) -> None:
+            nonlocal children, in_child
+            if in_child:
+                raise reader._unexpected(name)
+            in_child = True
+            children += 1
+            g = attrs.get
+            if name == _E_SCORE:
+                if not attrs.keys() <= _SCORE_KEYS:
+                    raise reader._unexpected_attr("Score", {k: v for k, v in attrs.items() if k not in _SCORE_KEYS})
+                if children > MAX_PERSON_CHILDREN:
+                    raise _Fatal("file.structure", "person_too_large", reader._line(), limit=MAX_PERSON_CHILDREN)
+                scores.append(Score(g("variable") or None, g("value") or None, g("date") or None, parser.CurrentLineNumber + line_base))
+            elif name == _E_SERVICE:
+                if not attrs.keys() <= _SERVICE_KEYS:
+                    raise reader._unexpected_attr("Service", {k: v for k, v in attrs.items() if k not in _SERVICE_KEYS})
+                if children > MAX_PERSON_CHILDREN:
+                    raise _Fatal("file.structure", "person_too_large", reader._line(), limit=MAX_PERSON_CHILDREN)
+                services.append(
+                    Service(
+                        g("code") or None,
+                        g("decisionDate") or None,
+                        g("start") or None,
+                        g("end") or None,
+                        g("hoursPerWeek") or None,
+                        g("days") or None,
+                        g("orgnr") or None,
+                        g("admittedFrom") or None,
+                        g("dischargedTo") or None,
+                        parser.CurrentLineNumber + line_base,
+                    )
+                )
+            elif name == _E_REFUSAL:
+                if not attrs.keys() <= _REFUSAL_KEYS:
+                    raise reader._unexpected_attr("Refusal", {k: v for k, v in attrs.items() if k not in _REFUSAL_KEYS})
+                if children > MAX_PERSON_CHILDREN:
+                    raise _Fatal("file.structure", "person_too_large", reader._line(), limit=MAX_PERSON_CHILDREN)
+                refusals.append(Refusal(g("code") or None, g("date") or None, parser.CurrentLineNumber + line_base))
+            else:
+                raise reader._unexpected(name)
+
+        def end(name: str) -> None:
+            nonlocal in_child
+            if in_child:
+                in_child = False
+                return
+            # </Person> (expat has checked that it closes the Person)
+            reader.depth = 1
+            reader.out.append(reader.person)  # type: ignore[arg-type]
+            reader.person = None
+            parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = reader._outside
+
+        def chars(data: str) -> None:
+            if not data.isspace():
+                raise _Fatal("file.structure", "unexpected_text", parser.CurrentLineNumber + line_base, text=_shown(data, 40))
+
+        return begin, start, end, chars
+
+    def close(self) -> None:
+        """Break the parser <-> handler reference cycles now, not at the next GC."""
+        p = self.parser
+        p.StartElementHandler = p.EndElementHandler = p.CharacterDataHandler = None
+        self._outside = self._in_person = ()  # type: ignore[assignment]
+
     def _unexpected_attr(self, element: str, attrs: dict[str, str]) -> _Fatal:
         key = next(iter(attrs))
         return _Fatal("file.structure", "unexpected_attribute", self._line(), attribute=_shown(_local(key), 60), element=element)
@@ -248,10 +286,7 @@ class _Reader:
                 setattr(self.header, self.field, "".join(self.text).strip() or None)
                 self.field = None
         elif depth == 2:
-            if name == _E_PERSON:
-                self.out.append(self.person)  # type: ignore[arg-type]
-                self.person = None
-            elif name == _E_HEADER:
+            if name == _E_HEADER:
                 self.header_done = True
                 self.out.append(self.header)  # type: ignore[arg-type]
         elif depth == 1:
@@ -314,8 +349,7 @@ class UttrekkV1Importer:
         except _Fatal as fatal:
             raise ExtractError(t(f"extract.{fatal.key}", **fatal.values), fatal.line, rule=fatal.rule) from None
         finally:
-            # Break the parser <-> handler reference cycle now, not at the next GC.
-            parser.StartElementHandler = parser.EndElementHandler = parser.CharacterDataHandler = None
+            reader.close()
         if not reader.root_seen:
             raise ExtractError(t("extract.empty_document"), None, rule="file.empty")
 
@@ -374,7 +408,7 @@ def read_person_chunk(data: bytes, first_line: int, *, last: bool) -> Iterator[P
     except _Fatal as fatal:
         raise ExtractError(t(f"extract.{fatal.key}", **fatal.values), fatal.line, rule=fatal.rule) from None
     finally:
-        parser.StartElementHandler = parser.EndElementHandler = parser.CharacterDataHandler = None
+        reader.close()
     if not reader.root_closed:
         raise ExtractError(t("extract.truncated"), first_line, rule="file.truncated")
 
