@@ -147,6 +147,22 @@ def https_receiver(certfile: Path, keyfile: Path) -> tuple[http.server.Threading
     return server, f"https://127.0.0.1:{server.server_address[1]}/upload"
 
 
+#: Expat parsing the extract with a Python handler per element start and end that does nothing:
+#: the least a reader pays that hands each element to Python (in one process).
+PYTHON_READER_FLOOR = r"""
+import sys
+from xml.parsers import expat
+parser = expat.ParserCreate(encoding="UTF-8", namespace_separator=" ")
+parser.buffer_text = True
+parser.StartElementHandler = lambda name, attrs: None
+parser.EndElementHandler = lambda name: None
+with open(sys.argv[1], "rb") as f:
+    while chunk := f.read(256 * 1024):
+        parser.Parse(chunk, False)
+parser.Parse(b"", True)
+"""
+
+
 def feedback_zip(workdir: Path, kommunenr: str, bydel: str) -> Path:
     """A 7-Zip-made WinZip AES-256 zip holding a ~60 MB ``feilliste.csv`` like SSB's."""
     path = workdir / "feedback" / f"{kommunenr}{bydel}_iplos_tilbakemelding_{FEEDBACK_DAY}.zip"
@@ -462,9 +478,13 @@ def run(bench: Any, encrypt_certs: Any, baseline: str, scripts: dict[str, str]) 
         print("  validate ...", file=sys.stderr, flush=True)
         runs = [Run(f"validate {v.label}", v.python("-m", "iplos_tui", "validate", str(extract), "--json"), v.env, ok_codes=frozenset({0, 1}))
                 for v in versions]
-        fig = interleave(bench, [*runs, xmllint])
+        floor = Run("python expat, no-op handlers", [sys.executable, "-c", PYTHON_READER_FLOOR, str(extract)], bench.env)
+        fig = interleave(bench, [*runs, xmllint, floor])
         lines.append(_time_line(fig, versions, "validate", f"`iplos validate`, {_k(big)} persons", ["xmllint --stream --noout"],
                                 f"`xmllint --stream --noout`: {_s(fig.median('xmllint --stream --noout'))}", 3))
+        lines.append(Line("the floor of a reader in Python: one call per element, no work in it", "",
+                          f"{_s(fig.median(floor.label))} — {_x(fig.ratio(floor.label, ['xmllint --stream --noout']))}",
+                          "`xmllint --stream --noout`", "", "what any reader that calls Python per element pays, on one core"))
         bench.report_figure("validate", fig)
     except Exception as exc:  # one figure failing leaves the others
         lines.append(_failed('validate', exc))
