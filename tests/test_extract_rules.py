@@ -366,3 +366,26 @@ def test_examples_of_every_rule_with_max_per_rule(tmp_path):
     assert report.findings_omitted == report.total - len(kept)
     levels = [LEVELS.index(f.level) for f in report.findings]
     assert levels == sorted(levels)  # the most serious first
+
+
+def test_a_memo_parses_each_text_once_and_stays_bounded():
+    """rules.Memo (the validator's parsed dates, hours, orgnr verdicts): the parsed value of
+    every text, however many distinct texts come; it never holds more than its size."""
+    from iplos_tui.core.extract.rules import Memo, parse_date
+
+    calls: list[str | None] = []
+
+    def parse(text: str | None) -> object:
+        calls.append(text)
+        return parse_date(text) if text else None
+
+    memo = Memo(parse, size=4)
+    texts = [None, "", "2017-01-31", "2017-02-30", "31.12.2017", *(f"2016-03-{day:02d}" for day in range(1, 29))]
+    for text in texts * 2:
+        assert memo[text] == (parse_date(text) if text else None)
+        assert len(memo) <= 4
+    memo = Memo(parse, size=100)
+    calls.clear()
+    for text in texts * 3:
+        memo[text]
+    assert calls == texts  # once each

@@ -178,6 +178,17 @@ def finding(rule: str, local_id: str | None, line: int | None, field: str | None
     return Finding(rule, RULES[rule], shown(local_id), line, field, value, t(message_key(rule), **values))
 
 
+def person_finding(rule: str, local_id: str | None, line: int) -> Finding:
+    """``finding(rule, local_id, line, None, None)``, for a rule whose message names nothing of
+    the record (person.no_scores, person.no_service): the text is made once per language."""
+    return Finding(rule, RULES[rule], shown(local_id), line, None, None, _plain_message(rule, get_language()))
+
+
+@lru_cache(maxsize=16)
+def _plain_message(rule: str, language: str) -> str:
+    return t(message_key(rule), value=t("extract.missing_value"))
+
+
 # --- values ------------------------------------------------------------------------------------
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -225,7 +236,7 @@ class Memo(dict[Any, Any]):
 
     __slots__ = ("parse", "size")
 
-    def __init__(self, parse: Callable[[Any], Any], size: int = 65536) -> None:
+    def __init__(self, parse: Callable[[Any], Any], size: int = 16384) -> None:
         super().__init__()
         self.parse = parse
         self.size = size

@@ -2,7 +2,8 @@
 
 ``Validator.feed`` checks a ``Header`` or a ``Person`` and returns its findings; ``finish`` adds
 what needs the whole file (duplicates, an empty extract, the users per service) and returns the
-``Report``. Memory is constant except for the duplicate check, which keeps 32 bytes per person
+``Report``. Memory is constant (values parsed once per distinct text are kept in bounded memos,
+``rules.Memo``) except for the duplicate check, which keeps 32 bytes per person
 (two 64-bit hashes, each with its line number: 3.2 MB per 100,000 persons), never the ids
 themselves.
 
@@ -38,6 +39,7 @@ from iplos_tui.core.extract.rules import (
     parse_datetime_ok,
     parse_days,
     parse_hours,
+    person_finding,
     shown,
 )
 from iplos_tui.core.i18n import t
@@ -125,12 +127,11 @@ class Validator:
         self._codes = refdata.service_codes(year)
         self._code_set = frozenset(self._codes)
         self._variables = refdata.function_variables(year)
-        first = self._first = datetime.date(year, 1, 1)
+        self._first = datetime.date(year, 1, 1)
         last = self._last = datetime.date(year, 12, 31)
         # Parsed values per distinct text (rules.Memo); None and "" parse to None, as "not given".
         dates = self._dates = Memo(lambda text: parse_date(text) if text else None)
         self._score_date_ok = Memo(lambda text: (date := dates[text]) is not None and date <= last)
-        self._refusal_date_ok = Memo(lambda text: (date := dates[text]) is not None and first <= date <= last)
         self._hours_ok = Memo(lambda text: (hours := parse_hours(text)) is not None and 0 < hours <= 168)
         self._days = Memo(parse_days)
         self._orgnr_ok = Memo(lambda text: orgnr_verdict(text).ok, 4096)
@@ -167,7 +168,8 @@ class Validator:
         if isinstance(record, Person):
             if self._header is None:
                 raise ValueError("a Person before the Header")
-            return self._add(self._person(record))
+            found = self._person(record)
+            return self._add(found) if found else found
         if isinstance(record, Header):
             if self._header is not None:
                 raise ValueError("a second Header")
@@ -253,9 +255,9 @@ class Validator:
         if p.household is not None and p.household not in HOUSEHOLD_CODES:
             out.append(finding("person.household", lid, line, "household", shown(p.household)))
         if not services and not refusals:
-            out.append(finding("person.no_service", lid, line, None, None))
+            out.append(person_finding("person.no_service", lid, line))
         if not scores:
-            out.append(finding("person.no_scores", lid, line, None, None))
+            out.append(person_finding("person.no_scores", lid, line))
 
         variables, date_ok = self._variables, self._score_date_ok
         for score in scores:
@@ -275,16 +277,22 @@ class Validator:
             users = self._users
             for code in given & self._code_set:
                 users[code] += 1
-            self._periods(services, len(given) < len(services), lid, birth_year, out)
-        date_ok = self._refusal_date_ok
+            if birth_year is not None:
+                dates = self._dates
+                for s in services:
+                    start = dates[s.start]
+                    if start is not None and start.year < birth_year:
+                        out.append(finding("service.before_birth", lid, s.line, "start", shown(s.start), born=birth_year))
+            if len(given) < len(services):  # a code given twice: its periods may overlap
+                self._overlaps(services, lid, out)
+        first, last = self._first, self._last
         for refusal in refusals:
-            if refusal.code in codes and date_ok[refusal.date]:
-                continue
             if refusal.code not in codes:
                 out.append(finding("refusal.code", lid, refusal.line, "code", shown(refusal.code), year=self.year))
-            if self._dates[refusal.date] is None:
+            date = self._dates[refusal.date]
+            if date is None:
                 out.append(finding("refusal.date", lid, refusal.line, "date", shown(refusal.date)))
-            elif not date_ok[refusal.date]:
+            elif date < first or date > last:
                 out.append(finding("refusal.period", lid, refusal.line, "date", shown(refusal.date), year=self.year))
         return out
 
@@ -338,18 +346,10 @@ class Validator:
             out.append(kept)
         return birth_year
 
-    def _periods(self, services: list[Service], repeated: bool, lid: str | None, birth_year: int | None, out: list[Finding]) -> None:
-        """Across one person's services: a start before the birth year, and (when a code is
-        ``repeated``) two services of the same code whose periods overlap (a handover on the same
-        day is no overlap; the same start is)."""
+    def _overlaps(self, services: list[Service], lid: str | None, out: list[Finding]) -> None:
+        """Two services of one person with the same code whose periods overlap (a handover on
+        the same day is no overlap; the same start is)."""
         dates = self._dates
-        if birth_year is not None:
-            for s in services:
-                start = dates[s.start]
-                if start is not None and start.year < birth_year:
-                    out.append(finding("service.before_birth", lid, s.line, "start", shown(s.start), born=birth_year))
-        if not repeated:
-            return
         periods: dict[str, list[tuple[datetime.date, datetime.date | None, int]]] = {}
         for s in services:
             start = dates[s.start]
