@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from iplos_tui.core import identifiers, refdata
+from iplos_tui.core.extract.header import header_field_findings
 from iplos_tui.core.extract.importer import DEFAULT_MAX_BYTES, ExtractError, Progress, open_extract
 from iplos_tui.core.extract.model import HOUSEHOLD_CODES, Header, Person, Service
 from iplos_tui.core.extract.result import Report, RuleCount, fatal_finding
@@ -36,7 +37,6 @@ from iplos_tui.core.extract.rules import (
     mask_person_id,
     orgnr_verdict,
     parse_date,
-    parse_datetime_ok,
     parse_days,
     parse_hours,
     person_finding,
@@ -193,37 +193,10 @@ class Validator:
             self._set_year(self.year)
             if header_year != self.year:
                 out.append(finding("header.year", None, line, "Year", shown(h.year), year=self.year))
-        year = self.year
         report = self.report
         report.kommunenr, report.bydel = h.kommunenr, h.bydel
         report.source_system, report.source_version = shown(h.source_system), shown(h.source_version)
-
-        # Not the profile's municipality or district: the file is someone else's (fatal), whatever
-        # else is wrong with the number; without a profile, an invalid number is an error.
-        verdict = identifiers.check_kommunenr(h.kommunenr or "", year)
-        if self.profile_kommunenr and h.kommunenr != self.profile_kommunenr:
-            out.append(finding("header.kommunenr_profile", None, line, "Kommunenr", shown(h.kommunenr), profile=self.profile_kommunenr))
-        elif not verdict.ok:
-            out.append(finding("header.kommunenr", None, line, "Kommunenr", shown(h.kommunenr), detail=verdict.message))
-        verdict = identifiers.check_bydel(h.bydel or "", h.kommunenr or "")
-        if self.profile_bydel and h.bydel != self.profile_bydel:
-            out.append(finding("header.bydel_profile", None, line, "Bydel", shown(h.bydel), profile=self.profile_bydel))
-        elif not verdict.ok:
-            out.append(finding("header.bydel", None, line, "Bydel", shown(h.bydel), detail=verdict.message))
-        elif verdict.severity == "warning" and h.bydel != self.profile_bydel:
-            out.append(finding("header.bydel_unusual", None, line, "Bydel", shown(h.bydel), detail=verdict.message))
-        verdict = identifiers.check_orgnr(h.orgnr or "")
-        if not verdict.ok:
-            out.append(finding("header.orgnr", None, line, "Orgnr", shown(h.orgnr), detail=verdict.message))
-        verdict = identifiers.check_email(h.contact_email or "")
-        if not verdict.ok:
-            out.append(finding("header.contact", None, line, "ContactEmail", shown(h.contact_email), detail=verdict.message))
-        if h.contact_mobile:
-            verdict = identifiers.check_mobile(h.contact_mobile)
-            if not verdict.ok:
-                out.append(finding("header.contact", None, line, "ContactMobile", shown(h.contact_mobile), detail=verdict.message))
-        if h.produced_at and not parse_datetime_ok(h.produced_at):
-            out.append(finding("header.produced_at", None, line, "ProducedAt", shown(h.produced_at)))
+        out.extend(header_field_findings(h, self.year, self.profile_kommunenr, self.profile_bydel))
         return out
 
     def _person(self, p: Person) -> list[Finding]:
