@@ -7,6 +7,8 @@ the console; progress and cancellation work with the pool."""
 
 from __future__ import annotations
 
+import contextlib
+
 import datetime as dt
 import hashlib
 import json
@@ -340,6 +342,14 @@ def test_a_pooled_encryption_can_be_cancelled_and_leaves_nothing(tmp_path, keys)
     assert events and not (tmp_path / "out").exists()
 
 
+def _signal_masks(pid: int) -> str:
+    """The signals ``pid`` ignores and blocks, as /proc shows them (SIGINT is bit 2)."""
+    try:
+        return " ".join(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith(("SigIgn", "SigBlk")))
+    except OSError:
+        return "gone"
+
+
 def _descendants(pid: int) -> set[int]:
     """The processes under ``pid`` (the forkserver, the resource tracker, the workers)."""
     parents: dict[int, int] = {}
@@ -384,8 +394,18 @@ def test_ctrl_c_stops_a_pooled_iplos_validate_and_its_workers(tmp_path, keys):
                 shown += os.read(leader, 4096)
         workers = _descendants(child.pid)
         assert b"%" in shown and len(workers) >= 3, shown  # the forkserver and two workers at least
-        child.send_signal(signal.SIGINT)
-        assert child.wait(timeout=120) == ExitCode.INTERRUPTED
+        # The workers are held while Ctrl-C arrives, so the run cannot end first however fast it is.
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            assert child.poll() is None, "validate ended before Ctrl-C"
+            signals = _signal_masks(child.pid)  # said if it fails: a Ctrl-C ignored or blocked from the start
+            child.send_signal(signal.SIGINT)
+        finally:
+            for pid in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+        assert child.wait(timeout=120) == ExitCode.INTERRUPTED, signals
     finally:
         if child.poll() is None:
             child.kill()

@@ -96,8 +96,14 @@ def test_serve_prints_one_json_line_and_never_the_pin(tmp_path):
         assert outcome["clock"].startswith("2018-01-09T08:00")
         assert len(list((directory / "mail").glob("*.eml"))) == 2
     finally:
+        signals = " ".join(line for line in Path(f"/proc/{process.pid}/status").read_text().splitlines() if line.startswith(("SigIgn", "SigBlk")))
         process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=30)
+        try:
+            out, _ = process.communicate(timeout=60)  # a bound against a hung test, not a speed
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise AssertionError(f"sandbox serve did not stop on Ctrl-C ({signals}); its stderr: {errors.read_text()[-2000:]}") from None
     err = errors.read_text()
     assert process.returncode == 0, err
     assert pin not in out + err

@@ -167,8 +167,7 @@ async def test_the_summary_comes_first_and_the_parts_scroll_below(many_parts, si
             assert "Mottaker SSB" in text and "Mottaker TPF" in text and "Sendes til" in text, text
         body = dialog.query_one("#send-body")
         body.scroll_end(animate=False)
-        await pilot.pause()
-        assert last in screen_text(app)  # ... and scrolls to its end
+        await _wait(pilot, lambda: last in screen_text(app))  # ... and scrolls to its end
         await pilot.press("escape")
         assert (await _result(pilot, app, pane)).state == "not-sent"
 
