@@ -34,6 +34,7 @@ from iplos_tui.core.pipeline import SubmissionPipeline
 from iplos_tui.core.run_result import RunResult
 from iplos_tui.sandbox import certs
 from iplos_tui.sandbox.demo import DEMO_PROFILE
+from tests.support import ctrl_c_as_at_a_terminal
 
 PART = 64 * 1024
 
@@ -383,7 +384,7 @@ def test_ctrl_c_stops_a_pooled_iplos_validate_and_its_workers(tmp_path, keys):
     leader, follower = pty.openpty()  # the percentage is shown on a terminal only
     child = subprocess.Popen(
         [sys.executable, "-m", "iplos_tui", "--config", str(config), "--lang", "en", "validate", str(extract), "--workers", "2"],
-        stdout=subprocess.DEVNULL, stderr=follower, env={**os.environ, "HOME": str(tmp_path)},
+        stdout=subprocess.DEVNULL, stderr=follower, env={**os.environ, "HOME": str(tmp_path)}, preexec_fn=ctrl_c_as_at_a_terminal,
     )  # fmt: skip
     os.close(follower)
     shown, workers = b"", set()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.sandbox_upload import client_for, send_envelope, session
+from tests.support import ctrl_c_as_at_a_terminal
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -55,7 +56,7 @@ def test_serve_prints_one_json_line_and_never_the_pin(tmp_path):
     errors = tmp_path / "serve.err"
     with open(errors, "w") as err_file:
         process = subprocess.Popen([sys.executable, "-m", "iplos_tui", "sandbox", "serve", "--dir", str(directory)],
-                                   stdout=subprocess.PIPE, stderr=err_file, text=True)
+                                   stdout=subprocess.PIPE, stderr=err_file, text=True, preexec_fn=ctrl_c_as_at_a_terminal)
     try:
         line = process.stdout.readline()
         assert line, errors.read_text()

@@ -5,9 +5,17 @@ from __future__ import annotations
 import os
 import pty
 import select
+import signal
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+
+def ctrl_c_as_at_a_terminal() -> None:
+    """A ``preexec_fn`` for a child a test sends Ctrl-C (SIGINT): a test run started in the
+    background (``nohup``, ``&`` in a script) passes SIGINT on ignored, and a program rightly keeps
+    an ignored Ctrl-C ignored; at a terminal it is not."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass
