@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from iplos_tui.core import pass_pool
 from iplos_tui.core.config import DEFAULT_PART_SIZE
 from iplos_tui.core.extract.importer import DEFAULT_MAX_BYTES, ExtractError, Progress, open_extract
-from iplos_tui.core.extract.validate import DEFAULT_MAX_FINDINGS, Report, Validator, fill_duplicate_ids
+from iplos_tui.core.extract.validate import Report, Validator, fill_duplicate_ids
 from iplos_tui.core.extract.validate import validate_file as validate_in_process
 
 if TYPE_CHECKING:
@@ -74,24 +74,17 @@ def _validate_pooled(
     chunk_size: int,
     *,
     year: int | None = None,
-    profile_kommunenr: str | None = None,
-    profile_bydel: str | None = None,
-    allow_synthetic: bool = True,
-    require_person_id: bool = True,
-    max_findings: int = DEFAULT_MAX_FINDINGS,
-    max_per_rule: int | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     allowed_dir: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     sha256: bool = False,
+    **checks: Any,
 ) -> Report:
+    """``checks`` are the ``Validator``'s own options (profile, synthetic numbers, caps); every
+    worker's validator gets the same."""
     from iplos_tui.core.envelope_format import EnvelopeError
 
-    checks: dict[str, Any] = {
-        "profile_kommunenr": profile_kommunenr, "profile_bydel": profile_bydel, "allow_synthetic": allow_synthetic,
-        "require_person_id": require_person_id, "max_findings": max_findings, "max_per_rule": max_per_rule,
-    }  # fmt: skip
     validator = Validator(year, **checks)
 
     def on_header(header: Any) -> dict[str, Any]:

@@ -218,16 +218,12 @@ class _Reader:
             children += 1
             g = attrs.get
             if name == _E_SCORE:
-                if not attrs.keys() <= _SCORE_KEYS:
-                    raise reader._unexpected_attr("Score", {k: v for k, v in attrs.items() if k not in _SCORE_KEYS})
-                if children > MAX_PERSON_CHILDREN:
-                    raise _Fatal("file.structure", "person_too_large", reader._line(), limit=MAX_PERSON_CHILDREN)
+                if children > MAX_PERSON_CHILDREN or not attrs.keys() <= _SCORE_KEYS:
+                    raise reader._child_refused("Score", attrs, _SCORE_KEYS)
                 scores.append(Score(g("variable") or None, g("value") or None, g("date") or None, parser.CurrentLineNumber + line_base))
             elif name == _E_SERVICE:
-                if not attrs.keys() <= _SERVICE_KEYS:
-                    raise reader._unexpected_attr("Service", {k: v for k, v in attrs.items() if k not in _SERVICE_KEYS})
-                if children > MAX_PERSON_CHILDREN:
-                    raise _Fatal("file.structure", "person_too_large", reader._line(), limit=MAX_PERSON_CHILDREN)
+                if children > MAX_PERSON_CHILDREN or not attrs.keys() <= _SERVICE_KEYS:
+                    raise reader._child_refused("Service", attrs, _SERVICE_KEYS)
                 services.append(
                     Service(
                         g("code") or None,
@@ -243,10 +239,8 @@ class _Reader:
                     )
                 )
             elif name == _E_REFUSAL:
-                if not attrs.keys() <= _REFUSAL_KEYS:
-                    raise reader._unexpected_attr("Refusal", {k: v for k, v in attrs.items() if k not in _REFUSAL_KEYS})
-                if children > MAX_PERSON_CHILDREN:
-                    raise _Fatal("file.structure", "person_too_large", reader._line(), limit=MAX_PERSON_CHILDREN)
+                if children > MAX_PERSON_CHILDREN or not attrs.keys() <= _REFUSAL_KEYS:
+                    raise reader._child_refused("Refusal", attrs, _REFUSAL_KEYS)
                 refusals.append(Refusal(g("code") or None, g("date") or None, parser.CurrentLineNumber + line_base))
             else:
                 raise reader._unexpected(name)
@@ -267,6 +261,13 @@ class _Reader:
                 raise _Fatal("file.structure", "unexpected_text", parser.CurrentLineNumber + line_base, text=_shown(data, 40))
 
         return begin, start, end, chars
+
+    def _child_refused(self, element: str, attrs: dict[str, str], allowed: frozenset[str]) -> _Fatal:
+        """Why a Person's child is refused: an attribute the format has none of (said first),
+        else one child too many."""
+        if not attrs.keys() <= allowed:
+            return self._unexpected_attr(element, {k: v for k, v in attrs.items() if k not in allowed})
+        return _Fatal("file.structure", "person_too_large", self._line(), limit=MAX_PERSON_CHILDREN)
 
     def close(self) -> None:
         """Break the parser <-> handler reference cycles now, not at the next GC."""
